@@ -1,0 +1,52 @@
+"""Global numeric settings, mirroring `keras.config` / `keras.backend`.
+
+* ``floatx()`` is the default dtype of every new layer's weights and outputs
+  ("float32", as in Keras). ``set_floatx("float64")`` switches the engine to
+  float64 end to end; a layer's own ``dtype=`` argument overrides it.
+* ``epsilon()`` is Keras' fuzz factor 1e-7 (used by the clipped cross-entropies).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_FLOATX = "float32"
+_EPSILON = 1e-7
+_FLOAT_DTYPES = ("float32", "float64")
+
+
+def floatx() -> str:
+    """The default float dtype as a string ("float32" unless changed)."""
+    return _FLOATX
+
+
+def set_floatx(value: str) -> None:
+    """Set the default float dtype ("float32" or "float64")."""
+    global _FLOATX
+    value = standardize_dtype(value)
+    _FLOATX = value
+
+
+def epsilon() -> float:
+    return _EPSILON
+
+
+def set_epsilon(value: float) -> None:
+    global _EPSILON
+    _EPSILON = float(value)
+
+
+def standardize_dtype(dtype) -> str:
+    """Return "float32"/"float64" for any spelling of those dtypes (None -> floatx()).
+
+    Raises:
+        ValueError: for any other dtype; scratch computes in float32 or float64 only.
+    """
+    if dtype is None:
+        return _FLOATX
+    name = np.dtype(dtype).name
+    if name not in _FLOAT_DTYPES:
+        raise ValueError(
+            f"scratch computes in float32 or float64. Received: dtype={dtype!r}"
+        )
+    return name

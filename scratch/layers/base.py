@@ -1,0 +1,282 @@
+"""The layer protocol every scratch layer follows.
+
+A layer is Keras' life cycle plus an explicit backward pass:
+
+    build(input_shape)            create weights (Keras names, shapes, order)
+    compute_output_shape(shape)   shape inference without data
+    forward(x, training) -> y     compute y, keep in self._cache what backward needs
+    backward(dy) -> dx            return dL/dx, fill self.grads (overwrite, not accumulate)
+
+Weights live in two ordered dicts: ``params`` (trainable: kernel, bias, gamma, ...) and
+``state`` (non-trainable: moving_mean, ...). ``get_weights()`` returns params then state,
+which is Keras' ``get_weights()`` order. ``grads`` has the same keys as ``params``.
+Optimizers update the arrays in ``params`` in place, so references stay valid.
+
+Layers with several inputs take and return lists: ``forward([a, b])`` and
+``backward(dy) -> [da, db]``. Layers with several outputs return a list from ``forward``
+and take a list of cotangents in ``backward`` (``None`` for an output nobody used).
+
+``layer(x)`` is the user-facing call, as in Keras: on NumPy data it converts float input to
+the layer's dtype (Keras' autocast), builds the layer on first use and runs ``forward``;
+on symbolic tensors (``scratch.Input``) it records a node of a functional graph.
+``forward`` itself is strict: it rejects input of another float dtype, because a silent
+cast inside the engine would hide a precision bug.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from .. import backend, initializers
+from ..typing import Shape
+
+_NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
+
+
+def _snake_case(name: str) -> str:
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name)
+    return name.lower().replace("1_d", "1d").replace("2_d", "2d")
+
+
+def unique_name(prefix: str) -> str:
+    """Keras-style auto names: dense, dense_1, dense_2, ..."""
+    n = _NAME_COUNTS[prefix]
+    _NAME_COUNTS[prefix] += 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def reset_uids() -> None:
+    """Restart auto-naming (as `keras.backend.clear_session()` does)."""
+    _NAME_COUNTS.clear()
+
+
+def shape_tuple(shape) -> Shape:
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+class Layer:
+    """Base class of all scratch layers (see the module docstring for the protocol).
+
+    Args:
+        name: unique layer name; defaults to the snake_case class name (+ _1, _2, ...).
+        dtype: "float32" (default, from `scratch.backend.floatx()`) or "float64".
+        trainable: whether `fit` updates this layer's params.
+        input_shape / input_dim / batch_size: Keras 2 style shape hints for the first layer
+            of a `Sequential` model (excluding the batch axis).
+    """
+
+    # Subclasses that accept a `mask=` keyword in forward() set this to True.
+    supports_masking = False
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        dtype=None,
+        trainable: bool = True,
+        input_shape=None,
+        input_dim: int | None = None,
+        batch_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.pop("autocast", None)
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword argument(s): "
+                f"{', '.join(sorted(kwargs))}"
+            )
+        self.name = name or unique_name(_snake_case(type(self).__name__))
+        self.dtype = backend.standardize_dtype(dtype)
+        self._trainable = bool(trainable)
+        self.built = False
+        self.params: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self._cache: Any = None
+        self._inbound_nodes: list = []
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        self._batch_input_shape: Shape | None = (
+            (batch_size,) + shape_tuple(input_shape) if input_shape is not None else None
+        )
+
+    # ----------------------------------------------------------------- trainable
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+
+    # ----------------------------------------------------------------- weights
+    def add_weight(self, name: str, shape, initializer="zeros", trainable: bool = True):
+        """Create a weight with a Keras name; trainable ones go to `params`."""
+        init = initializers.get(initializer)
+        value = np.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
+        value = np.ascontiguousarray(value)
+        (self.params if trainable else self.state)[name] = value
+        return value
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """All weights in Keras `get_weights()` order (params, then state)."""
+        return list(self.params.values()) + list(self.state.values())
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        return list(self.params.values()) if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        frozen = [] if self.trainable else list(self.params.values())
+        return frozen + list(self.state.values())
+
+    @property
+    def weight_names(self) -> list[str]:
+        return list(self.params) + list(self.state)
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Copy `weights` into this layer's arrays (all checked before any is written)."""
+        weights = list(weights)
+        own = self.weights
+        if len(weights) != len(own):
+            raise ValueError(
+                f"Layer {self.name!r} expects {len(own)} weights "
+                f"({', '.join(self.weight_names)}), but received {len(weights)}."
+            )
+        new = [np.asarray(w) for w in weights]
+        for name, old, w in zip(self.weight_names, own, new):
+            if old.shape != w.shape:
+                raise ValueError(
+                    f"Layer {self.name!r} weight {name!r} has shape {old.shape}. "
+                    f"Received: shape={w.shape}"
+                )
+        for old, w in zip(own, new):
+            old[...] = w
+
+    def count_params(self) -> int:
+        return int(sum(w.size for w in self.weights))
+
+    # ----------------------------------------------------------------- protocol
+    def build(self, input_shape) -> None:
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output: passed through if the layer supports masking."""
+        return mask if self.supports_masking else None
+
+    def forward(self, x, training: bool = False):
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, dy):
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def _require_cache(self):
+        if self._cache is None:
+            raise RuntimeError(
+                f"{type(self).__name__} {self.name!r}: backward() needs the cache of a "
+                "forward() call; call forward(x, training=...) first."
+            )
+        return self._cache
+
+    def _check_dy(self, dy, y_shape) -> np.ndarray:
+        dy = np.asarray(dy)
+        if dy.shape != tuple(y_shape):
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: the gradient must have the output's "
+                f"shape {tuple(y_shape)}. Received: dy.shape={dy.shape}"
+            )
+        return dy
+
+    def _check_float_input(self, x) -> np.ndarray:
+        """Validate an input of forward(): a float array of the layer's dtype."""
+        if not isinstance(x, np.ndarray):
+            raise TypeError(
+                f"{type(self).__name__} {self.name!r} expected a NumPy array. "
+                f"Received: type={type(x).__name__}"
+            )
+        if x.dtype != self.dtype:
+            raise TypeError(
+                f"{type(self).__name__} {self.name!r} computes in {self.dtype}. "
+                f"Received: x.dtype={x.dtype} (cast it, or build the layer with dtype="
+                f"{x.dtype.name!r})"
+            )
+        return x
+
+    def _check_rank(self, shape, min_rank: int, exact: bool = False) -> None:
+        rank = len(shape)
+        if rank < min_rank or (exact and rank != min_rank):
+            expected = f"rank {min_rank}" if exact else f"rank >= {min_rank}"
+            raise ValueError(
+                f"Input of layer {self.name!r} ({type(self).__name__}) is incompatible: "
+                f"expected {expected} (batch axis included). Received: shape={tuple(shape)}"
+            )
+
+    def _check_last_dim(self, shape, expected: int) -> None:
+        if shape[-1] is not None and shape[-1] != expected:
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r} expected input with last dimension "
+                f"{expected}. Received: shape={tuple(shape)}"
+            )
+
+    # ----------------------------------------------------------------- calling
+    def _autocast(self, x):
+        x = np.asarray(x)
+        if x.dtype.kind == "f" or x.dtype.kind in "iub" and self._casts_ints():
+            return np.ascontiguousarray(x, dtype=self.dtype)
+        return x
+
+    def _casts_ints(self) -> bool:
+        """Layers taking float data cast integer input too (Embedding overrides to False)."""
+        return True
+
+    def __call__(self, inputs, training=None, **kwargs):
+        from .symbolic import KerasTensor, call_symbolic
+
+        if any(isinstance(t, KerasTensor) for t in as_list(inputs)):
+            return call_symbolic(self, inputs, kwargs)
+        if isinstance(inputs, (list, tuple)):
+            inputs = [self._autocast(t) for t in inputs]
+            shapes = [t.shape for t in inputs]
+        else:
+            inputs = self._autocast(inputs)
+            shapes = inputs.shape
+        if not self.built:
+            self.build(shapes)
+            self.built = True
+        return self.forward(inputs, training=bool(training), **kwargs)
+
+    # ----------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable,
+                                  "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = self._batch_input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        batch_input_shape = config.pop("batch_input_shape", None)
+        if batch_input_shape is not None:
+            config["input_shape"] = tuple(batch_input_shape[1:])
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -1,0 +1,125 @@
+"""Numerical test helpers: the one tolerance table, `assert_close` and `gradcheck`.
+
+The tolerance table below is the only place in the project where parity tolerances are
+stated (see ../shared/TESTING.md, "Tolerance policy"). Tests name a *kind* of comparison
+and a dtype; they never pass numbers of their own.
+
+``atol`` is scale-aware: ``atol = atol_factor * max(1, max|ref|)``, and the reference
+(tf.keras, or the readable NumPy oracle) is always the ``desired`` argument.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+
+# (rtol, atol_factor) per comparison kind and dtype.
+TOLERANCES: dict[str, dict[str, tuple[float, float]]] = {
+    "forward": {"float64": (1e-9, 1e-11), "float32": (1e-4, 1e-5)},
+    "input_grad": {"float64": (1e-9, 1e-11), "float32": (1e-4, 1e-5)},
+    "weight_grad": {"float64": (1e-9, 1e-10), "float32": (1e-4, 1e-4)},
+    "weights_after_steps": {"float64": (1e-8, 1e-10), "float32": (1e-4, 1e-5)},
+    "loss": {"float64": (1e-10, 1e-12), "float32": (1e-5, 1e-6)},
+    "fast_vs_readable": {"float64": (1e-12, 1e-13), "float32": (1e-5, 1e-6)},
+    # Whole training runs (fit over several epochs): trajectories drift slowly in float32.
+    "training": {"float64": (1e-7, 1e-9), "float32": (1e-3, 1e-5)},
+}
+
+# Finite differences (float64 only): central differences along random directions.
+GRADCHECK = {"eps": 1e-6, "rtol": 1e-5, "atol": 1e-7}
+
+
+def tolerance(kind: str, dtype) -> tuple[float, float]:
+    """Return (rtol, atol_factor) for a comparison kind and dtype."""
+    try:
+        return TOLERANCES[kind][np.dtype(dtype).name]
+    except KeyError as e:
+        raise ValueError(
+            f"No tolerance for kind={kind!r}, dtype={np.dtype(dtype).name!r}. "
+            f"Known kinds: {sorted(TOLERANCES)}"
+        ) from e
+
+
+def assert_close(actual, ref, *, kind: str, dtype=None, msg: str = "") -> None:
+    """Assert `actual` matches the reference `ref` within the table's tolerance.
+
+    Shapes must agree exactly. The failure message reports the number of mismatches and the
+    index of the worst absolute and relative error (torch.testing style), plus `msg`.
+    """
+    actual = np.asarray(actual)
+    ref = np.asarray(ref)
+    dtype = np.dtype(dtype if dtype is not None else ref.dtype)
+    if actual.shape != ref.shape:
+        raise AssertionError(f"shape mismatch: {actual.shape} vs reference {ref.shape}. {msg}")
+    rtol, atol_factor = tolerance(kind, dtype)
+    a = actual.astype(np.float64)
+    r = ref.astype(np.float64)
+    if a.size == 0:
+        return
+    scale = max(1.0, float(np.max(np.abs(r[np.isfinite(r)]), initial=0.0)))
+    atol = atol_factor * scale
+    bad = ~np.isclose(a, r, rtol=rtol, atol=atol, equal_nan=True)
+    if bad.any():
+        abs_err = np.abs(a - r)
+        abs_err[~np.isfinite(abs_err)] = np.inf
+        rel_err = abs_err / np.maximum(np.abs(r), np.finfo(np.float64).tiny)
+        ia = np.unravel_index(np.argmax(abs_err), a.shape)
+        ir = np.unravel_index(np.argmax(rel_err), a.shape)
+        raise AssertionError(
+            f"{kind} ({dtype.name}) mismatch: {int(bad.sum())}/{a.size} elements "
+            f"({100 * bad.mean():.1f}%) outside rtol={rtol}, atol={atol:.3g}.\n"
+            f"  greatest abs diff {abs_err[ia]:.3g} at {tuple(int(i) for i in ia)} "
+            f"(actual {a[ia]!r}, ref {r[ia]!r})\n"
+            f"  greatest rel diff {rel_err[ir]:.3g} at {tuple(int(i) for i in ir)}\n  {msg}"
+        )
+
+
+def gradcheck(
+    fn: Callable[[Mapping[str, np.ndarray]], np.ndarray],
+    inputs: Mapping[str, np.ndarray],
+    grads: Mapping[str, np.ndarray] | Callable[[np.ndarray], Mapping[str, np.ndarray]],
+    *,
+    seed: int = 0,
+    n_directions: int = 3,
+) -> None:
+    """Finite-difference check of an analytic vector-Jacobian product, in float64.
+
+    Args:
+        fn: maps a dict of float64 arrays (inputs and parameters) to one output array.
+        inputs: the point at which to check, as a dict of float64 arrays.
+        grads: a callable `vjp(v) -> {name: dL/d(name)}` for the cotangent v
+            (L = Σ v ⊙ fn(inputs)); every name in `inputs` must be present.
+        seed: seeds the cotangent and the directions.
+
+    For each of `n_directions` random unit directions u (one block per input), compares the
+    central difference (vᵀf(θ+εu) − vᵀf(θ−εu)) / 2ε with Σ⟨vjp(v)[name], u[name]⟩, and then
+    each input separately, so a failure names the tensor whose gradient is wrong.
+    """
+    eps, rtol, atol = GRADCHECK["eps"], GRADCHECK["rtol"], GRADCHECK["atol"]
+    rng = np.random.default_rng(seed)
+    point = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
+    y = np.asarray(fn(point))
+    v = rng.standard_normal(y.shape)
+    analytic = grads(v) if callable(grads) else grads
+    missing = set(point) - set(analytic)
+    if missing:
+        raise AssertionError(f"gradcheck: vjp returned no gradient for {sorted(missing)}")
+
+    def directional(name_u: dict[str, np.ndarray]) -> tuple[float, float]:
+        plus = {k: point[k] + eps * name_u.get(k, 0.0) for k in point}
+        minus = {k: point[k] - eps * name_u.get(k, 0.0) for k in point}
+        numeric = (np.sum(v * fn(plus)) - np.sum(v * fn(minus))) / (2 * eps)
+        exact = sum(float(np.sum(np.asarray(analytic[k]) * u)) for k, u in name_u.items())
+        return float(numeric), exact
+
+    for names in [list(point)] * n_directions + [[k] for k in point]:
+        u = {k: rng.standard_normal(point[k].shape) for k in names if point[k].size}
+        norm = np.sqrt(sum(float(np.sum(x * x)) for x in u.values())) or 1.0
+        u = {k: x / norm for k, x in u.items()}
+        numeric, exact = directional(u)
+        if not np.isclose(exact, numeric, rtol=rtol, atol=atol):
+            raise AssertionError(
+                f"gradcheck failed along {names}: analytic {exact!r} vs "
+                f"finite difference {numeric!r} (rtol={rtol}, atol={atol})"
+            )

@@ -1,0 +1,11 @@
+"""Type aliases used in signatures across scratch."""
+
+from __future__ import annotations
+
+from typing import Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.floating]
+Shape = tuple[Union[int, None], ...]
