@@ -1,0 +1,87 @@
+"""Dropout (course Lecture 35): inverted dropout, as Keras does it.
+
+Math (training only; identity at inference):
+    keep = (u ≥ rate),  u ~ U[0, 1)
+    y = keep ? x / (1 − rate) : 0
+    dx = keep ? dy / (1 − rate) : 0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..typing import Array
+from .base import Layer
+
+
+def dropout_forward(x: Array, rate: float, u: Array) -> tuple[Array, Array]:
+    """Return (y, keep) for uniforms u broadcastable to x (the noise shape)."""
+    keep = u >= rate
+    scale = np.asarray(1.0 / (1.0 - rate), dtype=x.dtype)
+    return np.where(keep, x * scale, np.zeros((), x.dtype)), keep
+
+
+def dropout_backward(dy: Array, keep: Array, rate: float) -> Array:
+    scale = np.asarray(1.0 / (1.0 - rate), dtype=dy.dtype)
+    return np.where(keep, dy * scale, np.zeros((), dy.dtype))
+
+
+class Dropout(Layer):
+    """Randomly zeroes a fraction `rate` of the inputs at training time, scaling the rest.
+
+    Args:
+        rate: float in [0, 1], the fraction of inputs to drop.
+        noise_shape: shape of the keep mask, broadcast against the input (None entries take
+            the input's size), e.g. (None, 1, D) to drop whole features of a sequence.
+        seed: seeds this layer's generator; the k-th training call draws the k-th mask.
+
+    Shapes: any (N, ...) → same shape. No weights.
+    """
+
+    supports_masking = True
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) \
+                or not 0 <= rate <= 1:
+            raise ValueError(
+                "Invalid value received for argument `rate`. Expected a float value between "
+                f"0 and 1. Received: rate={rate!r}"
+            )
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._rng = np.random.default_rng(
+            seed if seed is not None else np.random.randint(0, 2**31 - 1)
+        )
+
+    def _mask_shape(self, x_shape) -> tuple:
+        if self.noise_shape is None:
+            return tuple(x_shape)
+        return tuple(x_shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
+
+    def forward(self, x: Array, training: bool = False, mask=None) -> Array:
+        self._check_float_input(x)
+        if not training or self.rate == 0.0:
+            self._cache = ("identity", None)
+            return x
+        if self.rate == 1.0:
+            self._cache = ("zeros", None)
+            return np.zeros_like(x)
+        u = self._rng.random(self._mask_shape(x.shape))
+        y, keep = dropout_forward(x, self.rate, u)
+        self._cache = ("dropout", keep)
+        return y
+
+    def backward(self, dy: Array) -> Array:
+        mode, keep = self._require_cache()
+        dy = np.asarray(dy)
+        if mode == "identity":
+            return dy
+        if mode == "zeros":
+            return np.zeros_like(dy)
+        return dropout_backward(dy, keep, self.rate)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
+                "seed": self.seed}

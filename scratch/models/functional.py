@@ -1,0 +1,408 @@
+"""`Model`: a graph of layer calls (Keras' functional API), with a hand-written backward.
+
+    inputs = scratch.Input(shape=(D,))
+    h = Dense(128, activation="relu")(inputs)
+    outputs = Dense(10, activation="softmax")(h)
+    model = Model(inputs, outputs)
+
+The graph is a list of `Node`s in topological order. `forward` runs them in order, keeping one
+cache per node (so a layer called twice back-propagates both calls); `backward` runs them in
+reverse, summing the cotangents of tensors used more than once and the weight gradients of
+layers used more than once. A `Model` is itself a `Layer`, so models nest.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+
+from ..layers.base import Layer, as_list
+from ..layers.core import InputLayer
+from ..layers.symbolic import KerasTensor, Node, call_symbolic
+from .training import TrainingMixin
+
+
+def _topological_nodes(outputs: list[KerasTensor]) -> list[Node]:
+    order: list[Node] = []
+    seen: set[int] = set()
+
+    def visit(node: Node, stack: set[int]) -> None:
+        if id(node) in seen:
+            return
+        if id(node) in stack:
+            raise ValueError("The graph of layer calls has a cycle.")
+        stack.add(id(node))
+        for t in node.inputs:
+            if t.node is None:
+                raise ValueError(f"Tensor {t!r} was not produced by a layer or Input.")
+            visit(t.node, stack)
+        stack.discard(id(node))
+        seen.add(id(node))
+        order.append(node)
+
+    for t in outputs:
+        if not isinstance(t, KerasTensor) or t.node is None:
+            raise TypeError(f"Model outputs must be symbolic tensors. Received: {t!r}")
+        visit(t.node, set())
+    return order
+
+
+def _accepts_mask(layer: Layer) -> bool:
+    try:
+        return "mask" in inspect.signature(layer.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class Model(TrainingMixin, Layer):
+    """A functional model: `Model(inputs, outputs, name=None)`.
+
+    Args:
+        inputs: a KerasTensor from `scratch.Input`, or a list (or dict) of them.
+        outputs: the KerasTensor(s) computed from the inputs by calling layers.
+
+    `model.layers` lists every layer once, InputLayers included, in call order, as Keras does.
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        trainable = kwargs.pop("trainable", True)
+        super().__init__(name=name, dtype=kwargs.pop("dtype", None), **kwargs)
+        self._init_training()
+        self._nodes: list[Node] = []
+        self._layers: list[Layer] = []
+        self._input_dict_keys: list[str] | None = None
+        if inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise ValueError("Model needs both `inputs` and `outputs`.")
+            self._init_graph(inputs, outputs)
+        self.trainable = trainable
+
+    # ------------------------------------------------------------------ graph
+    def _init_graph(self, inputs, outputs) -> None:
+        if isinstance(inputs, dict):
+            self._input_dict_keys = list(inputs)
+            inputs = list(inputs.values())
+        self._multi_input = isinstance(inputs, (list, tuple))
+        self._multi_output = isinstance(outputs, (list, tuple))
+        self.inputs: list[KerasTensor] = as_list(inputs)
+        self.outputs: list[KerasTensor] = as_list(outputs)
+        for t in self.inputs:
+            if not (isinstance(t, KerasTensor) and isinstance(t.node.layer, InputLayer)):
+                raise TypeError(
+                    f"Model inputs must come from scratch.Input(...). Received: {t!r}"
+                )
+        nodes = _topological_nodes(self.outputs)
+        reachable_inputs = {id(n) for n in nodes if isinstance(n.layer, InputLayer)}
+        for t in self.inputs:
+            if id(t.node) not in reachable_inputs:
+                nodes.insert(0, t.node)
+        for n in nodes:
+            if isinstance(n.layer, InputLayer) and not any(n is t.node for t in self.inputs):
+                raise ValueError(
+                    f"Graph disconnected: output needs Input {n.layer.name!r}, which is not "
+                    f"in `inputs`."
+                )
+        self._nodes = nodes
+        self._layers = []
+        for n in nodes:
+            if not any(n.layer is l for l in self._layers):
+                self._layers.append(n.layer)
+        self._mask_ok = {id(l): _accepts_mask(l) for l in self._layers}
+        self.dtype = self.inputs[0].dtype if self.inputs[0].dtype in ("float32", "float64") \
+            else self._layers[-1].dtype
+        self.built = True
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name!r}. Existing layers: "
+                         f"{[l.name for l in self.layers]}")
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self.inputs]
+        return shapes if self._multi_input else shapes[0]
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self.outputs]
+        return shapes if self._multi_output else shapes[0]
+
+    def compute_output_shape(self, input_shape):
+        return self.output_shape
+
+    def build(self, input_shape) -> None:
+        self.built = True
+
+    def __call__(self, inputs, training=None, **kwargs):
+        if any(isinstance(t, KerasTensor) for t in as_list(inputs)):
+            self._check_symbolic_inputs(inputs)
+            return call_symbolic(self, inputs, kwargs)
+        xs = self._standardize_inputs(inputs)
+        return self.forward(xs if self._multi_input else xs[0], training=bool(training),
+                            **kwargs)
+
+    def _check_symbolic_inputs(self, inputs) -> None:
+        for t, spec in zip(as_list(inputs), self.inputs):
+            if len(t.shape) != len(spec.shape) or any(
+                a is not None and b is not None and a != b
+                for a, b in zip(t.shape[1:], spec.shape[1:])
+            ):
+                raise ValueError(
+                    f"Model {self.name!r} expects input shape {spec.shape}. "
+                    f"Received: shape={t.shape}"
+                )
+
+    # ------------------------------------------------------------------ trainable / weights
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """As in Keras 3, setting `trainable` on a model sets it on every sub-layer."""
+        self._trainable = bool(value)
+        for layer in getattr(self, "_layers", []):
+            layer.trainable = value
+
+    def _unique_leaf_layers(self) -> list[Layer]:
+        return [l for l in self._layers if not isinstance(l, InputLayer)]
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        out, seen = [], set()
+        for layer in self._unique_leaf_layers():
+            for w in layer.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        if not self.trainable:
+            return []
+        out, seen = [], set()
+        for layer in self._unique_leaf_layers():
+            for w in layer.trainable_weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    @property
+    def weight_names(self) -> list[str]:
+        names, seen = [], set()
+        for layer in self._unique_leaf_layers():
+            for name, w in zip(layer.weight_names, layer.weights):
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    names.append(f"{layer.name}/{name}")
+        return names
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set all weights (Keras `get_weights()` order); every shape is checked first."""
+        weights = [np.asarray(w) for w in weights]
+        own = self.weights
+        if len(weights) != len(own):
+            raise ValueError(
+                f"Model {self.name!r} has {len(own)} weights, but received {len(weights)}."
+            )
+        for name, old, w in zip(self.weight_names, own, weights):
+            if old.shape != w.shape:
+                raise ValueError(f"Weight {name!r} has shape {old.shape}. "
+                                 f"Received: shape={w.shape}")
+        for old, w in zip(own, weights):
+            old[...] = w
+
+    def count_params(self) -> int:
+        return int(sum(w.size for w in self.weights))
+
+    # ------------------------------------------------------------------ forward / backward
+    def forward(self, inputs, training: bool = False, mask=None):
+        xs = as_list(inputs)
+        if len(xs) != len(self.inputs):
+            raise ValueError(
+                f"Model {self.name!r} expects {len(self.inputs)} input(s). "
+                f"Received: {len(xs)}"
+            )
+        values: dict[int, Any] = {}
+        masks: dict[int, Any] = {}
+        for t, x in zip(self.inputs, xs):
+            values[id(t)] = x
+            masks[id(t)] = None
+        caches: dict[int, Any] = {}
+        for node in self._nodes:
+            layer = node.layer
+            if isinstance(layer, InputLayer):
+                continue
+            args = [values[id(t)] for t in node.inputs]
+            in_masks = [masks[id(t)] for t in node.inputs]
+            x = args if node.multi_input else args[0]
+            m = in_masks if node.multi_input else in_masks[0]
+            kwargs = dict(node.kwargs)
+            if self._mask_ok[id(layer)] and any(mm is not None for mm in as_list(m)):
+                kwargs["mask"] = m
+            y = layer.forward(x, training=training, **kwargs)
+            caches[id(node)] = layer._cache
+            out_mask = layer.compute_mask(x, m)
+            for i, t in enumerate(node.outputs):
+                values[id(t)] = y[i] if node.multi_output else y
+                masks[id(t)] = out_mask[i] if isinstance(out_mask, list) else out_mask
+        self._cache = caches
+        self._output_masks = [masks[id(t)] for t in self.outputs]
+        outs = [values[id(t)] for t in self.outputs]
+        return outs if self._multi_output else outs[0]
+
+    @property
+    def output_masks(self) -> list:
+        """Keras masks attached to the outputs by the last forward (None where unmasked)."""
+        return getattr(self, "_output_masks", [None] * len(self.outputs))
+
+    @property
+    def logits(self):
+        """Hidden logits of a single-output model whose last layer ends in sigmoid/softmax."""
+        if self._multi_output:
+            return None
+        return self._output_logits(0)
+
+    def _output_logits(self, i: int):
+        t = self.outputs[i]
+        node = t.node
+        if node.multi_output or isinstance(node.layer, InputLayer):
+            return None
+        layer = node.layer
+        if self._cache is not None:
+            layer._cache = self._cache.get(id(node), layer._cache)
+        return getattr(layer, "logits", None)
+
+    def backward(self, dy, from_logits=None):
+        """Back-propagate cotangents of the outputs; returns dL/dinputs.
+
+        `from_logits[i]` marks output i's cotangent as dL/d(pre-activation) of its layer
+        (the hidden-logits path of the cross-entropy losses).
+        """
+        caches = self._require_cache()
+        dys = as_list(dy) if self._multi_output else [dy]
+        flags = list(from_logits) if from_logits is not None else [False] * len(dys)
+        cot: dict[int, Any] = {}
+        logit_tensors = {id(t) for t, f in zip(self.outputs, flags) if f}
+        for t, g in zip(self.outputs, dys):
+            if g is not None:
+                cot[id(t)] = g if id(t) not in cot else cot[id(t)] + g
+        grads: dict[int, dict[str, np.ndarray]] = {}
+        for node in reversed(self._nodes):
+            layer = node.layer
+            if isinstance(layer, InputLayer):
+                continue
+            outs = [cot.get(id(t)) for t in node.outputs]
+            if all(g is None for g in outs):
+                continue
+            layer._cache = caches[id(node)]
+            if node.multi_output:
+                outs = [np.zeros_like(v) if g is None else g
+                        for g, v in zip(outs, self._zeros_like_outputs(node))]
+                dx = layer.backward(outs)
+            elif id(node.outputs[0]) in logit_tensors:
+                dx = layer.backward_from_logits(outs[0])
+            else:
+                dx = layer.backward(outs[0])
+            self._accumulate_layer_grads(grads, layer)
+            dxs = as_list(dx) if node.multi_input else [dx]
+            for t, g in zip(node.inputs, dxs):
+                if g is None:
+                    continue
+                cot[id(t)] = g if id(t) not in cot else cot[id(t)] + g
+        self._layer_grads = grads
+        dxs = [cot.get(id(t)) for t in self.inputs]
+        return dxs if self._multi_input else dxs[0]
+
+    def backward_from_logits(self, dz):
+        return self.backward(dz, from_logits=[True])
+
+    def _zeros_like_outputs(self, node: Node) -> list:
+        layer = node.layer
+        shapes = getattr(layer, "_output_shapes_of_cache", None)
+        if shapes is not None:
+            return [np.zeros(s, dtype=layer.dtype) for s in shapes(layer._cache)]
+        raise RuntimeError(
+            f"Layer {layer.name!r} has several outputs, some unused; it must provide "
+            "`_output_shapes_of_cache(cache)` so unused outputs get zero cotangents."
+        )
+
+    @staticmethod
+    def _accumulate_layer_grads(store: dict, layer: Layer) -> None:
+        if isinstance(layer, Model):
+            for key, g in layer._layer_grads.items():
+                Model._add_grads(store, key, g)
+        else:
+            Model._add_grads(store, id(layer), layer.grads)
+
+    @staticmethod
+    def _add_grads(store: dict, key: int, g: dict) -> None:
+        if key not in store:
+            store[key] = {k: v for k, v in g.items()}
+        else:
+            store[key] = {k: store[key][k] + v if k in store[key] else v for k, v in g.items()}
+
+    def grads_and_vars(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(gradient, weight) pairs of the last backward for every trainable weight,
+        in `trainable_weights` order; weights that received no gradient are left out."""
+        grads = getattr(self, "_layer_grads", {})
+        pairs, seen = [], set()
+        for layer in self._leaf_layers_recursive():
+            if not layer.trainable:
+                continue
+            g = grads.get(id(layer), {})
+            for name, w in layer.params.items():
+                if id(w) in seen or name not in g:
+                    continue
+                seen.add(id(w))
+                pairs.append((g[name], w))
+        return pairs
+
+    def _leaf_layers_recursive(self) -> list[Layer]:
+        out: list[Layer] = []
+        for layer in self._unique_leaf_layers():
+            if isinstance(layer, Model):
+                if layer.trainable:
+                    out.extend(layer._leaf_layers_recursive())
+            else:
+                out.append(layer)
+        return out
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict:
+        layers = []
+        node_index = {id(n): n.layer._inbound_nodes.index(n) for n in self._nodes}
+        for layer in self._layers:
+            inbound = []
+            for n in self._nodes:
+                if n.layer is layer and not isinstance(layer, InputLayer):
+                    inbound.append([[t.node.layer.name, node_index[id(t.node)], t.index]
+                                    for t in n.inputs])
+            layers.append({"class_name": type(layer).__name__, "name": layer.name,
+                           "config": layer.get_config(), "inbound_nodes": inbound})
+        io = lambda ts: [[t.node.layer.name, node_index[id(t.node)], t.index] for t in ts]
+        return {"name": self.name, "trainable": self.trainable, "layers": layers,
+                "input_layers": io(self.inputs), "output_layers": io(self.outputs)}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
