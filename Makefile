@@ -1,0 +1,61 @@
+# scratch: two commands from a fresh clone.
+#
+#   make demo    the demo (python -m scratch demo)
+#   make test    the whole test suite (parity against tf.keras included)
+#
+# Both create .venv first if needed (`make venv`): Python >= 3.11 and pip are all a machine
+# needs. pip's index comes from the machine's own pip configuration, never from here.
+# `make clean` keeps .venv; remove it by hand (rm -rf .venv) to rebuild it from nothing.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.scratch-installed
+EXTRAS := tf,test,examples
+PIP_FLAGS := $(if $(CI),--progress-bar off,)
+
+# Quiet, reproducible TensorFlow on CPU (same kernel choice on every machine).
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_ENABLE_ONEDNN_OPTS ?= 0
+export KERAS_BACKEND ?= tensorflow
+export MPLBACKEND ?= Agg
+
+.PHONY: venv demo test bench examples lint clean
+
+venv: $(STAMP)
+
+# Re-runs only when pyproject.toml changes (or the stamp is missing); an existing .venv is
+# reused, never deleted. The stamp is written last, so a failed install is retried next time.
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "No python3.11 or python3 on PATH." >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "scratch needs Python >= 3.11; $(PYTHON) is $$($(PYTHON) --version)." >&2; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip setuptools wheel
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[$(EXTRAS)]'
+	touch $@
+
+demo: venv
+	$(PY) -m scratch demo
+
+test: venv
+	$(PY) -m pytest -q --durations=15 tests
+
+bench: venv
+	$(PY) benchmarks/run.py
+
+examples: venv
+	@set -e; for f in $(sort $(wildcard examples/*.py)); do \
+		echo "== $$f"; $(PY) "$$f"; \
+	done
+
+lint: venv
+	$(PY) -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install $(PIP_FLAGS) --quiet ruff
+	$(PY) -m ruff check scratch keras_ref tests benchmarks examples
+
+clean:
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+	rm -rf .pytest_cache .hypothesis .ruff_cache build out *.egg-info

@@ -1,0 +1,148 @@
+"""BLAS thread control: see which BLAS runs the matmuls, and pin how many threads it uses.
+
+Every GEMM in scratch (Dense, im2col convolutions, the recurrent layers' input projections)
+goes through NumPy's BLAS, and Numba kernels that call ``np.dot`` go through SciPy's own copy
+of OpenBLAS, with its own thread pool. Both default to one thread per core. On the 2-core
+machines this project runs on, that default is a trap when the machine is shared
+(../shared/performance-notes.md, "Traps"): OpenBLAS splits each GEMM between its threads and
+waits for the slowest, so when another process holds one core, a small matmul now and then
+waits a whole scheduler time slice (tens of ms) instead of finishing in 0.1 ms. One thread is
+then both faster on average and far more predictable.
+
+Measured here (2-vCPU AMD EPYC, OpenBLAS 0.3.31 Haswell kernel, NumPy 2.4; the "busy" column
+is the same run with a ``while True: pass`` process holding one core; milliseconds per call):
+
+    matmul                          threads   quiet median   busy median   busy mean (max)
+    32×784 @ 784×128 float32              1          0.100         0.101       0.22 (8)
+    32×784 @ 784×128 float32              2          0.078         0.103       3.18 (60)
+    1024×1024 @ 1024×1024 float32         1           25.8          25.2       25.4 (28)
+    1024×1024 @ 1024×1024 float32         2           16.0          30.9       33.8 (52)
+    1024×1024 @ 1024×1024 float64         1           54.3          57.1       57.9 (76)
+    1024×1024 @ 1024×1024 float64         2           30.1          59.2       59.4 (70)
+
+With two threads and a busy core, 177 of 2000 small matmuls took more than 1 ms (the worst
+60 ms), against 52 of 2000 with one thread: the mean small matmul became 14× slower.
+
+Recommendation:
+    * Tests, CI and anything that runs beside other work (TensorFlow in the same process,
+      other processes on the machine): one BLAS thread, ``limit_blas_threads(1)``.
+    * Training loops on course-sized models (batch 32, a few hundred units): one thread; the
+      second thread gains at most 1.3× on a quiet machine and loses 14× on a busy one.
+    * Large GEMMs (about 1024² and up) on an otherwise idle machine: two threads, 1.6–1.8×
+      faster; use ``with blas_threads(2): ...`` around that work only.
+    * Benchmarks log ``describe_blas()`` next to their numbers; a kernel other than Haswell
+      (``OPENBLAS_CORETYPE`` set to an older core) makes GEMMs 1.5–5× slower.
+
+Importing this module changes nothing: threads are limited only when asked.
+threadpoolctl limits only the libraries already loaded, so every function here first loads
+NumPy's and SciPy's BLAS (``scipy.linalg``), which a Numba ``np.dot`` would load later anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from threadpoolctl import ThreadpoolController, threadpool_limits
+
+__all__ = ["blas_info", "blas_threads", "describe_blas", "limit_blas_threads"]
+
+_BLAS_NAMES = {"openblas": "OpenBLAS", "mkl": "MKL", "blis": "BLIS", "flexiblas": "FlexiBLAS"}
+_INFO_KEYS = ("internal_api", "version", "num_threads", "architecture", "prefix", "filepath")
+
+
+def _load_blas() -> None:
+    """Load NumPy's and SciPy's BLAS so that threadpoolctl can see (and limit) both."""
+    import numpy  # noqa: F401
+    import scipy.linalg  # noqa: F401
+
+
+def _check_threads(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(
+            f"The number of BLAS threads expected a positive integer. Received: n={n!r}"
+        )
+    return n
+
+
+def _owner(filepath: str | None) -> str | None:
+    """Which package ships a BLAS library, read from its path (numpy.libs/, scipy.libs/)."""
+    path = (filepath or "").replace("\\", "/").lower()
+    for package in ("numpy", "scipy"):
+        if f"/{package}.libs/" in path or f"/{package}/" in path:
+            return package
+    return None
+
+
+def blas_info() -> list[dict[str, Any]]:
+    """Describe every BLAS library loaded in this process (after loading NumPy's and SciPy's).
+
+    Returns:
+        One dict per library, from threadpoolctl, with keys ``internal_api`` ("openblas",
+        "mkl", ...), ``version``, ``num_threads`` (the current limit), ``architecture`` (the
+        BLAS kernel chosen for this CPU, e.g. "Haswell"; None where the library does not say),
+        ``prefix``, ``filepath`` and ``owner`` ("numpy", "scipy" or None).
+    """
+    _load_blas()
+    infos = []
+    for lib in ThreadpoolController().info():
+        if lib.get("user_api") != "blas":
+            continue
+        info = {key: lib.get(key) for key in _INFO_KEYS}
+        info["owner"] = _owner(info["filepath"])
+        infos.append(info)
+    return infos
+
+
+def describe_blas() -> str:
+    """One line for logs and benchmark headers.
+
+    Example: ``"OpenBLAS 0.3.31.188.0, Haswell kernel, 1 thread (numpy); OpenBLAS 0.3.30,
+    Haswell kernel, 1 thread (scipy)"``.
+    """
+    parts = []
+    for lib in blas_info():
+        api = lib["internal_api"] or "unknown BLAS"
+        text = f"{_BLAS_NAMES.get(api, api)} {lib['version'] or '(version unknown)'}"
+        if lib["architecture"]:
+            text += f", {lib['architecture']} kernel"
+        n = lib["num_threads"]
+        text += f", {n} thread{'' if n == 1 else 's'}"
+        if lib["owner"]:
+            text += f" ({lib['owner']})"
+        parts.append(text)
+    return "; ".join(parts) if parts else "no BLAS library loaded"
+
+
+@contextlib.contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """Use at most `n` BLAS threads inside the ``with`` block, then restore the previous limits.
+
+    Args:
+        n: positive number of threads for every loaded BLAS library (NumPy's and SciPy's).
+
+    Raises:
+        ValueError: if `n` is not a positive integer.
+    """
+    n = _check_threads(n)
+    _load_blas()
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield
+
+
+def limit_blas_threads(n: int):
+    """Use at most `n` BLAS threads from now on, for the rest of the process.
+
+    Args:
+        n: positive number of threads for every loaded BLAS library (NumPy's and SciPy's).
+
+    Returns:
+        threadpoolctl's limiter; its ``restore_original_limits()`` undoes the change.
+
+    Raises:
+        ValueError: if `n` is not a positive integer.
+    """
+    n = _check_threads(n)
+    _load_blas()
+    return threadpool_limits(limits=n, user_api="blas")
