@@ -1,0 +1,118 @@
+"""Numba kernels of the pooling layers' fast path (`scratch.layers.pooling`).
+
+Each kernel mirrors a readable NumPy function of `scratch.layers.pooling`:
+
+    max_pool2d_fwd   ⟷  max_pool2d_forward     (max and the index of the first maximum)
+    max_pool2d_bwd   ⟷  max_pool2d_backward    (scatter-add to that index)
+    avg_pool2d_fwd   ⟷  avg_pool2d_forward     (mean over the real cells of each window)
+    avg_pool2d_bwd   ⟷  avg_pool2d_backward    (dy / count to every real cell)
+
+The kernels work on the unpadded input: a window's padded cells are simply skipped, which is
+exactly TF's rule (padded cells never win a max and are not counted in an average). The
+channel axis is the innermost loop (contiguous, vectorizable). Compiled lazily with
+`cache=True`, one signature per float dtype; no fastmath. NUMBA_DISABLE_JIT=1 runs them as
+plain Python.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True)
+def max_pool2d_fwd(x, ph, pw, sh, sw, top, left, y, argmax):
+    """y = max over each window; argmax = flat spatial index h·W + w of its first maximum.
+
+    Math:
+        y[n, a, b, c] = max_{(i,j) real} x[n, a·sh + i − top, b·sw + j − left, c]
+        ties: the first maximum in row-major order (i, then j) wins (strict >)
+
+    Shapes:
+        x (N, H, W, C); y (N, Ho, Wo, C) and argmax (N, Ho, Wo, C) int32, filled in place.
+    """
+    N, H, W, C = x.shape
+    Ho, Wo = y.shape[1], y.shape[2]
+    for n in range(N):
+        for a in range(Ho):
+            h0 = a * sh - top
+            i0, i1 = max(0, -h0), min(ph, H - h0)
+            for b in range(Wo):
+                w0 = b * sw - left
+                j0, j1 = max(0, -w0), min(pw, W - w0)
+                first = True
+                for i in range(i0, i1):
+                    h = h0 + i
+                    for j in range(j0, j1):
+                        w = w0 + j
+                        flat = h * W + w
+                        if first:
+                            for c in range(C):
+                                y[n, a, b, c] = x[n, h, w, c]
+                                argmax[n, a, b, c] = flat
+                            first = False
+                        else:
+                            for c in range(C):
+                                v = x[n, h, w, c]
+                                if v > y[n, a, b, c]:
+                                    y[n, a, b, c] = v
+                                    argmax[n, a, b, c] = flat
+    return y
+
+
+@nb.njit(cache=True)
+def max_pool2d_bwd(dy, argmax, dx):
+    """dx[n, argmax // W, argmax % W, c] += dy[n, a, b, c] (dx zeroed on entry)."""
+    N, Ho, Wo, C = dy.shape
+    W = dx.shape[2]
+    for n in range(N):
+        for a in range(Ho):
+            for b in range(Wo):
+                for c in range(C):
+                    flat = argmax[n, a, b, c]
+                    dx[n, flat // W, flat % W, c] += dy[n, a, b, c]
+    return dx
+
+
+@nb.njit(cache=True)
+def avg_pool2d_fwd(x, ph, pw, sh, sw, top, left, y):
+    """y = Σ(real cells of the window) / (number of real cells)."""
+    N, H, W, C = x.shape
+    Ho, Wo = y.shape[1], y.shape[2]
+    acc = np.empty(C, dtype=x.dtype)
+    for n in range(N):
+        for a in range(Ho):
+            h0 = a * sh - top
+            i0, i1 = max(0, -h0), min(ph, H - h0)
+            for b in range(Wo):
+                w0 = b * sw - left
+                j0, j1 = max(0, -w0), min(pw, W - w0)
+                acc[:] = 0
+                for i in range(i0, i1):
+                    for j in range(j0, j1):
+                        for c in range(C):
+                            acc[c] += x[n, h0 + i, w0 + j, c]
+                count = (i1 - i0) * (j1 - j0)
+                for c in range(C):
+                    y[n, a, b, c] = acc[c] / count
+    return y
+
+
+@nb.njit(cache=True)
+def avg_pool2d_bwd(dy, ph, pw, sh, sw, top, left, dx):
+    """dx[real cells of window (a, b)] += dy[a, b] / count (dx zeroed on entry)."""
+    N, Ho, Wo, C = dy.shape
+    H, W = dx.shape[1], dx.shape[2]
+    for n in range(N):
+        for a in range(Ho):
+            h0 = a * sh - top
+            i0, i1 = max(0, -h0), min(ph, H - h0)
+            for b in range(Wo):
+                w0 = b * sw - left
+                j0, j1 = max(0, -w0), min(pw, W - w0)
+                count = (i1 - i0) * (j1 - j0)
+                for i in range(i0, i1):
+                    for j in range(j0, j1):
+                        for c in range(C):
+                            dx[n, h0 + i, w0 + j, c] += dy[n, a, b, c] / count
+    return dx

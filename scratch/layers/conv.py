@@ -1,0 +1,552 @@
+"""Convolution layers: Conv1D and Conv2D (course Lectures 26–33), Keras 3 semantics.
+
+A convolution layer is a Dense layer whose weights are shared across positions (Lecture 28):
+each output pixel is the inner product of a small kernel with the patch under it, summed
+over the input channels (Lecture 29), plus one bias per feature map. As in every deep
+learning framework it is a **cross-correlation** (no kernel flip; keras-numerics §5):
+
+    z[n, h, w, o] = b[o] + Σ_i Σ_j Σ_c x_pad[n, h·sh + i·dh, w·sw + j·dw, c] · W[i, j, c, o]
+    y = activation(z)
+
+Sizes along each spatial axis, for input length n, kernel k, stride s, dilation d and the
+effective kernel k_eff = d·(k − 1) + 1 (keras-numerics §5):
+
+    valid:  ⌊(n − k_eff)/s⌋ + 1        no padding
+    same:   ⌈n/s⌉                       P = max((⌈n/s⌉ − 1)·s + k_eff − n, 0) zeros,
+                                        ⌊P/2⌋ before and ⌈P/2⌉ after: the odd cell goes at the
+                                        END (bottom/right), TensorFlow's rule
+    causal: ⌈n/s⌉  (Conv1D only)        d·(k − 1) zeros before, none after
+
+Groups (`groups = g`): input channels and filters are split into g contiguous blocks; output
+block i sees only input block i, so the kernel is (..., C_in/g, filters).
+
+Backward, for the cotangent dz = dL/dz (after the activation's backward):
+
+    db[o]          = Σ_{n,h,w} dz[n, h, w, o]
+    dW[i, j, c, o] = Σ_{n,h,w} x_pad[n, h·sh + i·dh, w·sw + j·dw, c] · dz[n, h, w, o]
+    dx_pad[n, h·sh + i·dh, w·sw + j·dw, c] += Σ_o W[i, j, c, o] · dz[n, h, w, o]
+    dx = dx_pad with the padding cropped off
+
+Two implementations with one contract, chosen by the layer attribute `fast_path`:
+
+* readable (`conv2d_forward` / `conv2d_backward`): every window as a strided view and one
+  `einsum` per group; the backward walks the kernel taps (i, j) and scatters one strided
+  slice per tap. This is the oracle.
+* fast (`conv2d_forward_fast` / `conv2d_backward_fast`, the default): im2col (one strided
+  copy into an (N·Ho·Wo, kh·kw·C) matrix, kept for the backward) and one GEMM per group;
+  dW = colsᵀ·dz, dcols = dz·Wᵀ, then the Numba scatter `scratch._kernels.conv.col2im_add`.
+
+Conv1D runs through the same 2-D functions with a height-1 image: (N, L, C) → (N, 1, L, C),
+kernel (k, C/g, F) → (1, k, C/g, F).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .. import activations
+from ..typing import Array, Shape
+from .base import Layer
+from .core import _LOGIT_ACTIVATIONS, _serialize_init
+
+__all__ = ["Conv1D", "Conv2D", "conv2d_forward", "conv2d_backward", "conv2d_forward_fast",
+           "conv2d_backward_fast", "conv_output_length", "conv_padding"]
+
+Pads = tuple[tuple[int, int], tuple[int, int]]
+
+
+# ------------------------------------------------------------------------------ arguments
+def standardize_tuple(value, n: int, name: str, allow_zero: bool = False) -> tuple[int, ...]:
+    """An int or an n-sequence of ints as an n-tuple, with Keras' error messages."""
+    message = f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value}"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        values = (int(value),) * n
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            raise ValueError(message) from None
+        if len(values) != n or not all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+            raise ValueError(message)
+        values = tuple(int(v) for v in values)
+    bad = [v for v in values if v < 0 or (v == 0 and not allow_zero)]
+    if bad:
+        raise ValueError(
+            f"The `{name}` argument must be a tuple of {n} integers, all "
+            f"{'>= 0' if allow_zero else '> 0'}. Received {name}={value}"
+        )
+    return values
+
+
+def standardize_padding(padding, allow_causal: bool = False) -> str:
+    choices = ("valid", "same", "causal") if allow_causal else ("valid", "same")
+    value = padding.lower() if isinstance(padding, str) else padding
+    if value not in choices:
+        raise ValueError(
+            f"The `padding` argument must be one of {', '.join(map(repr, choices))}. "
+            f"Received: padding={padding!r}"
+        )
+    return value
+
+
+def standardize_data_format(data_format) -> str:
+    if data_format not in (None, "channels_last"):
+        raise ValueError(
+            "scratch supports data_format='channels_last' only (the Keras default): "
+            f"inputs are (N, ..., C). Received: data_format={data_format!r}"
+        )
+    return "channels_last"
+
+
+# ------------------------------------------------------------------------------ sizes
+def conv_output_length(n: int | None, k: int, stride: int, dilation: int,
+                       padding: str) -> int | None:
+    """Output length along one axis (None stays None); ≤ 0 means the input is too small.
+
+    Math:
+        k_eff = d·(k − 1) + 1;  valid: ⌊(n − k_eff)/s⌋ + 1;  same / causal: ⌈n/s⌉
+    """
+    if n is None:
+        return None
+    if padding == "valid":
+        return (n - (dilation * (k - 1) + 1)) // stride + 1
+    return -(-n // stride)
+
+
+def conv_padding(n: int, k: int, stride: int, dilation: int, padding: str) -> tuple[int, int]:
+    """Zeros (before, after) along one axis: TF's split, the odd cell at the end.
+
+    Math:
+        same:   P = max((⌈n/s⌉ − 1)·s + k_eff − n, 0);  (⌊P/2⌋, P − ⌊P/2⌋)
+        causal: (d·(k − 1), 0)
+        valid:  (0, 0)
+    """
+    k_eff = dilation * (k - 1) + 1
+    if padding == "same":
+        total = max((-(-n // stride) - 1) * stride + k_eff - n, 0)
+        return total // 2, total - total // 2
+    if padding == "causal":
+        return k_eff - 1, 0
+    return 0, 0
+
+
+def _windows(xp: Array, kh: int, kw: int, strides, dilation, out_hw) -> Array:
+    """View of every receptive field: (N, Ho, Wo, C, kh, kw), no copy."""
+    (sh, sw), (dh, dw) = strides, dilation
+    v = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(1, 2))
+    return v[:, ::sh, ::sw, :, ::dh, ::dw][:, :out_hw[0], :out_hw[1]]
+
+
+def _pad(x: Array, pads: Pads) -> Array:
+    if pads == ((0, 0), (0, 0)):
+        return x
+    return np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+
+
+def _out_hw(xp_shape, kernel_shape, strides, dilation) -> tuple[int, int]:
+    kh, kw = kernel_shape[:2]
+    return ((xp_shape[1] - dilation[0] * (kh - 1) - 1) // strides[0] + 1,
+            (xp_shape[2] - dilation[1] * (kw - 1) - 1) // strides[1] + 1)
+
+
+def _crop(dxp: Array, pads: Pads, x_shape) -> Array:
+    if pads == ((0, 0), (0, 0)):
+        return dxp
+    (top, _), (left, _) = pads
+    return np.ascontiguousarray(dxp[:, top:top + x_shape[1], left:left + x_shape[2]])
+
+
+# ------------------------------------------------------------------------------ readable
+def conv2d_forward(x: Array, kernel: Array, bias: Array | None, strides=(1, 1),
+                   pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1) -> Array:
+    """Readable 2-D cross-correlation of a batch (the oracle of the fast path).
+
+    Math:
+        z[n, h, w, o] = b[o] + Σ_{i,j,c} x_pad[n, h·sh + i·dh, w·sw + j·dw, c] · W[i, j, c, o]
+        (c runs over the input block of o's group)
+
+    Shapes:
+        x (N, H, W, C); kernel (kh, kw, C/g, F); bias (F,) or None → z (N, Ho, Wo, F).
+    """
+    xp = _pad(x, pads)
+    kh, kw, c_group, filters = kernel.shape
+    f_group = filters // groups
+    ho, wo = _out_hw(xp.shape, kernel.shape, strides, dilation)
+    windows = _windows(xp, kh, kw, strides, dilation, (ho, wo))  # (N, Ho, Wo, C, kh, kw)
+    z = np.empty((x.shape[0], ho, wo, filters), dtype=x.dtype)
+    for g in range(groups):
+        cin, fout = slice(g * c_group, (g + 1) * c_group), slice(g * f_group, (g + 1) * f_group)
+        z[..., fout] = np.einsum("nhwcij,ijco->nhwo", windows[:, :, :, cin], kernel[..., fout],
+                                 optimize=True)
+    if bias is not None:
+        z += bias
+    return z
+
+
+def conv2d_backward(dz: Array, x: Array, kernel: Array, strides=(1, 1),
+                    pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1,
+                    use_bias: bool = True):
+    """Readable gradients of `conv2d_forward`, one kernel tap (i, j) at a time.
+
+    Math (per tap, rows = i·dh + sh·[0..Ho), cols = j·dw + sw·[0..Wo)):
+        dW[i, j, c, o]                 = Σ_{n,h,w} x_pad[n, rows, cols, c] · dz[n, h, w, o]
+        dx_pad[n, rows, cols, c]      += Σ_o dz[n, h, w, o] · W[i, j, c, o]
+        db[o]                          = Σ_{n,h,w} dz[n, h, w, o]
+
+    Shapes:
+        dz (N, Ho, Wo, F); x (N, H, W, C) → dx (N, H, W, C),
+        grads {"kernel": (kh, kw, C/g, F), "bias": (F,)}.
+    """
+    xp = _pad(x, pads)
+    kh, kw, c_group, filters = kernel.shape
+    f_group = filters // groups
+    (sh, sw), (dh, dw) = strides, dilation
+    ho, wo = dz.shape[1:3]
+    dxp = np.zeros_like(xp)
+    dkernel = np.empty_like(kernel)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+        for j in range(kw):
+            cols = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+            x_tap = xp[:, rows, cols]  # (N, Ho, Wo, C): the pixels tap (i, j) saw
+            for g in range(groups):
+                cin = slice(g * c_group, (g + 1) * c_group)
+                fout = slice(g * f_group, (g + 1) * f_group)
+                dkernel[i, j, :, fout] = np.einsum("nhwc,nhwo->co", x_tap[..., cin],
+                                                   dz[..., fout], optimize=True)
+                dxp[:, rows, cols, cin] += np.einsum("nhwo,co->nhwc", dz[..., fout],
+                                                     kernel[i, j, :, fout], optimize=True)
+    grads = {"kernel": dkernel}
+    if use_bias:
+        grads["bias"] = dz.sum(axis=(0, 1, 2))
+    return _crop(dxp, pads, x.shape), grads
+
+
+# ------------------------------------------------------------------------------ fast
+def conv2d_forward_fast(x: Array, kernel: Array, bias: Array | None, strides=(1, 1),
+                        pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1):
+    """im2col + GEMM: the same z as `conv2d_forward`, plus the column matrix for backward.
+
+    Math:
+        cols[(n,h,w), (i,j,c)] = x_pad[n, h·sh + i·dh, w·sw + j·dw, c]
+        z_g = cols_g · W_g   (one GEMM per group: (N·Ho·Wo, kh·kw·C/g) · (kh·kw·C/g, F/g))
+
+    Shapes:
+        returns z (N, Ho, Wo, F) and cols (N·Ho·Wo, kh·kw, C).
+    """
+    xp = _pad(x, pads)
+    kh, kw, c_group, filters = kernel.shape
+    ho, wo = _out_hw(xp.shape, kernel.shape, strides, dilation)
+    windows = _windows(xp, kh, kw, strides, dilation, (ho, wo))
+    m = x.shape[0] * ho * wo
+    cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(
+        m, kh * kw, x.shape[3])
+    if groups == 1:
+        z = cols.reshape(m, -1) @ kernel.reshape(-1, filters)
+    else:
+        f_group = filters // groups
+        z = np.empty((m, filters), dtype=x.dtype)
+        for g in range(groups):
+            cin, fout = slice(g * c_group, (g + 1) * c_group), slice(g * f_group, (g + 1) * f_group)
+            z[:, fout] = cols[:, :, cin].reshape(m, -1) @ kernel[..., fout].reshape(-1, f_group)
+    if bias is not None:
+        z += bias
+    return z.reshape(x.shape[0], ho, wo, filters), cols
+
+
+def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides=(1, 1),
+                         pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1,
+                         use_bias: bool = True, need_dx: bool = True):
+    """GEMM gradients plus the Numba col2im scatter (same results as `conv2d_backward`).
+
+    Math:
+        dW_g = cols_gᵀ · dz_g;   dcols_g = dz_g · W_gᵀ;   dx = crop(col2im(dcols));  db = Σ dz
+
+    Shapes:
+        dz (N, Ho, Wo, F); cols (N·Ho·Wo, kh·kw, C) from `conv2d_forward_fast` →
+        dx (N, H, W, C) (None when need_dx is False), grads as in `conv2d_backward`.
+    """
+    from .._kernels.conv import col2im_add
+
+    kh, kw, c_group, filters = kernel.shape
+    n, ho, wo = dz.shape[:3]
+    m = n * ho * wo
+    dz2 = np.ascontiguousarray(dz).reshape(m, filters)
+    if groups == 1:
+        cols2 = cols.reshape(m, -1)
+        dkernel = (cols2.T @ dz2).reshape(kernel.shape)
+        dcols = dz2 @ kernel.reshape(-1, filters).T if need_dx else None
+    else:
+        f_group = filters // groups
+        dkernel = np.empty_like(kernel)
+        dcols = np.empty_like(cols) if need_dx else None
+        for g in range(groups):
+            cin, fout = slice(g * c_group, (g + 1) * c_group), slice(g * f_group, (g + 1) * f_group)
+            cols_g = cols[:, :, cin].reshape(m, -1)
+            w_g = kernel[..., fout].reshape(-1, f_group)
+            dkernel[..., fout] = (cols_g.T @ dz2[:, fout]).reshape(kh, kw, c_group, f_group)
+            if need_dx:
+                dcols[:, :, cin] = (dz2[:, fout] @ w_g.T).reshape(m, kh * kw, c_group)
+    grads = {"kernel": dkernel}
+    if use_bias:
+        grads["bias"] = dz2.sum(axis=0)
+    if not need_dx:
+        return None, grads
+    hp = x_shape[1] + pads[0][0] + pads[0][1]
+    wp = x_shape[2] + pads[1][0] + pads[1][1]
+    dxp = np.zeros((n, hp, wp, x_shape[3]), dtype=dz.dtype)
+    col2im_add(dcols.reshape(n, ho, wo, kh, kw, x_shape[3]), dxp, strides[0], strides[1],
+               dilation[0], dilation[1])
+    return _crop(dxp, pads, x_shape), grads
+
+
+# ------------------------------------------------------------------------------ layers
+class ConvCache(NamedTuple):
+    x: Array | None          # the (N, H, W, C) input (readable path)
+    cols: Array | None       # the im2col matrix (fast path)
+    x_shape: tuple           # (N, H, W, C) in the 2-D view
+    pads: Pads
+    z: Array                 # pre-activation, (N, Ho, Wo, F) in the 2-D view
+    y: Array                 # output, in the layer's own layout
+
+
+class _Conv(Layer):
+    """Shared machinery of Conv1D / Conv2D (see the module docstring for the math)."""
+
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        rank = self.rank
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError(
+                "Invalid value for argument `filters`. Expected a strictly positive value. "
+                f"Received filters={filters!r}."
+            )
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0:
+            raise ValueError(
+                f"The number of groups must be a positive integer. Received: groups={groups!r}."
+            )
+        if filters % groups:
+            raise ValueError(
+                "The number of filters must be evenly divisible by the number of groups. "
+                f"Received: groups={groups}, filters={filters}."
+            )
+        self.filters, self.groups = int(filters), int(groups)
+        self.kernel_size = standardize_tuple(kernel_size, rank, "kernel_size")
+        self.strides = standardize_tuple(strides, rank, "strides")
+        self.dilation_rate = standardize_tuple(dilation_rate, rank, "dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
+            )
+        self.padding = standardize_padding(padding, allow_causal=rank == 1)
+        self.data_format = standardize_data_format(data_format)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.fast_path = True          # False: the readable NumPy oracle
+        self.compute_input_grad = True  # a model may clear it for a layer fed by an Input
+
+    # -------------------------------------------------------------- shapes and checks
+    def _rank_message(self, shape) -> str:
+        rank = self.rank
+        layout = "(batch, steps, channels)" if rank == 1 else "(batch, height, width, channels)"
+        msg = (f"Input 0 of layer {self.name!r} ({type(self).__name__}) is incompatible with "
+               f"the layer: expected ndim={rank + 2}, found ndim={len(shape)}. Full shape "
+               f"received: {tuple(shape)}. {type(self).__name__} expects {layout}.")
+        if len(shape) == rank + 1:
+            example = "N×H×W×1" if rank == 2 else "N×T×1"
+            msg += (f" If your data has a single channel, add the channel axis: reshape to "
+                    f"{example} with x = np.expand_dims(x, -1).")
+        return msg
+
+    def _validate_shape(self, shape) -> None:
+        """Every check that depends on the input shape; raises before any state changes."""
+        if len(shape) != self.rank + 2:
+            raise ValueError(self._rank_message(shape))
+        channels = shape[-1]
+        if channels is None:
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r} needs a known number of input channels "
+                f"(last axis). Received: input_shape={tuple(shape)}"
+            )
+        if channels % self.groups:
+            raise ValueError(
+                "The number of input channels must be evenly divisible by the number of "
+                f"groups. Received groups={self.groups}, but the input has {channels} "
+                f"channels (full input shape is {tuple(shape)})."
+            )
+        if "kernel" in self.params:
+            expected = self.params["kernel"].shape[-2] * self.groups
+            if channels != expected:
+                raise ValueError(
+                    f"{type(self).__name__} {self.name!r} was built for inputs with "
+                    f"{expected} channels (kernel {self.params['kernel'].shape}). "
+                    f"Received: input shape={tuple(shape)}"
+                )
+        out = self._spatial_output(shape[1:-1])
+        if any(o is not None and o <= 0 for o in out):
+            kernel_shape = self.kernel_size + (channels // self.groups, self.filters)
+            raise ValueError(
+                "Computed output size would be zero or negative: the input is smaller than "
+                f"the (dilated) kernel with padding={self.padding!r}. Received "
+                f"`inputs shape={tuple(shape)}`, `kernel shape={kernel_shape}`, "
+                f"`dilation_rate={self.dilation_rate}`, `strides={self.strides}`, "
+                f"`padding={self.padding}`."
+            )
+
+    def _spatial_output(self, spatial) -> tuple:
+        return tuple(conv_output_length(n, k, s, d, self.padding) for n, k, s, d in
+                     zip(spatial, self.kernel_size, self.strides, self.dilation_rate))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self._validate_shape(input_shape)
+        return (input_shape[0],) + self._spatial_output(input_shape[1:-1]) + (self.filters,)
+
+    def build(self, input_shape: Shape) -> None:
+        self._validate_shape(input_shape)
+        kernel_shape = self.kernel_size + (input_shape[-1] // self.groups, self.filters)
+        self.add_weight("kernel", kernel_shape, self.kernel_initializer)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer)
+        self.built = True
+
+    # -------------------------------------------------------------- 2-D view
+    def _geometry_2d(self):
+        """(kernel, strides, dilation) in the 2-D form: Conv1D is a height-1 Conv2D."""
+        kernel = self.params["kernel"]
+        if self.rank == 2:
+            return kernel, self.strides, self.dilation_rate
+        return kernel[None], (1,) + self.strides, (1,) + self.dilation_rate
+
+    def _pads_2d(self, spatial) -> Pads:
+        pads = tuple(conv_padding(n, k, s, d, self.padding) for n, k, s, d in
+                     zip(spatial, self.kernel_size, self.strides, self.dilation_rate))
+        return pads if self.rank == 2 else ((0, 0),) + pads
+
+    # -------------------------------------------------------------- forward / backward
+    def forward(self, x: Array, training: bool = False) -> Array:
+        self._check_float_input(x)
+        self._validate_shape(x.shape)
+        x2 = x[:, None] if self.rank == 1 else x
+        kernel, strides, dilation = self._geometry_2d()
+        pads = self._pads_2d(x.shape[1:-1])
+        bias = self.params.get("bias")
+        if self.fast_path:
+            z, cols = conv2d_forward_fast(x2, kernel, bias, strides, pads, dilation, self.groups)
+            x_keep = None
+        else:
+            z = conv2d_forward(x2, kernel, bias, strides, pads, dilation, self.groups)
+            cols, x_keep = None, x2
+        z_out = z[:, 0] if self.rank == 1 else z
+        y = self.activation(z_out)
+        self._cache = ConvCache(x_keep, cols, x2.shape, pads, z, y)
+        return y
+
+    @property
+    def logits(self) -> Array | None:
+        """The pre-activation z of the last forward, if the activation is sigmoid/softmax."""
+        if self._cache is None or self.activation.name not in _LOGIT_ACTIVATIONS:
+            return None
+        z = self._cache.z
+        return z[:, 0] if self.rank == 1 else z
+
+    def backward(self, dy: Array) -> Array:
+        cache = self._require_cache()
+        dy = self._check_dy(dy, cache.y.shape)
+        z = cache.z[:, 0] if self.rank == 1 else cache.z
+        return self.backward_from_logits(self.activation.backward(dy, z, cache.y))
+
+    def backward_from_logits(self, dz: Array) -> Array | None:
+        """Back-propagate dL/dz (pre-activation) through the convolution."""
+        cache = self._require_cache()
+        dz = self._check_dy(dz, cache.y.shape)
+        dz2 = dz[:, None] if self.rank == 1 else dz
+        kernel, strides, dilation = self._geometry_2d()
+        if self.fast_path:
+            dx, grads = conv2d_backward_fast(dz2, cache.cols, cache.x_shape, kernel, strides,
+                                             cache.pads, dilation, self.groups, self.use_bias,
+                                             need_dx=self.compute_input_grad)
+        else:
+            dx, grads = conv2d_backward(dz2, cache.x, kernel, strides, cache.pads, dilation,
+                                        self.groups, self.use_bias)
+        if self.rank == 1:
+            grads["kernel"] = grads["kernel"][0]
+            dx = None if dx is None else dx[:, 0]
+        self.grads = grads
+        return dx
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate, "groups": self.groups,
+                "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": _serialize_init(self.kernel_initializer),
+                "bias_initializer": _serialize_init(self.bias_initializer)}
+
+
+class Conv1D(_Conv):
+    """1-D convolution over time (speech, sequences): `y = act(x ⋆ W + b)`.
+
+    Math:
+        z[n, t, o] = b[o] + Σ_j Σ_c x_pad[n, t·s + j·d, c] · W[j, c, o]
+        (cross-correlation; padding valid / same (odd cell at the end) / causal (all zeros
+        before), see the module docstring)
+
+    Args:
+        filters: F, the number of feature maps.
+        kernel_size: k (int or 1-tuple).
+        strides: s ≥ 1.  padding: "valid", "same" or "causal".
+        dilation_rate: d ≥ 1 (not together with s > 1).
+        groups: g, dividing both C and F.
+        activation, use_bias, kernel_initializer, bias_initializer: as in Dense.
+
+    Shapes:
+        input (N, L, C) → output (N, L_out, F); kernel (k, C/g, F), bias (F,).
+
+    Raises:
+        ValueError: invalid arguments (Keras' messages); input not 3-D, channels not
+            divisible by groups or different from the built kernel, or a 'valid' input
+            shorter than the dilated kernel.
+    """
+
+    rank = 1
+
+
+class Conv2D(_Conv):
+    """2-D convolution over images, `y = act(x ⋆ W + b)` (Lectures 29–33).
+
+    Math:
+        z[n, h, w, o] = b[o] + Σ_{i,j,c} x_pad[n, h·sh + i·dh, w·sw + j·dw, c] · W[i, j, c, o]
+        (cross-correlation; TF's 'same' split puts the odd padding cell bottom/right)
+
+    Args:
+        filters: F, the number of feature maps.
+        kernel_size: (kh, kw) or an int.
+        strides: (sh, sw) or an int.  padding: "valid" or "same".
+        dilation_rate: (dh, dw) or an int (not together with strides > 1).
+        groups: g, dividing both C and F.
+        activation, use_bias, kernel_initializer, bias_initializer: as in Dense.
+
+    Shapes:
+        input (N, H, W, C) → output (N, Ho, Wo, F); kernel (kh, kw, C/g, F), bias (F,).
+
+    Raises:
+        ValueError: invalid arguments (Keras' messages); input not 4-D (a grayscale batch
+            (N, H, W) must be reshaped to N×H×W×1), channels not divisible by groups or
+            different from the built kernel, or a 'valid' image smaller than the kernel.
+    """
+
+    rank = 2
+

@@ -1,0 +1,502 @@
+"""Pooling layers (course Lecture 30): max / average pooling and their global versions.
+
+Pooling downsamples a feature map: each output cell summarises one window (pool_size) of the
+input, windows `strides` apart (default: strides = pool_size, non-overlapping). Sizes and the
+'same' split are the convolution's with dilation 1 (keras-numerics §6):
+
+    valid: ⌊(n − p)/s⌋ + 1;   same: ⌈n/s⌉ with P = max((⌈n/s⌉ − 1)·s + p − n, 0) padded
+    cells, ⌊P/2⌋ before and the odd one after (bottom/right).
+
+Padded cells are not data: they never win a max (they act as −∞) and an average divides by
+the number of *real* cells of its window only.
+
+Math (window R(a, b) of output cell (a, b), real cells only; count = |R(a, b)|):
+
+    max:      y[a, b] = max_{(h,w) ∈ R} x[h, w]     dx[h*, w*] += dy[a, b]
+              (h*, w*) = the FIRST maximum in row-major order, TF's tie rule: one cell gets
+              the whole gradient of its window; overlapping windows add up.
+    average:  y[a, b] = Σ_{(h,w) ∈ R} x[h, w] / count     dx[h, w] += dy[a, b] / count
+    global max:      y[c] = max_t x[t, c];  ties split the gradient EQUALLY
+                     (TF's reduce_max gradient: dx = (x == y) / #ties · dy)
+    global average:  y[c] = Σ_t x[t, c] / T;  with a mask m (N, T): Σ_t x·m / Σ_t m
+
+Implementations: the readable NumPy functions below (`max_pool2d_forward`, ...: every window
+as a strided view; `np.add.at` for the max scatter) and Numba kernels
+(`scratch._kernels.pooling`) used by default (`layer.fast_path = True`); a test checks they
+agree. 1-D pooling runs through the 2-D functions with a height-1 image. Global pooling is a
+single NumPy reduction, which is already the fast path.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..typing import Array, Shape
+from .base import Layer
+from .conv import conv_padding, standardize_data_format, standardize_padding, standardize_tuple
+
+__all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
+           "GlobalAveragePooling2D", "max_pool2d_forward", "max_pool2d_backward",
+           "avg_pool2d_forward", "avg_pool2d_backward", "pool_output_length"]
+
+Pads = tuple[tuple[int, int], tuple[int, int]]
+
+
+def pool_output_length(n: int | None, p: int, s: int, padding: str) -> int | None:
+    """valid: ⌊(n − p)/s⌋ + 1;  same: ⌈n/s⌉ (None stays None; ≤ 0: input too small)."""
+    if n is None:
+        return None
+    return (n - p) // s + 1 if padding == "valid" else -(-n // s)
+
+
+def _windows(xp: Array, pool, strides, out_hw) -> Array:
+    """(N, Ho, Wo, C, ph, pw) view of every pooling window of the padded input."""
+    v = sliding_window_view(xp, tuple(pool), axis=(1, 2))
+    return v[:, ::strides[0], ::strides[1]][:, :out_hw[0], :out_hw[1]]
+
+
+def _out_hw(x_shape, pool, strides, pads) -> tuple[int, int]:
+    return tuple((x_shape[1 + k] + sum(pads[k]) - pool[k]) // strides[k] + 1 for k in (0, 1))
+
+
+# ------------------------------------------------------------------------------ readable
+def max_pool2d_forward(x: Array, pool, strides, pads: Pads):
+    """Readable max pooling: (y, argmax), argmax = flat index h·W + w of each window's
+    first maximum (row-major), padded cells set to −∞ so they never win.
+
+    Shapes:
+        x (N, H, W, C) → y (N, Ho, Wo, C), argmax (N, Ho, Wo, C) int32.
+    """
+    n, h, w, c = x.shape
+    ph, pw = pool
+    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=-np.inf)
+    ho, wo = _out_hw(x.shape, pool, strides, pads)
+    windows = _windows(xp, pool, strides, (ho, wo)).reshape(n, ho, wo, c, ph * pw)
+    k = np.argmax(windows, axis=-1)  # np.argmax returns the FIRST maximum
+    y = np.take_along_axis(windows, k[..., None], axis=-1)[..., 0]
+    rows = np.arange(ho)[:, None, None] * strides[0] + k // pw - pads[0][0]
+    cols = np.arange(wo)[None, :, None] * strides[1] + k % pw - pads[1][0]
+    return y, (rows * w + cols).astype(np.int32)
+
+
+def max_pool2d_backward(dy: Array, argmax: Array, x_shape) -> Array:
+    """Readable max-pool gradient: dx[argmax] += dy (np.add.at accumulates repeats)."""
+    n, h, w, c = x_shape
+    dx = np.zeros((n, h * w, c), dtype=dy.dtype)
+    batch = np.arange(n)[:, None, None, None]
+    channel = np.arange(c)[None, None, None, :]
+    np.add.at(dx, (np.broadcast_to(batch, argmax.shape), argmax,
+                   np.broadcast_to(channel, argmax.shape)), dy)
+    return dx.reshape(x_shape)
+
+
+def _counts(x_shape, pool, strides, pads, dtype) -> Array:
+    """Number of real (unpadded) cells in each window: (1, Ho, Wo, 1)."""
+    ones = np.pad(np.ones((1, x_shape[1], x_shape[2], 1), dtype=dtype),
+                  ((0, 0), pads[0], pads[1], (0, 0)))
+    ho, wo = _out_hw(x_shape, pool, strides, pads)
+    return _windows(ones, pool, strides, (ho, wo)).sum(axis=(-2, -1))
+
+
+def avg_pool2d_forward(x: Array, pool, strides, pads: Pads) -> Array:
+    """Readable average pooling over the real cells of each window.
+
+    Shapes:
+        x (N, H, W, C) → y (N, Ho, Wo, C).
+    """
+    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    ho, wo = _out_hw(x.shape, pool, strides, pads)
+    sums = _windows(xp, pool, strides, (ho, wo)).sum(axis=(-2, -1))
+    return sums / _counts(x.shape, pool, strides, pads, x.dtype)
+
+
+def avg_pool2d_backward(dy: Array, x_shape, pool, strides, pads: Pads) -> Array:
+    """Readable average-pool gradient: each window tap (i, j) adds dy / count to its cells."""
+    n, h, w, c = x_shape
+    share = dy / _counts(x_shape, pool, strides, pads, dy.dtype)
+    ho, wo = dy.shape[1:3]
+    dxp = np.zeros((n, h + sum(pads[0]), w + sum(pads[1]), c), dtype=dy.dtype)
+    for i in range(pool[0]):
+        for j in range(pool[1]):
+            dxp[:, i:i + strides[0] * (ho - 1) + 1:strides[0],
+                j:j + strides[1] * (wo - 1) + 1:strides[1]] += share
+    return np.ascontiguousarray(dxp[:, pads[0][0]:pads[0][0] + h, pads[1][0]:pads[1][0] + w])
+
+
+# ------------------------------------------------------------------------------ layers
+class PoolCache(NamedTuple):
+    x_shape: tuple       # 2-D view (N, H, W, C)
+    pads: Pads
+    argmax: Array | None
+    y_shape: tuple       # the layer's output shape
+
+
+class _Pooling(Layer):
+    """Shared machinery of the max / average pooling layers."""
+
+    rank = 2
+    mode = "max"
+
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = standardize_tuple(pool_size, self.rank, "pool_size")
+        self.strides = standardize_tuple(pool_size if strides is None else strides,
+                                         self.rank, "strides")
+        self.padding = standardize_padding(padding)
+        self.data_format = standardize_data_format(data_format)
+        self.fast_path = True
+
+    def _validate_shape(self, shape) -> None:
+        if len(shape) != self.rank + 2:
+            layout = "(batch, steps, features)" if self.rank == 1 else \
+                "(batch, height, width, channels)"
+            hint = ""
+            if len(shape) == self.rank + 1:
+                hint = (" If your data has a single channel, add the channel axis with "
+                        "x = np.expand_dims(x, -1).")
+            raise ValueError(
+                f"Input 0 of layer {self.name!r} ({type(self).__name__}) is incompatible with "
+                f"the layer: expected ndim={self.rank + 2}, found ndim={len(shape)}. Full "
+                f"shape received: {tuple(shape)}. {type(self).__name__} expects "
+                f"{layout}.{hint}"
+            )
+        out = self._spatial_output(shape[1:-1])
+        if any(o is not None and o <= 0 for o in out):
+            raise ValueError(
+                "Computed output size would be zero or negative: the pool is larger than the "
+                f"input with padding='valid'. Received: `inputs.shape={tuple(shape)}`, "
+                f"`pool_size={self.pool_size}`, `strides={self.strides}`, "
+                f"`padding={self.padding}`."
+            )
+
+    def _spatial_output(self, spatial) -> tuple:
+        return tuple(pool_output_length(n, p, s, self.padding)
+                     for n, p, s in zip(spatial, self.pool_size, self.strides))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self._validate_shape(input_shape)
+        return (input_shape[0],) + self._spatial_output(input_shape[1:-1]) + (input_shape[-1],)
+
+    def build(self, input_shape: Shape) -> None:
+        self._validate_shape(input_shape)
+        self.built = True
+
+    def _geometry_2d(self, spatial):
+        pads = tuple(conv_padding(n, p, s, 1, self.padding)
+                     for n, p, s in zip(spatial, self.pool_size, self.strides))
+        if self.rank == 1:
+            return (1,) + self.pool_size, (1,) + self.strides, ((0, 0),) + pads
+        return self.pool_size, self.strides, pads
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        self._check_float_input(x)
+        self._validate_shape(x.shape)
+        pool, strides, pads = self._geometry_2d(x.shape[1:-1])
+        x2 = x[:, None] if self.rank == 1 else x
+        argmax = None
+        if self.fast_path:
+            from .._kernels import pooling as kernels
+
+            ho, wo = _out_hw(x2.shape, pool, strides, pads)
+            y = np.empty((x2.shape[0], ho, wo, x2.shape[3]), dtype=x.dtype)
+            xc = np.ascontiguousarray(x2)
+            if self.mode == "max":
+                argmax = np.empty(y.shape, dtype=np.int32)
+                kernels.max_pool2d_fwd(xc, *pool, *strides, pads[0][0], pads[1][0], y, argmax)
+            else:
+                kernels.avg_pool2d_fwd(xc, *pool, *strides, pads[0][0], pads[1][0], y)
+        elif self.mode == "max":
+            y, argmax = max_pool2d_forward(x2, pool, strides, pads)
+        else:
+            y = avg_pool2d_forward(x2, pool, strides, pads)
+        y = y[:, 0] if self.rank == 1 else y
+        self._cache = PoolCache(x2.shape, pads, argmax, y.shape)
+        return y
+
+    def backward(self, dy: Array) -> Array:
+        cache = self._require_cache()
+        dy = self._check_dy(dy, cache.y_shape)
+        dy2 = dy[:, None] if self.rank == 1 else dy
+        pool, strides, _ = self._geometry_2d(cache.x_shape[1 + (self.rank == 1):3])
+        pads = cache.pads
+        if self.fast_path:
+            from .._kernels import pooling as kernels
+
+            dx = np.zeros(cache.x_shape, dtype=dy.dtype)
+            dyc = np.ascontiguousarray(dy2)
+            if self.mode == "max":
+                kernels.max_pool2d_bwd(dyc, cache.argmax, dx)
+            else:
+                kernels.avg_pool2d_bwd(dyc, *pool, *strides, pads[0][0], pads[1][0], dx)
+        elif self.mode == "max":
+            dx = max_pool2d_backward(dy2, cache.argmax, cache.x_shape)
+        else:
+            dx = avg_pool2d_backward(dy2, cache.x_shape, pool, strides, pads)
+        self.grads = {}
+        return dx[:, 0] if self.rank == 1 else dx
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "pool_size": self.pool_size, "padding": self.padding,
+                "strides": self.strides, "data_format": self.data_format}
+
+
+class MaxPooling1D(_Pooling):
+    """Max over windows of `pool_size` steps (keras.layers.MaxPooling1D).
+
+    Math:
+        y[n, t, c] = max_{j < p, real} x[n, t·s + j − pad_before, c];
+        dx: each window's dy goes to its FIRST maximum (TF's tie rule).
+
+    Args:
+        pool_size: p (default 2).  strides: s (default p).  padding: "valid" or "same".
+
+    Shapes:
+        (N, L, C) → (N, L_out, C); no weights.
+
+    Raises:
+        ValueError: bad arguments, input not 3-D, or a 'valid' pool longer than the input.
+    """
+
+    rank, mode = 1, "max"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class MaxPooling2D(_Pooling):
+    """Max over (ph, pw) windows (keras.layers.MaxPooling2D), Lecture 30's downsampling.
+
+    Math:
+        y[n, a, b, c] = max_{(i,j) real} x[n, a·sh + i − top, b·sw + j − left, c];
+        dx: each window's dy goes to its FIRST maximum in row-major order (TF's tie rule).
+
+    Args:
+        pool_size: (ph, pw) or int (default (2, 2)).  strides: default pool_size.
+        padding: "valid" or "same" (padded cells never win).
+
+    Shapes:
+        (N, H, W, C) → (N, Ho, Wo, C); no weights.
+
+    Raises:
+        ValueError: bad arguments, input not 4-D, or a 'valid' pool larger than the input.
+    """
+
+    rank, mode = 2, "max"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling1D(_Pooling):
+    """Mean over windows of `pool_size` steps (keras.layers.AveragePooling1D).
+
+    Math:
+        y[n, t, c] = Σ_{real j} x[n, t·s + j − pad_before, c] / count;  dx += dy / count.
+
+    Args:
+        pool_size: p, required (Keras 3.15 has no default).  strides: default p.
+        padding: "valid" or "same" (padded cells are not counted).
+
+    Shapes:
+        (N, L, C) → (N, L_out, C); no weights.
+    """
+
+    rank, mode = 1, "average"
+
+
+class AveragePooling2D(_Pooling):
+    """Mean over (ph, pw) windows (keras.layers.AveragePooling2D).
+
+    Math:
+        y[n, a, b, c] = Σ_{real (i,j)} x[n, a·sh + i − top, b·sw + j − left, c] / count;
+        dx += dy / count on every real cell of the window.
+
+    Args:
+        pool_size: (ph, pw) or int, required.  strides: default pool_size.
+        padding: "valid" or "same" (padded cells are not counted).
+
+    Shapes:
+        (N, H, W, C) → (N, Ho, Wo, C); no weights.
+    """
+
+    rank, mode = 2, "average"
+
+
+# ------------------------------------------------------------------------------ global
+class _GlobalPooling(Layer):
+    rank = 1
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = standardize_data_format(data_format)
+        self.keepdims = bool(keepdims)
+
+    @property
+    def _axes(self) -> tuple[int, ...]:
+        return tuple(range(1, self.rank + 1))
+
+    def _validate_shape(self, shape) -> None:
+        if len(shape) != self.rank + 2:
+            layout = "(batch, steps, features)" if self.rank == 1 else \
+                "(batch, height, width, channels)"
+            raise ValueError(
+                f"Input 0 of layer {self.name!r} ({type(self).__name__}) is incompatible with "
+                f"the layer: expected ndim={self.rank + 2}, found ndim={len(shape)}. Full "
+                f"shape received: {tuple(shape)}. {type(self).__name__} expects {layout}."
+            )
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self._validate_shape(input_shape)
+        if self.keepdims:
+            return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
+        return (input_shape[0], input_shape[-1])
+
+    def build(self, input_shape: Shape) -> None:
+        self._validate_shape(input_shape)
+        self.built = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format,
+                "keepdims": self.keepdims}
+
+
+class _GlobalMax(_GlobalPooling):
+    def forward(self, x: Array, training: bool = False) -> Array:
+        self._check_float_input(x)
+        self._validate_shape(x.shape)
+        y_keep = x.max(axis=self._axes, keepdims=True)
+        self._cache = (x, y_keep)
+        return y_keep if self.keepdims else y_keep.reshape(x.shape[0], x.shape[-1])
+
+    def backward(self, dy: Array) -> Array:
+        x, y_keep = self._require_cache()
+        out_shape = y_keep.shape if self.keepdims else (x.shape[0], x.shape[-1])
+        dy = self._check_dy(dy, out_shape).reshape(y_keep.shape)
+        ties = (x == y_keep).astype(x.dtype)
+        share = ties / ties.sum(axis=self._axes, keepdims=True)  # TF: indicators / count
+        self.grads = {}
+        return share * dy
+
+
+class _GlobalAverage(_GlobalPooling):
+    def forward(self, x: Array, training: bool = False) -> Array:
+        self._check_float_input(x)
+        self._validate_shape(x.shape)
+        y = x.mean(axis=self._axes, keepdims=self.keepdims)
+        self._cache = (x.shape, None, None)
+        return y
+
+    def backward(self, dy: Array) -> Array:
+        x_shape, weights, count = self._require_cache()
+        keep_shape = (x_shape[0],) + (1,) * self.rank + (x_shape[-1],)
+        out_shape = keep_shape if self.keepdims else (x_shape[0], x_shape[-1])
+        dy = self._check_dy(dy, out_shape).reshape(keep_shape)
+        self.grads = {}
+        if weights is None:
+            n = np.prod([x_shape[a] for a in self._axes])
+            return np.broadcast_to(dy / np.asarray(n, dy.dtype), x_shape).copy()
+        return weights * (dy / count)
+
+
+class GlobalMaxPooling1D(_GlobalMax):
+    """Max over all time steps (keras.layers.GlobalMaxPooling1D).
+
+    Math:
+        y[n, c] = max_t x[n, t, c];  dx[n, t, c] = [x = y] / #ties · dy[n, c]  (ties share
+        the gradient equally, TF's reduce_max rule)
+
+    Args:
+        keepdims: keep the time axis with length 1.
+
+    Shapes:
+        (N, T, C) → (N, C), or (N, 1, C) with keepdims. No weights.
+
+    Masking: like Keras 3.15, this layer does not use a mask: given one, it warns and
+    takes the max over every step (masked steps included); the mask stops here.
+    """
+
+    rank = 1
+
+    def forward(self, x: Array, training: bool = False, mask=None) -> Array:
+        if mask is not None:
+            warnings.warn(
+                f"Layer {self.name!r} (of type GlobalMaxPooling1D) was passed an input with a "
+                "mask attached to it. However, this layer does not support masking and will "
+                "therefore destroy the mask information (masked steps take part in the max, "
+                "as in Keras).", UserWarning, stacklevel=2)
+        return super().forward(x, training)
+
+
+class GlobalMaxPooling2D(_GlobalMax):
+    """Max over all positions of each feature map (keras.layers.GlobalMaxPooling2D); the
+    course's fix for images of varying size (Lecture 30).
+
+    Math:
+        y[n, c] = max_{h,w} x[n, h, w, c];  ties share the gradient equally.
+
+    Shapes:
+        (N, H, W, C) → (N, C), or (N, 1, 1, C) with keepdims. No weights.
+    """
+
+    rank = 2
+
+
+class GlobalAveragePooling1D(_GlobalAverage):
+    """Mean over time steps, optionally masked (keras.layers.GlobalAveragePooling1D).
+
+    Math:
+        y[n, c] = Σ_t x[n, t, c] / T;   with mask m (N, T):  Σ_t x·m / Σ_t m
+        dx[n, t, c] = m[n, t] · dy[n, c] / Σ_t m   (m ≡ 1 without a mask)
+
+    Args:
+        keepdims: keep the time axis with length 1.
+
+    Shapes:
+        (N, T, C) → (N, C) or (N, 1, C); mask (N, T) bool. No weights. The output carries
+        no mask.
+
+    Raises:
+        ValueError: input not 3-D, or a mask whose shape is not (N, T).
+    """
+
+    rank = 1
+    supports_masking = True
+
+    def forward(self, x: Array, training: bool = False, mask=None) -> Array:
+        if mask is None:
+            return super().forward(x, training)
+        self._check_float_input(x)
+        self._validate_shape(x.shape)
+        mask = np.asarray(mask)
+        if mask.shape != x.shape[:2]:
+            raise ValueError(
+                f"GlobalAveragePooling1D {self.name!r} expected a mask of shape (batch, steps)"
+                f" = {x.shape[:2]}. Received: mask.shape={mask.shape}"
+            )
+        weights = mask.astype(bool)[:, :, None]
+        count = weights.sum(axis=1, keepdims=True).astype(x.dtype)  # Σ_t m, (N, 1, 1)
+        y = np.where(weights, x, np.zeros((), x.dtype)).sum(axis=1, keepdims=True) / count
+        self._cache = (x.shape, weights.astype(x.dtype), count)
+        return y if self.keepdims else y[:, 0]
+
+
+class GlobalAveragePooling2D(_GlobalAverage):
+    """Mean over all positions of each feature map (keras.layers.GlobalAveragePooling2D).
+
+    Math:
+        y[n, c] = Σ_{h,w} x[n, h, w, c] / (H·W);  dx = dy / (H·W) everywhere.
+
+    Shapes:
+        (N, H, W, C) → (N, C), or (N, 1, 1, C) with keepdims. No weights.
+    """
+
+    rank = 2
