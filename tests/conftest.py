@@ -18,6 +18,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+# Course-sized matrices are faster on one BLAS thread, and two threads collapse when another
+# process holds a core (scratch/_threads.py has the measurements).
+from scratch._threads import limit_blas_threads  # noqa: E402
+
+limit_blas_threads(1)
+
 _SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large]
 settings.register_profile(
     "ci", parent=settings.get_profile("ci"), deadline=None, suppress_health_check=_SUPPRESS

@@ -16,7 +16,7 @@ class Progbar:
             print(f"Epoch {epoch + 1}/{epochs}")
 
     def update(self, step: int, logs: dict) -> None:
-        if self.verbose != 1:
+        if self.verbose != 1 or not sys.stdout.isatty():
             return
         done = int(self.width * step / max(self.steps, 1))
         bar = "━" * done + " " * (self.width - done)

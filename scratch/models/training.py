@@ -234,18 +234,20 @@ class TrainingMixin:
     def _compute_loss(self, ys, y_preds, sws, training: bool):
         """Total loss and the cotangent of each output (dL/dy_pred or dL/dlogits)."""
         total = np.zeros((), dtype=self.dtype)
-        dys, flags = [], []
+        dys, flags, values = [], [], []
         masks = self.output_masks
         for i, (loss, y, y_pred) in enumerate(zip(self._losses, ys, y_preds)):
             if loss is None or y is None:
                 dys.append(None)
                 flags.append(False)
+                values.append(None)
                 continue
             logits = None
             if type(loss).__name__ in _CROSSENTROPY or getattr(loss, "is_crossentropy", False):
                 logits = self._output_logits(i)
             value, grad = loss.value_and_grad(y, y_pred, sample_weight=sws[i], logits=logits,
                                               mask=masks[i])
+            values.append(value)
             w = self._loss_weights[i]
             if w != 1.0:
                 value = value * np.asarray(w, self.dtype)
@@ -253,6 +255,7 @@ class TrainingMixin:
             total = total + value
             dys.append(grad)
             flags.append(logits is not None)
+        self._last_output_losses = values
         return total, dys, flags
 
     def _forward_list(self, xs: list, training: bool) -> list:
@@ -290,17 +293,30 @@ class TrainingMixin:
                 m.update_state(y, yp, sample_weight=sw)
 
     def _reset_metrics(self) -> None:
+        """Start a new accumulation: the loss tracker(s) and every compiled metric."""
+        names = [t.node.layer.name for t in self.outputs]
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._output_loss_trackers = [metrics_module.Mean(name=f"{n}_loss") for n in names] \
+            if len(self.outputs) > 1 else []
         for ms in self._metrics or []:
             for m in ms:
                 m.reset_state()
 
-    def _logs(self, loss_tracker) -> dict:
-        logs: dict[str, float] = {}
+    def _track_loss(self, loss, n: int) -> None:
+        self._loss_tracker.update_state(loss, sample_weight=n)
+        for tracker, value in zip(self._output_loss_trackers, self._last_output_losses):
+            if value is not None:
+                tracker.update_state(value, sample_weight=n)
+
+    def _logs(self) -> dict:
+        """Keras' logs: every tracker's and metric's result, keys in sorted order."""
+        logs: dict[str, float] = {"loss": float(self._loss_tracker.result())}
+        for tracker in self._output_loss_trackers:
+            logs[tracker.name] = float(tracker.result())
         for ms in self._metrics or []:
             for m in ms:
                 logs[m.name] = float(m.result())
-        logs["loss"] = float(loss_tracker.result())
-        return logs
+        return dict(sorted(logs.items()))
 
     # ------------------------------------------------------------------ batches
     @staticmethod
@@ -369,11 +385,9 @@ class TrainingMixin:
             params={"epochs": epochs, "steps": steps, "verbose": verbose},
         )
         self.stop_training = False
-        loss_tracker = metrics_module.Mean(name="loss")
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
-            loss_tracker.reset_state()
             cbs.on_epoch_begin(epoch)
             bar = Progbar(steps, verbose, epoch, epochs)
             start = time.perf_counter()
@@ -381,14 +395,14 @@ class TrainingMixin:
                 cbs.on_train_batch_begin(step)
                 bx, by, bsw = self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
                 loss, y_preds = self._train_step(bx, by, bsw)
-                loss_tracker.update_state(loss, sample_weight=len(idx))
+                self._track_loss(loss, len(idx))
                 self._update_metrics(by, y_preds, bsw)
-                logs = self._logs(loss_tracker)
+                logs = self._logs()
                 bar.update(step + 1, logs)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
-            logs = self._logs(loss_tracker)
+            logs = self._logs()
             if val is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
                 vlogs = self._evaluate_arrays(*val, validation_batch_size or batch_size)
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
@@ -419,11 +433,9 @@ class TrainingMixin:
             callbacks, model=self, add_history=True,
             params={"epochs": epochs, "steps": steps_per_epoch, "verbose": verbose})
         self.stop_training = False
-        loss_tracker = metrics_module.Mean(name="loss")
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
-            loss_tracker.reset_state()
             cbs.on_epoch_begin(epoch)
             bar = Progbar(steps_per_epoch, verbose, epoch, epochs)
             start = time.perf_counter()
@@ -442,14 +454,14 @@ class TrainingMixin:
                 sws = self._sample_weights(ys, bsw, class_weight)
                 cbs.on_train_batch_begin(step)
                 loss, y_preds = self._train_step(xs, ys, sws)
-                loss_tracker.update_state(loss, sample_weight=len(xs[0]))
+                self._track_loss(loss, len(xs[0]))
                 self._update_metrics(ys, y_preds, sws)
-                logs = self._logs(loss_tracker)
+                logs = self._logs()
                 bar.update(step + 1, logs)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
-            logs = self._logs(loss_tracker)
+            logs = self._logs()
             if validation_data is not None:
                 vlogs = self.evaluate(*validation_data[:2], verbose=0, return_dict=True)
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
@@ -462,16 +474,15 @@ class TrainingMixin:
 
     # ------------------------------------------------------------------ evaluate / predict
     def _evaluate_arrays(self, xs, ys, sws, batch_size: int) -> dict:
-        loss_tracker = metrics_module.Mean(name="loss")
         self._reset_metrics()
         n = len(xs[0])
         for idx in self._batches(n, batch_size, False):
             bx, by, bsw = self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
             y_preds = self._forward_list(bx, training=False)
             loss, _, _ = self._compute_loss(by, y_preds, bsw, training=False)
-            loss_tracker.update_state(loss, sample_weight=len(idx))
+            self._track_loss(loss, len(idx))
             self._update_metrics(by, y_preds, bsw)
-        return self._logs(loss_tracker)
+        return self._logs()
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
@@ -490,9 +501,14 @@ class TrainingMixin:
         return self._format_results(logs, return_dict)
 
     def _format_results(self, logs: dict, return_dict: bool):
+        """A dict, or Keras' list order: loss, then the single output's metrics in compile
+        order (or each output's loss), then every other key sorted."""
         if return_dict:
             return logs
-        ordered = [logs["loss"]] + [v for k, v in logs.items() if k != "loss"]
+        first = ["loss"] + [t.name for t in self._output_loss_trackers]
+        if len(self.outputs) == 1:
+            first += [m.name for m in (self._metrics or [[]])[0]]
+        ordered = [logs[k] for k in first] + [v for k, v in logs.items() if k not in first]
         return ordered[0] if len(ordered) == 1 else ordered
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
@@ -525,10 +541,9 @@ class TrainingMixin:
         sws = self._sample_weights(ys, sample_weight, class_weight)
         self._reset_metrics()
         loss, y_preds = self._train_step(xs, ys, sws)
+        self._track_loss(loss, len(xs[0]))
         self._update_metrics(ys, y_preds, sws)
-        tracker = metrics_module.Mean(name="loss")
-        tracker.update_state(loss)
-        return self._format_results(self._logs(tracker), return_dict)
+        return self._format_results(self._logs(), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled()

@@ -1,0 +1,212 @@
+"""Dense, Activation, Flatten, Reshape and Dropout: parity with tf.keras and gradchecks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from scratch.layers import Activation, Dense, Dropout, Flatten, Reshape
+from scratch.testing import assert_close, gradcheck
+from tests.conftest import cheap
+
+ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "elu", "softplus", "gelu",
+               "selu", "silu", "leaky_relu"]
+
+
+@st.composite
+def dense_cases(draw):
+    return dict(
+        units=draw(st.integers(1, 6)),
+        d=draw(st.integers(1, 6)),
+        lead=tuple(draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))),
+        use_bias=draw(st.booleans()),
+        activation=draw(st.sampled_from(ACTIVATIONS)),
+        dtype=draw(st.sampled_from(["float64", "float32"])),
+        seed=draw(st.integers(0, 2**16)),
+    )
+
+
+def _dense_pair(case, tf_keras):
+    rng = np.random.default_rng(case["seed"])
+    layer = Dense(case["units"], activation=case["activation"], use_bias=case["use_bias"],
+                  dtype=case["dtype"])
+    x = rng.standard_normal(case["lead"] + (case["d"],)).astype(case["dtype"])
+    layer.build(x.shape)
+    layer.set_weights([rng.standard_normal(w.shape) / np.sqrt(case["d"])
+                       for w in layer.get_weights()])
+    klayer = tf_keras.layers.Dense(case["units"], activation=case["activation"],
+                                   use_bias=case["use_bias"], dtype=case["dtype"])
+    klayer.build(x.shape)
+    klayer.set_weights(layer.get_weights())
+    return rng, layer, klayer, x
+
+
+@cheap
+@given(dense_cases())
+@example(dict(units=1, d=1, lead=(1,), use_bias=True, activation="linear", dtype="float64",
+              seed=0))
+def test_dense_parity(tf_keras, tf, case):
+    rng, layer, klayer, x = _dense_pair(case, tf_keras)
+    dtype = case["dtype"]
+    y = layer.forward(x, training=True)
+    v = rng.standard_normal(y.shape).astype(dtype)
+    dx = layer.backward(v)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        yt = klayer(xt)
+        loss = tf.reduce_sum(yt * v)
+    grads = tape.gradient(loss, [xt] + klayer.trainable_weights)
+    msg = str(case)
+    assert y.dtype == dtype and dx.dtype == dtype
+    assert_close(y, yt.numpy(), kind="forward", dtype=dtype, msg=msg)
+    assert_close(dx, grads[0].numpy(), kind="input_grad", dtype=dtype, msg=msg)
+    for name, g in zip(["kernel", "bias"], grads[1:]):
+        assert_close(layer.grads[name], g.numpy(), kind="weight_grad", dtype=dtype, msg=msg)
+        assert layer.grads[name].dtype == dtype
+
+
+@cheap
+@given(dense_cases())
+def test_dense_gradcheck(case):
+    case = dict(case, dtype="float64")
+    if case["activation"] == "relu" or case["activation"] == "leaky_relu":
+        case["activation"] = "tanh"  # kinks are checked in test_activations
+    rng = np.random.default_rng(case["seed"])
+    layer = Dense(case["units"], activation=case["activation"], use_bias=case["use_bias"],
+                  dtype="float64")
+    x = rng.standard_normal(case["lead"] + (case["d"],))
+    layer.build(x.shape)
+    params = {"x": x, **{k: rng.standard_normal(w.shape) for k, w in layer.params.items()}}
+
+    def fn(p):
+        for k in layer.params:
+            layer.params[k][...] = p[k]
+        return layer.forward(p["x"])
+
+    def vjp(v):
+        fn(params)
+        dx = layer.backward(v)
+        return {"x": dx, **layer.grads}
+
+    gradcheck(fn, params, vjp, seed=case["seed"])
+
+
+def test_dense_rank3_contracts_last_axis():
+    layer = Dense(4, dtype="float64")
+    x = np.random.default_rng(0).standard_normal((2, 3, 5))
+    y = layer(x)
+    k, b = layer.get_weights()
+    np.testing.assert_allclose(y, x @ k + b)
+    assert layer.compute_output_shape((None, 3, 5)) == (None, 3, 4)
+
+
+@pytest.mark.parametrize("units", [0, -1, 2.5, "3", True])
+def test_dense_rejects_bad_units(units):
+    with pytest.raises(ValueError, match="units"):
+        Dense(units)
+
+
+def test_dense_wrong_width_message_and_no_state_change():
+    layer = Dense(3)
+    layer.build((None, 16))
+    before = layer.get_weights()
+    with pytest.raises(ValueError, match=r"last dimension 16\. Received: shape=\(4, 15\)"):
+        layer(np.zeros((4, 15), np.float32))
+    for a, b in zip(before, layer.get_weights()):
+        assert np.array_equal(a, b)
+
+
+def test_dense_forward_is_strict_about_dtype():
+    layer = Dense(2)
+    layer.build((None, 3))
+    with pytest.raises(TypeError, match="float32"):
+        layer.forward(np.zeros((1, 3), np.float64))
+    # the user-facing call casts like Keras
+    assert layer(np.zeros((1, 3), np.float64)).dtype == np.float32
+
+
+def test_backward_before_forward_is_a_clear_error():
+    layer = Dense(2)
+    layer.build((None, 3))
+    with pytest.raises(RuntimeError, match="forward"):
+        layer.backward(np.zeros((1, 2), np.float32))
+
+
+def test_dy_shape_checked():
+    layer = Dense(2)
+    layer(np.zeros((4, 3), np.float32))
+    with pytest.raises(ValueError, match="Received: dy.shape"):
+        layer.backward(np.zeros((4, 3), np.float32))
+
+
+def test_set_weights_checks_everything_first():
+    layer = Dense(2)
+    layer.build((None, 3))
+    before = layer.get_weights()
+    with pytest.raises(ValueError, match="shape"):
+        layer.set_weights([np.ones((3, 2)), np.ones((5,))])
+    for a, b in zip(before, layer.get_weights()):
+        assert np.array_equal(a, b)
+
+
+# ----------------------------------------------------------------------------- shape layers
+@cheap
+@given(st.lists(st.integers(1, 4), min_size=2, max_size=4), st.integers(0, 1000),
+       st.sampled_from(["float32", "float64"]))
+def test_flatten_and_reshape_parity(tf_keras, shape, seed, dtype):
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    f = Flatten(dtype=dtype)
+    y = f(x)
+    assert np.array_equal(y, tf_keras.layers.Flatten(dtype=dtype)(x).numpy())
+    assert f.compute_output_shape((None,) + tuple(shape[1:])) == (None, y.shape[1])
+    assert np.array_equal(f.backward(y), x)
+    target = (-1,) + (tuple(shape[-1:]) if len(shape) > 2 else ())
+    r = Reshape(target, dtype=dtype)
+    y2 = r(x)
+    assert np.array_equal(y2, tf_keras.layers.Reshape(target, dtype=dtype)(x).numpy())
+    assert np.array_equal(r.backward(y2), x)
+
+
+def test_reshape_errors():
+    with pytest.raises(ValueError, match="-1"):
+        Reshape((-1, -1))
+    with pytest.raises(ValueError, match="total size"):
+        Reshape((5,))(np.zeros((2, 3), np.float32))
+
+
+# ----------------------------------------------------------------------------- Dropout
+def test_dropout_inverted_and_seeded():
+    x = np.ones((200, 50), np.float32)
+    d = Dropout(0.3, seed=1)
+    y = d(x, training=True)
+    kept = y != 0
+    assert abs(kept.mean() - 0.7) < 0.02
+    np.testing.assert_allclose(y[kept], np.float32(1) * np.float32(1 / 0.7))
+    dx = d.backward(np.ones_like(x))
+    assert np.array_equal(dx != 0, kept)
+    assert np.array_equal(d(x, training=False), x)
+    y_again = Dropout(0.3, seed=1)(x, training=True)
+    assert np.array_equal(y, y_again)
+    assert np.array_equal(Dropout(1.0)(x, training=True), np.zeros_like(x))
+
+
+def test_dropout_noise_shape_broadcasts():
+    x = np.ones((4, 6, 5), np.float32)
+    y = Dropout(0.5, noise_shape=(None, 1, 5), seed=0)(x, training=True)
+    assert np.all(y == y[:, :1, :])
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.5, "a"])
+def test_dropout_rejects_bad_rate(rate):
+    with pytest.raises(ValueError, match="rate"):
+        Dropout(rate)
+
+
+def test_activation_layer_matches_function(tf_keras):
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    a = Activation("tanh", dtype="float64")
+    np.testing.assert_allclose(a(x), np.tanh(x))
+    np.testing.assert_allclose(a.backward(np.ones_like(x)), 1 - np.tanh(x) ** 2)

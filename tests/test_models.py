@@ -1,0 +1,130 @@
+"""Sequential and functional models: structure, weights, summary, course idioms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scratch
+import scratch as keras  # the course's spelling
+
+
+def test_course_lecture12_model_runs_and_exposes_weights():
+    model = keras.models.Sequential([keras.layers.Input(shape=(1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.001, 0.9), loss="mse")
+    x = np.linspace(-1, 1, 20).reshape(-1, 1)
+    y = 2 * x[:, 0] + 1
+    sched = keras.callbacks.LearningRateScheduler(lambda e, lr: 0.001 if e < 50 else 0.0001)
+    r = model.fit(x, y, epochs=3, callbacks=[sched], verbose=0)
+    assert len(r.history["loss"]) == 3 and r.history["learning_rate"][0] == pytest.approx(1e-3)
+    assert len(model.layers) == 1
+    w, b = model.layers[0].get_weights()
+    assert w.shape == (1, 1) and b.shape == (1,)
+
+
+def test_lecture15_predictions_equal_manual_formula():
+    model = keras.models.Sequential([keras.layers.Dense(1, input_shape=(3,))])
+    x = np.random.default_rng(0).standard_normal((7, 3))
+    yhat = model.predict(x, verbose=0).flatten()
+    w, b = model.layers[0].get_weights()
+    np.testing.assert_allclose(yhat, (x.astype(np.float32).dot(w) + b).flatten(), rtol=1e-6)
+
+
+def test_sequential_add_and_deferred_build():
+    model = keras.models.Sequential()
+    model.add(keras.layers.Dense(4, activation="relu"))
+    model.add(keras.layers.Dense(2))
+    assert not model.built
+    y = model(np.zeros((3, 5), np.float32))
+    assert y.shape == (3, 2) and model.built
+    assert model.count_params() == 5 * 4 + 4 + 4 * 2 + 2
+
+
+def test_summary_table(capsys):
+    model = keras.models.Sequential([keras.Input(shape=(30,)),
+                                     keras.layers.Dense(1, activation="sigmoid")])
+    model.summary()
+    text = capsys.readouterr().out
+    assert 'Model: "' in text and "Dense" in text and "(None, 1)" in text
+    assert "Total params: 31 (124.00 B)" in text
+    assert "Trainable params: 31" in text and "Non-trainable params: 0" in text
+
+
+def test_get_set_weights_roundtrip_and_count():
+    model = keras.models.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3),
+                                     keras.layers.Dense(2)])
+    ws = [np.full(w.shape, i, np.float32) for i, w in enumerate(model.get_weights())]
+    model.set_weights(ws)
+    assert all(np.array_equal(a, b) for a, b in zip(ws, model.get_weights()))
+    with pytest.raises(ValueError):
+        model.set_weights(ws[:-1])
+
+
+def test_functional_layers_include_input_layer_and_nesting():
+    inp = keras.Input(shape=(4,))
+    body = keras.models.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3, name="b1")])
+    out = keras.layers.Dense(1, name="head")(body(inp))
+    model = keras.Model(inp, out)
+    assert type(model.layers[0]).__name__ == "InputLayer"
+    assert [l.name for l in model.layers[1:]] == [body.name, "head"]
+    x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x, verbose=0),
+                               model.get_layer("head")(body(x)), rtol=1e-6)
+    # frozen body: only the head trains
+    body.trainable = False
+    assert len(model.trainable_weights) == 2
+    model.compile(optimizer="sgd", loss="mse")
+    before = body.get_weights()
+    model.fit(x, np.ones((5, 1)), epochs=2, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, body.get_weights()))
+
+
+def test_dtype_float64_end_to_end():
+    scratch.set_floatx("float64")
+    try:
+        model = keras.models.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(3),
+                                         keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(np.ones((4, 2)), np.ones(4), verbose=0)
+        assert all(w.dtype == np.float64 for w in model.get_weights())
+        assert model.predict(np.ones((1, 2)), verbose=0).dtype == np.float64
+    finally:
+        scratch.set_floatx("float32")
+
+
+def test_history_and_evaluate_formats():
+    model = keras.models.Sequential([keras.Input(shape=(3,)),
+                                     keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    x = np.random.default_rng(0).standard_normal((10, 3))
+    y = np.arange(10) % 2
+    h = model.fit(x, y, validation_data=(x, y), epochs=2, verbose=0)
+    assert list(h.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    res = model.evaluate(x, y, verbose=0)
+    assert isinstance(res, list) and len(res) == 2
+    d = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(d) == {"loss", "accuracy"}
+
+
+def test_early_stopping_restores_best():
+    model = keras.models.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(5.0), loss="mse")  # diverges
+    x = np.linspace(-1, 1, 8).reshape(-1, 1)
+    cb = keras.callbacks.EarlyStopping(monitor="loss", patience=1, restore_best_weights=True)
+    h = model.fit(x, 3 * x, epochs=20, verbose=0, callbacks=[cb])
+    assert len(h.history["loss"]) < 20
+
+
+def test_verbose_progress_output(capsys):
+    model = keras.models.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((4, 1)), np.ones(4), epochs=2, verbose=2)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss:" in out
+
+
+def test_import_scratch_does_not_need_tensorflow_names():
+    for name in ["layers", "models", "optimizers", "losses", "activations", "initializers",
+                 "callbacks", "metrics", "Model", "Input", "Sequential", "utils"]:
+        assert getattr(keras, name) is not None
