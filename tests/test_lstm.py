@@ -1,0 +1,137 @@
+"""LSTM: parity with tf.keras, finite differences, fast path, return_state, graphs.
+
+The harness (config strategy, Keras run under GradientTape, comparisons) lives in
+test_simple_rnn.py and is shared by the three recurrent layers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from conftest import expensive
+from scratch.layers.recurrent import LSTM, RNN, LSTMCell
+from scratch.testing import assert_close
+from test_simple_rnn import (Case, check_fast_equals_readable, check_gradcheck, check_parity,
+                             draw_case)
+
+LSTM_OPTIONS = {
+    "unit_forget_bias": st.booleans(),
+    "recurrent_activation": st.sampled_from(["sigmoid", "sigmoid", "hard_sigmoid"]),
+    "implementation": st.sampled_from([1, 2]),
+}
+
+EDGE = Case("LSTM", {"units": 1, "return_sequences": True, "return_state": True,
+                     "go_backwards": True, "dropout": 0.5, "recurrent_dropout": 0.5},
+            1, 1, 1, True, True, True, 3, "float64")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@expensive
+@given(case=st.data())
+@example(case=None)
+def test_lstm_parity(tf_keras, tf, dtype, case):
+    case = EDGE._replace(dtype=dtype) if case is None else case.draw(
+        draw_case("LSTM", dtype, LSTM_OPTIONS))
+    check_parity(tf_keras, tf, case)
+
+
+def test_lstm_every_option_at_once(tf_keras, tf):
+    config = {"units": 4, "return_sequences": True, "return_state": True, "go_backwards": True,
+              "dropout": 0.3, "recurrent_dropout": 0.2}
+    for dtype in ("float64", "float32"):
+        check_parity(tf_keras, tf, Case("LSTM", config, 3, 5, 2, True, True, True, 11, dtype))
+
+
+@expensive
+@given(case=draw_case("LSTM", "float64", LSTM_OPTIONS))
+def test_lstm_gradcheck(case):
+    check_gradcheck(case)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@expensive
+@given(case=st.data())
+def test_lstm_fast_equals_readable(dtype, case):
+    check_fast_equals_readable(case.draw(draw_case("LSTM", dtype, LSTM_OPTIONS)))
+
+
+def test_lstm_return_state_is_output_h_c(tf_keras):
+    x = np.random.default_rng(2).standard_normal((2, 4, 3)).astype("float32")
+    layer = LSTM(5, return_state=True)
+    out, h, c = layer(x)
+    np.testing.assert_array_equal(out, h)
+    assert c.shape == (2, 5)
+    assert layer.compute_output_shape((None, 4, 3)) == [(None, 5), (None, 5), (None, 5)]
+    bias = LSTM(2)
+    bias.build((None, 4, 3))
+    np.testing.assert_array_equal(bias.get_weights()[2], [0, 0, 1, 1, 0, 0, 0, 0])
+
+
+def test_lstm_cell_is_one_step_of_the_layer():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 4))
+    layer = RNN(LSTMCell(5, dtype="float64"), return_sequences=True, return_state=True,
+                dtype="float64")
+    y, h, c = layer(x)
+    h1, (s_h, s_c) = layer.cell(x[:, 0], None)
+    assert_close(h1, y[:, 0], kind="fast_vs_readable", dtype="float64")
+    assert s_h is h1 and s_c.shape == (2, 5)
+
+
+def test_lstm_initial_state_count_and_shape_errors():
+    x = np.zeros((2, 3, 4), "float32")
+    layer = LSTM(5)
+    with pytest.raises(ValueError, match=r"expected 2 initial state\(s\)"):
+        layer(x, initial_state=[np.zeros((2, 5), "float32")])
+    with pytest.raises(ValueError, match=r"initial state 1 of shape \(2, 5\)"):
+        layer(x, initial_state=[np.zeros((2, 5), "float32"), np.zeros((2, 4), "float32")])
+
+
+def test_functional_graph_backprops_into_symbolic_initial_states():
+    """layer(x, initial_state=[h0, c0]) with Inputs records the node [x, h0, c0] (Keras' way);
+    the model's backward then returns dL/dh0 and dL/dc0, equal to the layer's own."""
+    from scratch.layers import Input
+    from scratch.models import Model
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 4, 3))
+    h0, c0 = rng.standard_normal((2, 5)), rng.standard_normal((2, 5))
+    i, hi, ci = Input((4, 3), dtype="float64"), Input((5,), dtype="float64"), \
+        Input((5,), dtype="float64")
+    lstm = LSTM(5, return_sequences=True, dtype="float64")
+    model = Model([i, hi, ci], lstm(i, initial_state=[hi, ci]))
+    y = model.forward([x, h0, c0])
+    dy = rng.standard_normal(y.shape)
+    dx, dh0, dc0 = model.backward(dy)
+    ref = LSTM(5, return_sequences=True, dtype="float64")
+    ref.build(x.shape)
+    ref.set_weights(lstm.get_weights())
+    np.testing.assert_array_equal(ref(x, initial_state=[h0, c0]), y)
+    np.testing.assert_array_equal(ref.backward(dy), dx)
+    np.testing.assert_array_equal(ref.initial_state_grads[0], dh0)
+    np.testing.assert_array_equal(ref.initial_state_grads[1], dc0)
+    # the list form [x, h0, c0] returns the state gradients from backward directly
+    dxs = ref.backward(dy) if False else None  # noqa: F841
+    listed = LSTM(5, return_sequences=True, dtype="float64")
+    listed([x, h0, c0])
+    listed.set_weights(lstm.get_weights())
+    listed([x, h0, c0])
+    grads = listed.backward(dy)
+    for a, b in zip(grads, [dx, dh0, dc0]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_return_state_with_unused_outputs_in_a_graph():
+    """Only h is used downstream: the model feeds zeros for the unused output and c."""
+    from scratch.layers import Dense, Input
+    from scratch.models import Model
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 4, 2)).astype("float32")
+    i = Input((4, 2))
+    _, h, _ = LSTM(3, return_state=True, return_sequences=True)(i)
+    model = Model(i, Dense(1)(h))
+    y = model.forward(x, training=True)
+    dx = model.backward(np.ones_like(y))
+    assert dx.shape == x.shape and np.isfinite(dx).all()
