@@ -206,3 +206,11 @@ class CallbackList:
     def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
     def on_train_batch_begin(self, b, logs=None): self._call("on_train_batch_begin", b, logs)
     def on_train_batch_end(self, b, logs=None): self._call("on_train_batch_end", b, logs)
+
+
+def __getattr__(name: str):
+    if name == "ModelCheckpoint":  # lives with the file formats
+        from .saving.checkpoint import ModelCheckpoint
+
+        return ModelCheckpoint
+    raise AttributeError(f"module 'scratch.callbacks' has no attribute {name!r}")

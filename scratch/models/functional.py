@@ -388,6 +388,26 @@ class Model(TrainingMixin, Layer):
                 out.append(layer)
         return out
 
+    # ------------------------------------------------------------------ files
+    def save(self, filepath, overwrite: bool = True, **kwargs) -> None:
+        """Write a Keras 3 `.keras` archive (config + weights), or a legacy `.h5` file."""
+        from ..saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """Write the weights as a Keras 3 `.weights.h5` file."""
+        from ..saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, **kwargs) -> None:
+        """Read weights from a `.weights.h5` (or `.keras`) file; the model is unchanged if
+        the file does not fit it."""
+        from ..saving import load_weights
+
+        load_weights(self, filepath, **kwargs)
+
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
         layers = []
