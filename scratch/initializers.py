@@ -31,7 +31,8 @@ from __future__ import annotations
 import inspect
 import math
 import random as _python_random
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +71,7 @@ def set_random_seed(seed: int) -> None:
     global _GLOBAL_RNG
     seed = int(seed)
     _python_random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (the legacy global state, as Keras)
     _GLOBAL_RNG = np.random.default_rng(seed)
 
 

@@ -1,0 +1,90 @@
+"""Adam (Kingma & Ba), in Keras' "epsilon hat" form, as `keras.optimizers.Adam`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Optimizer, _check_non_negative, _check_unit_interval, _keras_cast, _keras_const
+
+
+class Adam(Optimizer):
+    """Adam with Keras' bias-corrected step size and ε outside the correction.
+
+    Math:
+        ```
+        t = iterations + 1
+        α = lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ)           (β powers in the variable dtype)
+        m ← m + (g − m)·(1 − β₁)
+        v ← v + (g·g − v)·(1 − β₂)
+        amsgrad: v̂ ← max(v̂, v) and v̂ replaces v below
+        w ← w − (m·α) / (√v + ε)
+        ```
+        This is the paper's "ε-hat" variant: ε is added to √v, not to √v̂ of the textbook
+        m̂/(√v̂ + ε) form, so the two differ by a factor √(1 − β₂ᵗ) on ε. RMSprop and
+        Adagrad, in contrast, put ε inside the square root. The default ε is 1e-7 (PyTorch:
+        1e-8). β₁, β₂ in β^t are cast through float32 (Keras' `ops.cast`); 1 − β is computed
+        in double and then converted to the variable dtype.
+
+    Args:
+        learning_rate: float (default 0.001), a `LearningRateSchedule` or a callable.
+        beta_1: decay of the first moment (default 0.9).
+        beta_2: decay of the second moment (default 0.999).
+        epsilon: added to √v (default 1e-7).
+        amsgrad: use the running maximum of v (default False).
+        weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs: see `Optimizer`.
+
+    Shapes:
+        slots per variable (its shape/dtype): `momentum`, `velocity` (interleaved per
+        variable), then `velocity_hat` for every variable when amsgrad.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, **kwargs) -> None:
+        super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
+                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, **kwargs)
+        cls = type(self).__name__
+        _check_unit_interval(cls, "beta_1", beta_1)
+        _check_unit_interval(cls, "beta_2", beta_2)
+        _check_non_negative(cls, "epsilon", epsilon)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
+        self._momentums: list[np.ndarray] = []
+        self._velocities: list[np.ndarray] = []
+        self._velocity_hats: list[np.ndarray] = []
+
+    def build(self, var_list, var_names=None) -> None:
+        if self.built:
+            return
+        super().build(var_list, var_names)
+        self._momentums, self._velocities = self.add_optimizer_variables(
+            var_list, ["momentum", "velocity"])
+        if self.amsgrad:
+            self._velocity_hats = self.add_optimizer_variables(var_list, "velocity_hat")
+
+    def update_step(self, gradient, variable, learning_rate) -> None:
+        dtype = variable.dtype
+        lr = _keras_cast(learning_rate, dtype)
+        g = gradient
+        local_step = dtype.type(self.iterations + 1)
+        beta_1_power = np.power(_keras_cast(self.beta_1, dtype), local_step)
+        beta_2_power = np.power(_keras_cast(self.beta_2, dtype), local_step)
+        i = self._var_index(variable)
+        m = self._momentums[i]
+        v = self._velocities[i]
+        alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        m += (g - m) * _keras_const(1 - self.beta_1, dtype)
+        v += (g * g - v) * _keras_const(1 - self.beta_2, dtype)
+        if self.amsgrad:
+            v_hat = self._velocity_hats[i]
+            np.maximum(v_hat, v, out=v_hat)
+            v = v_hat
+        variable -= (m * alpha) / (np.sqrt(v) + _keras_const(self.epsilon, dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
