@@ -1,0 +1,264 @@
+"""Pooling layers: parity with tf.keras (float64/float32, ties included), TF's tie rules,
+fast (Numba) == readable, gradchecks, masking, and errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from scratch.layers import pooling as P
+from scratch.testing import assert_close, gradcheck
+from tests.conftest import cheap, medium
+
+DTYPES = ("float64", "float32")
+WINDOWED = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D"]
+GLOBAL = ["GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
+          "GlobalAveragePooling2D"]
+
+
+@st.composite
+def pool_cases(draw):
+    cls = draw(st.sampled_from(WINDOWED))
+    rank = 1 if cls.endswith("1D") else 2
+    padding = draw(st.sampled_from(["valid", "same"]))
+    pool = tuple(draw(st.integers(1, 4)) for _ in range(rank))
+    strides = tuple(draw(st.integers(1, 4)) for _ in range(rank))  # also stride > pool
+    spatial = []
+    for p, s in zip(pool, strides):
+        if padding == "valid":
+            spatial.append((draw(st.integers(1, 4)) - 1) * s + p + draw(st.integers(0, s - 1)))
+        else:
+            spatial.append(draw(st.integers(1, 8)))
+    return dict(cls=cls, config=dict(pool_size=pool, strides=strides, padding=padding),
+                shape=(draw(st.integers(1, 3)),) + tuple(spatial) + (draw(st.integers(1, 4)),),
+                ties=draw(st.booleans()), seed=draw(st.integers(0, 2**16)))
+
+
+@st.composite
+def global_cases(draw):
+    cls = draw(st.sampled_from(GLOBAL))
+    rank = 1 if cls.endswith("1D") else 2
+    return dict(cls=cls, config=dict(keepdims=draw(st.booleans())),
+                shape=(draw(st.integers(1, 3)),) + tuple(draw(st.integers(1, 5))
+                                                         for _ in range(rank))
+                + (draw(st.integers(1, 4)),),
+                ties=draw(st.booleans()), seed=draw(st.integers(0, 2**16)))
+
+
+EDGE_CASES = [  # even pool 'same' stride 2, pool = input length, stride > pool
+    dict(cls="MaxPooling2D", config=dict(pool_size=(2, 4), strides=2, padding="same"),
+         shape=(2, 5, 7, 2), ties=True, seed=1),
+    dict(cls="AveragePooling1D", config=dict(pool_size=5, strides=1, padding="valid"),
+         shape=(2, 5, 3), ties=False, seed=2),
+    dict(cls="MaxPooling1D", config=dict(pool_size=2, strides=3, padding="same"),
+         shape=(1, 8, 2), ties=True, seed=3),
+    dict(cls="AveragePooling2D", config=dict(pool_size=3, strides=(1, 2), padding="same"),
+         shape=(1, 4, 5, 1), ties=False, seed=4),
+]
+
+
+def _input(case, dtype):
+    rng = np.random.default_rng(case["seed"])
+    if case["ties"]:  # small integers: many equal values in every window
+        x = rng.integers(-2, 3, case["shape"]).astype(dtype)
+    else:
+        x = rng.standard_normal(case["shape"]).astype(dtype)
+    return rng, x
+
+
+def _keras(tf, klayer, x, v, mask=None):
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        yt = klayer(xt) if mask is None else klayer(xt, mask=tf.constant(mask))
+        loss = tf.reduce_sum(yt * v)
+    return yt.numpy(), tape.gradient(loss, xt).numpy()
+
+
+def _apply(cases):
+    def deco(test):
+        for case in cases:
+            test = example(case)(test)
+        return test
+    return deco
+
+
+@medium
+@given(st.one_of(pool_cases(), global_cases()))
+@_apply(EDGE_CASES)
+def test_pooling_parity_with_keras(tf_keras, tf, case):
+    """Outputs and input gradients equal tf.keras', with ties routed exactly as TF does."""
+    for dtype in DTYPES:
+        rng, x = _input(case, dtype)
+        layer = getattr(P, case["cls"])(**case["config"], dtype=dtype)
+        klayer = getattr(tf_keras.layers, case["cls"]).from_config(layer.get_config())
+        y = layer(x, training=True)
+        v = rng.standard_normal(y.shape).astype(dtype)
+        dx = layer.backward(v)
+        yk, dxk = _keras(tf, klayer, x, v)
+        msg = f"{case} {dtype}"
+        assert y.dtype == dtype and dx.dtype == dtype
+        assert y.shape == layer.compute_output_shape(x.shape)
+        assert_close(y, yk, kind="forward", dtype=dtype, msg=msg)
+        assert_close(dx, dxk, kind="input_grad", dtype=dtype, msg=msg)
+
+
+@medium
+@given(pool_cases())
+@_apply(EDGE_CASES)
+def test_pooling_fast_vs_readable(case):
+    """Numba kernels == readable NumPy (np.argmax / np.add.at / per-tap scatter)."""
+    for dtype in DTYPES:
+        rng, x = _input(case, dtype)
+        layer = getattr(P, case["cls"])(**case["config"], dtype=dtype)
+        y_fast = layer(x)
+        v = rng.standard_normal(y_fast.shape).astype(dtype)
+        dx_fast = layer.backward(v)
+        layer.fast_path = False
+        y_ref = layer(x)
+        dx_ref = layer.backward(v)
+        assert_close(y_fast, y_ref, kind="fast_vs_readable", dtype=dtype, msg=str(case))
+        assert_close(dx_fast, dx_ref, kind="fast_vs_readable", dtype=dtype, msg=str(case))
+
+
+@medium
+@given(st.one_of(pool_cases(), global_cases()))
+def test_pooling_gradcheck(case):
+    """Finite differences in float64 (continuous data: no ties, no max kinks)."""
+    case = dict(case, ties=False)
+    rng, x = _input(case, "float64")
+    layer = getattr(P, case["cls"])(**case["config"], dtype="float64")
+
+    def fn(p):
+        return layer.forward(p["x"])
+
+    def vjp(v):
+        layer.forward(x)
+        return {"x": layer.backward(v)}
+
+    gradcheck(fn, {"x": x}, vjp, seed=case["seed"])
+
+
+# ------------------------------------------------------------------------------ ties
+def _grad(layer, x):
+    y = layer(np.asarray(x, dtype=np.float64))
+    return layer.backward(np.ones_like(y))
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_max_pool_ties_go_to_the_first_maximum(tf_keras, tf, fast):
+    """keras-numerics §6: all-equal 2×2 → top-left; [[0,3],[3,1]] → (0, 1); pool 3 stride 1
+    on [2,2,2,1] → [1,1,0,0] (overlapping windows add up)."""
+    cases = [
+        (P.MaxPooling2D(2, dtype="float64"), np.full((1, 2, 2, 1), 7.0), [[1, 0], [0, 0]]),
+        (P.MaxPooling2D(2, dtype="float64"), np.array([[0, 3], [3, 1]], float)[None, :, :, None],
+         [[0, 1], [0, 0]]),
+        (P.MaxPooling1D(3, strides=1, dtype="float64"),
+         np.array([2, 2, 2, 1], float)[None, :, None], [1, 1, 0, 0]),
+    ]
+    for layer, x, expected in cases:
+        layer.fast_path = fast
+        dx = _grad(layer, x)
+        np.testing.assert_array_equal(dx.reshape(np.shape(expected)), expected)
+        klayer = type(layer).__name__
+        _, dxk = _keras(tf, getattr(tf_keras.layers, klayer).from_config(layer.get_config()),
+                        x, np.ones(layer.compute_output_shape(x.shape)))
+        np.testing.assert_array_equal(dx, dxk)
+
+
+def test_global_max_ties_share_equally(tf_keras, tf):
+    layer = P.GlobalMaxPooling1D(dtype="float64")
+    x = np.array([2, 2, 2, 1], float)[None, :, None]
+    dx = _grad(layer, x)
+    np.testing.assert_allclose(dx[0, :, 0], [1 / 3, 1 / 3, 1 / 3, 0], rtol=0, atol=0)
+    _, dxk = _keras(tf, tf_keras.layers.GlobalMaxPooling1D(dtype="float64"), x, np.ones((1, 1)))
+    np.testing.assert_array_equal(dx, dxk)
+
+
+def test_same_padding_cells_never_win_and_are_not_counted():
+    x = -np.ones((1, 3, 3, 1))  # all negative: a zero-padded max would return 0
+    y = P.MaxPooling2D(2, padding="same", dtype="float64")(x)
+    np.testing.assert_array_equal(y, -np.ones((1, 2, 2, 1)))
+    ones = np.ones((1, 5, 1))
+    np.testing.assert_array_equal(
+        P.AveragePooling1D(3, strides=1, padding="same", dtype="float64")(ones), ones)
+
+
+# ------------------------------------------------------------------------------ masking
+@cheap
+@given(st.integers(1, 4), st.integers(1, 6), st.integers(1, 3), st.booleans(),
+       st.sampled_from(DTYPES), st.integers(0, 2**16))
+def test_global_average_pooling1d_mask(tf_keras, tf, n, t, c, keepdims, dtype, seed):
+    """Σ(x·m)/Σm over the unmasked steps, as Keras; gradients vs tf.keras."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, t, c)).astype(dtype)
+    mask = rng.random((n, t)) < 0.6
+    mask[:, 0] = True  # at least one step per row
+    layer = P.GlobalAveragePooling1D(keepdims=keepdims, dtype=dtype)
+    y = layer(x, mask=mask)
+    v = rng.standard_normal(y.shape).astype(dtype)
+    dx = layer.backward(v)
+    yk, dxk = _keras(tf, tf_keras.layers.GlobalAveragePooling1D(keepdims=keepdims, dtype=dtype),
+                     x, v, mask=mask)
+    assert_close(y, yk, kind="forward", dtype=dtype)
+    assert_close(dx, dxk, kind="input_grad", dtype=dtype)
+    expected = (x * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+    assert_close(y.reshape(n, c), expected, kind="forward", dtype=dtype)
+    assert layer.compute_mask(x, mask) is None
+
+
+def test_global_max_pooling1d_ignores_the_mask_like_keras():
+    """Keras 3.15's GlobalMaxPooling1D.call takes no mask: masked steps still count."""
+    x = np.array([[[1.0], [5.0], [2.0]]])
+    layer = P.GlobalMaxPooling1D(dtype="float64")
+    with pytest.warns(UserWarning, match="does not support masking"):
+        y = layer.forward(x, mask=np.array([[True, False, True]]))
+    assert y[0, 0] == 5.0
+    assert layer.compute_mask(x, np.array([[True, False, True]])) is None
+
+
+def test_global_average_mask_shape_error():
+    layer = P.GlobalAveragePooling1D()
+    with pytest.raises(ValueError, match="mask of shape"):
+        layer(np.zeros((2, 3, 1), np.float32), mask=np.ones((2, 4), bool))
+
+
+# ------------------------------------------------------------------------------ errors
+def test_pool_larger_than_input():
+    layer = P.MaxPooling2D((3, 3))
+    with pytest.raises(ValueError, match="zero or negative"):
+        layer(np.zeros((1, 2, 5, 1), np.float32))
+    assert not layer.built
+    ok = P.MaxPooling2D((3, 3), padding="same")(np.zeros((1, 2, 5, 1), np.float32))
+    assert ok.shape == (1, 1, 2, 1)
+
+
+def test_pooling_errors_leave_cache_unchanged():
+    layer = P.AveragePooling2D(2)
+    x = np.ones((1, 4, 4, 1), np.float32)
+    layer(x)
+    cache = layer._cache
+    for bad in (np.ones((1, 4, 4), np.float32), np.ones((1, 1, 4, 1), np.float32),
+                np.ones((1, 4, 4, 1), np.float64)):
+        with pytest.raises((ValueError, TypeError)):
+            layer.forward(bad)
+        assert layer._cache is cache
+
+
+def test_pooling_arguments():
+    with pytest.raises(TypeError):
+        P.AveragePooling2D()  # no default pool_size in Keras 3.15
+    with pytest.raises(ValueError, match="padding"):
+        P.MaxPooling2D(padding="causal")
+    with pytest.raises(ValueError, match="pool_size"):
+        P.MaxPooling1D(pool_size=(2, 2))
+    assert P.MaxPooling2D().strides == (2, 2) and P.MaxPooling1D(3).strides == (3,)
+    with pytest.raises(ValueError, match=r"ndim=4.*expand_dims"):
+        P.MaxPooling2D()(np.zeros((2, 8, 8), np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        P.GlobalMaxPooling1D()(np.zeros((1, 3, 2), np.float32))  # no mask: no warning
