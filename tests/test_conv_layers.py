@@ -20,7 +20,8 @@ DTYPES = ("float64", "float32")
 def conv_cases(draw, rank=None):
     """A conv config and its input shape, built so that the output is never empty."""
     rank = draw(st.sampled_from([1, 2])) if rank is None else rank
-    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    # grouped convolutions cost tf.keras an XLA compile (~0.5 s) per call: 1 draw in 3
+    groups = draw(st.sampled_from([1, 1, 1, 1, 2, 3]))
     padding = draw(st.sampled_from(["valid", "same"] + (["causal"] if rank == 1 else [])))
     kernel = tuple(draw(st.integers(1, 4)) for _ in range(rank))
     if draw(st.booleans()):
