@@ -122,8 +122,7 @@ class Layer:
     def add_weight(self, name: str, shape, initializer="zeros", trainable: bool = True):
         """Create a weight with a Keras name; trainable ones go to `params`."""
         init = initializers.get(initializer)
-        value = np.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
-        value = np.ascontiguousarray(value)
+        value = np.array(init(tuple(shape), dtype=self.dtype), dtype=self.dtype, order="C")
         (self.params if trainable else self.state)[name] = value
         return value
 

@@ -378,6 +378,19 @@ class Model(TrainingMixin, Layer):
                 pairs.append((g[name], w))
         return pairs
 
+    def trainable_weights_with_paths(self) -> list[tuple[str, np.ndarray]]:
+        """(path, weight) for every trainable weight, in `trainable_weights` order; the path
+        is "<layer name>/<weight name>" like Keras' `variable.path`."""
+        out, seen = [], set()
+        for layer in self._leaf_layers_recursive():
+            if not layer.trainable:
+                continue
+            for name, w in layer.params.items():
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append((f"{layer.name}/{name}", w))
+        return out
+
     def _leaf_layers_recursive(self) -> list[Layer]:
         out: list[Layer] = []
         for layer in self._unique_leaf_layers():

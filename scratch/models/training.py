@@ -270,6 +270,9 @@ class TrainingMixin:
         if not pairs:
             self._warn_no_trainable()
         else:
+            if not self.optimizer.built:  # slots in trainable_weights order, as Keras
+                named = self.trainable_weights_with_paths()
+                self.optimizer.build([w for _, w in named], var_names=[n for n, _ in named])
             self.optimizer.apply_gradients(pairs)
         return loss, y_preds
 
