@@ -1,0 +1,66 @@
+"""Plumbing shared by the course examples, kept out of the course code itself.
+
+Every example takes ``--out DIR`` (default ``out/``; created if missing) for its PNG files and
+``--epochs N`` to run shorter than the course (the tests use 1–2). Matplotlib runs on the Agg
+backend, so ``plt.show()`` in the course becomes ``save("name")``: the figure is written to
+``DIR/name.png`` and closed.
+
+Importing this module also makes ``import scratch`` work from a plain checkout (repository root
+on ``sys.path``) when the package is not installed, so ``python examples/lecture10_...py`` runs
+either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+if importlib.util.find_spec("scratch") is None:  # a checkout that was not `pip install -e`d
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+__all__ = ["parse_args", "plt", "save"]
+
+_OUT = Path("out")
+
+
+def parse_args(description: str, epochs: int) -> argparse.Namespace:
+    """Parse ``--out`` and ``--epochs`` (course default `epochs`), create the output folder.
+
+    Args:
+        description: one line shown by ``--help``.
+        epochs: the number of epochs the course trains for.
+
+    Returns:
+        The namespace with ``out`` (a Path) and ``epochs`` (a positive int).
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=Path("out"),
+                        help="folder for the PNG files (default: out/)")
+    parser.add_argument("--epochs", type=int, default=epochs,
+                        help=f"training epochs (course: {epochs}; use 1-2 for a smoke run)")
+    args = parser.parse_args()
+    if args.epochs < 1:
+        parser.error(f"--epochs expected a positive integer. Received: epochs={args.epochs}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    global _OUT
+    _OUT = args.out
+    return args
+
+
+def save(name: str, fig=None) -> Path:
+    """Write the current (or given) figure to ``<out>/<name>.png``, close it, print the path."""
+    fig = fig if fig is not None else plt.gcf()
+    path = _OUT / f"{name}.png"
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    print(f"wrote {path}")
+    return path
