@@ -1,0 +1,1123 @@
+"""Keras losses in NumPy, with the value *and* the gradient Keras' autodiff would produce.
+
+Usage mirrors `keras.losses` (keras-numerics §3)::
+
+    loss = losses.get("sparse_categorical_crossentropy")
+    value = loss(y_true, y_pred, sample_weight=None)              # numpy scalar, y_pred's dtype
+    value, dy_pred = loss.value_and_grad(y_true, y_pred)          # dL/dy_pred, y_pred's shape
+    value, dz = loss.value_and_grad(y_true, y_pred, logits=z)     # hidden-logits path: dL/dz
+
+The pipeline every loss follows (Keras' `Loss.__call__` + `LossFunctionWrapper.call`):
+
+    1. cast     y_true, y_pred -> y_pred's dtype (float32 or float64; integer data -> floatx())
+    2. rank     squeeze_or_expand_to_same_rank(y_true, y_pred): if the ranks differ by one and the
+                higher-rank tensor ends in a 1, expand the other one if it is rank 1, otherwise
+                squeeze the higher-rank one. (N,) against (N,1) becomes (N,1) against (N,1).
+    3. sample   values = ℓ(y_true, y_pred) reduced over the LAST axis: mean for MSE, MAE, Huber,
+                BCE; sum over classes for CCE and SCCE. values.shape = y.shape[:-1].
+    4. weights  w = sample_weight merged with the mask (mask -> valid·(total/valid) for "mean" and
+                "sum_over_batch_size", 0/1 otherwise); squeeze_or_expand(values, w); values·w
+                (NumPy/TF broadcasting, exactly as Keras multiplies).
+    5. reduce   "sum_over_batch_size"/"mean": Σ(values·w) / size(values·w)   (0 if the size is 0)
+                "sum": Σ(values·w);  "mean_with_sample_weight": Σ(values·w) / Σw
+                None/"none": values·w, unreduced. A scalar or (0,)-shaped values·w is returned as
+                it is, whatever the reduction (Keras' `reduce_values`).
+
+Sample weights never change the "sum_over_batch_size" divisor; the divisor is the number of
+per-sample loss *elements* (N for (N,k) outputs, N·T for (N,T,k) outputs).
+
+Gradients follow TensorFlow's autodiff of Keras' formulas exactly:
+
+* the 1e-7 clip ``clip(p, ε, 1−ε)`` passes the gradient where ε ≤ p ≤ 1−ε (bounds included) and
+  gives 0 outside;
+* CCE renormalises before clipping, so its gradient contains the renormalisation:
+  dℓ/dp_c = −y_c/p_c + Σ_j y_j/Σp (no clipping active);
+* SCCE clips, takes logs and applies a softmax cross-entropy to them (renormalising after the
+  clip): dℓ/dp_c = (1/Σ_j clip(p_j) − [c = y]/clip(p_c))·[ε ≤ p_c ≤ 1−ε];
+* the fused TF kernels ``softmax_cross_entropy_with_logits`` / ``sparse_…`` return
+  dℓ/dz = softmax(z) − y, also when Σ_c y_c ≠ 1 (the exact derivative would be (Σy)·softmax − y);
+* |e| has gradient 0 at e = 0 (MAE, Huber's linear branch); Huber uses its quadratic branch at
+  |e| = δ;
+* reduction None/"none" has no scalar to differentiate: `value_and_grad` then returns the
+  gradient of Σ values, which is what `tf.GradientTape.gradient` returns for a non-scalar target.
+
+Hidden logits (keras-numerics §3.6): when the probabilities came from a sigmoid/softmax layer
+whose pre-activation ``z`` is known, Keras silently evaluates BCE/CCE/SCCE with the from_logits
+formula on ``z``. `value_and_grad(..., logits=z)` does the same and returns dL/dz (where Keras
+drops the logits — a rank fix-up of y_pred, SCCE's ignore_class — the probability formula is
+used and chained through the activation: see `Loss.value_and_grad`).
+
+Deliberate differences from Keras, all of them errors where Keras silently computes garbage:
+SCCE labels that are out of range, negative (and not ``ignore_class``) or not integer-valued;
+y_true/y_pred shapes that do not agree after the rank fix-up (Keras broadcasts MSE/MAE/Huber).
+`Huber.get_config()` also stores ``delta`` (Keras drops it, so its round trip resets delta).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+
+from . import backend
+from .typing import Array, Shape
+
+__all__ = [
+    "Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
+    "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "AutoCrossentropy",
+    "mean_squared_error", "mse", "mean_absolute_error", "mae", "huber", "binary_crossentropy",
+    "categorical_crossentropy", "sparse_categorical_crossentropy", "get", "serialize",
+    "deserialize", "squeeze_or_expand_to_same_rank", "standardize_reduction",
+    "is_binary_or_sparse_categorical", "class_weight_to_sample_weight", "reduce_weighted_values",
+]
+
+REDUCTIONS = ("sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight")
+_MEAN_LIKE = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
+
+
+# ============================================================================ helpers
+def standardize_reduction(reduction):
+    """Validate a Keras reduction name (None and "none" both mean "no reduction")."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(
+            "Invalid value for argument `reduction`. "
+            f"Expected one of {REDUCTIONS}. Received: reduction={reduction!r}"
+        )
+    return reduction
+
+
+def squeeze_or_expand_to_same_rank(x1: np.ndarray, x2: np.ndarray, expand_rank_1: bool = True):
+    """Keras' rank fix-up: make ranks equal when they differ by one and a trailing 1 allows it.
+
+    Math:
+        rank(x1) = rank(x2) + 1 and x1.shape[-1] = 1:
+            rank(x2) = 1 and expand_rank_1  ->  x2 = x2[..., None]
+            otherwise                       ->  x1 = x1[..., 0]
+        and symmetrically with x1 and x2 swapped.
+
+    Shapes:
+        (N,) vs (N,1) -> (N,1) vs (N,1);  (N,T) vs (N,T,1) -> (N,T) vs (N,T).
+    """
+    r1, r2 = x1.ndim, x2.ndim
+    if r1 == r2:
+        return x1, x2
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1 and expand_rank_1:
+            x2 = x2[..., None]
+        else:
+            x1 = x1[..., 0]
+    if r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1 and expand_rank_1:
+            x1 = x1[..., None]
+        else:
+            x2 = x2[..., 0]
+    return x1, x2
+
+
+def is_binary_or_sparse_categorical(y_true_shape: Shape, y_pred_shape: Shape) -> tuple[bool, bool]:
+    """Keras' shape rule (`compile_utils.is_binary_or_sparse_categorical`).
+
+    Math:
+        is_binary = y_pred.shape[-1] == 1
+        is_sparse = rank(y_true) < rank(y_pred) or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1)
+    """
+    y_true_shape, y_pred_shape = tuple(y_true_shape), tuple(y_pred_shape)
+    if not y_true_shape or not y_pred_shape:
+        raise ValueError(
+            "Resolving a loss/metric by shapes expects y_true and y_pred of rank >= 1. "
+            f"Received: y_true.shape={y_true_shape}, y_pred.shape={y_pred_shape}"
+        )
+    t_last, p_last = y_true_shape[-1], y_pred_shape[-1]
+    is_binary = p_last == 1
+    is_sparse = len(y_true_shape) < len(y_pred_shape) or (
+        t_last == 1 and p_last is not None and p_last > 1
+    )
+    return is_binary, is_sparse
+
+
+def _compute_dtype(y_pred: np.ndarray, what: str = "y_pred") -> np.dtype:
+    """The dtype a loss computes in: y_pred's float dtype, floatx() for integer/bool data."""
+    kind = y_pred.dtype.kind
+    if kind == "f":
+        if y_pred.dtype.name not in ("float32", "float64"):
+            raise TypeError(
+                f"scratch losses compute in float32 or float64. Received: {what}.dtype="
+                f"{y_pred.dtype.name}"
+            )
+        return y_pred.dtype
+    if kind in "iub":
+        return np.dtype(backend.floatx())
+    raise TypeError(f"Expected {what} to hold numbers. Received: {what}.dtype={y_pred.dtype}")
+
+
+def _check_activation(activation: str) -> str:
+    if activation not in ("sigmoid", "softmax"):
+        raise ValueError(
+            "Hidden logits come from a 'sigmoid' or 'softmax' activation. "
+            f"Received: activation={activation!r}"
+        )
+    return activation
+
+
+def _mean_grad(dvalues: np.ndarray, k: int) -> np.ndarray:
+    """Gradient of mean over the last axis (size k): g/k broadcast over that axis."""
+    return dvalues[..., None] / dvalues.dtype.type(k)
+
+
+def _clip_bounds(dtype: np.dtype) -> tuple[Any, Any]:
+    eps = backend.epsilon()
+    return dtype.type(eps), dtype.type(1.0 - eps)
+
+
+def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum `grad` down to `shape` (the reverse of NumPy broadcasting)."""
+    while grad.ndim > len(shape):
+        grad = grad.sum(axis=0)
+    axes = tuple(i for i, (g, s) in enumerate(zip(grad.shape, shape)) if s == 1 and g != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+# ============================================================================ per-sample math
+# Each loss is a pure pair: *_forward(y_true, y_pred) -> (values, cache) and
+# *_backward(dvalues, cache) -> dy_pred. Shapes: y_true, y_pred (..., k); values (...,).
+
+
+def mse_forward(y_true: Array, y_pred: Array):
+    """values = mean_last((y − p)²)."""
+    error = y_true - y_pred
+    return np.mean(np.square(error), axis=-1), error
+
+
+def mse_backward(dvalues: Array, error: Array) -> Array:
+    """dℓ/dp = −2(y − p)/k."""
+    return -(_mean_grad(dvalues, error.shape[-1]) * (error * 2))
+
+
+def mae_forward(y_true: Array, y_pred: Array):
+    """values = mean_last(|y − p|)."""
+    error = y_true - y_pred
+    return np.mean(np.abs(error), axis=-1), error
+
+
+def mae_backward(dvalues: Array, error: Array) -> Array:
+    """dℓ/dp = −sign(y − p)/k (0 at y = p)."""
+    return -(_mean_grad(dvalues, error.shape[-1]) * np.sign(error))
+
+
+def huber_forward(y_true: Array, y_pred: Array, delta: float = 1.0):
+    """values = mean_last(½e² if |e| ≤ δ else δ|e| − ½δ²),  e = p − y."""
+    dt = y_pred.dtype.type
+    delta, half = dt(delta), dt(0.5)
+    error = y_pred - y_true
+    abs_error = np.abs(error)
+    quadratic = abs_error <= delta
+    elem = np.where(quadratic, half * np.square(error), delta * abs_error - half * np.square(delta))
+    return np.mean(elem, axis=-1), (error, quadratic, delta)
+
+
+def huber_backward(dvalues: Array, cache) -> Array:
+    """dℓ/dp = e/k on the quadratic branch (|e| ≤ δ), δ·sign(e)/k on the linear one."""
+    error, quadratic, delta = cache
+    g = _mean_grad(dvalues, error.shape[-1])
+    return np.where(quadratic, g * error, g * delta * np.sign(error))
+
+
+def bce_probs_forward(y_true: Array, y_pred: Array):
+    """values = mean_last(−[y·log p̂ + (1−y)·log(1−p̂)]),  p̂ = clip(p, ε, 1−ε)."""
+    eps, hi = _clip_bounds(y_pred.dtype)
+    p_hat = np.clip(y_pred, eps, hi)
+    bce = y_true * np.log(p_hat)
+    bce = bce + (1 - y_true) * np.log(1 - p_hat)
+    inside = (y_pred >= eps) & (y_pred <= hi)
+    return np.mean(-bce, axis=-1), (y_true, p_hat, inside)
+
+
+def bce_probs_backward(dvalues: Array, cache) -> Array:
+    """dℓ/dp = −(y/p̂ − (1−y)/(1−p̂))/k where ε ≤ p ≤ 1−ε, else 0."""
+    y_true, p_hat, inside = cache
+    g = -_mean_grad(dvalues, p_hat.shape[-1])
+    dp_hat = g * y_true / p_hat - g * (1 - y_true) / (1 - p_hat)
+    return np.where(inside, dp_hat, 0).astype(p_hat.dtype, copy=False)
+
+
+def bce_logits_forward(y_true: Array, logits: Array):
+    """values = mean_last(max(z,0) − z·y + log(1 + e^(−|z|)))  (TF's stable form)."""
+    positive = logits >= 0
+    relu_logits = np.where(positive, logits, 0)
+    neg_abs = np.where(positive, -logits, logits)
+    exp_neg_abs = np.exp(neg_abs)
+    elem = relu_logits - logits * y_true + np.log1p(exp_neg_abs)
+    return np.mean(elem, axis=-1), (y_true, positive, exp_neg_abs)
+
+
+def bce_logits_backward(dvalues: Array, cache) -> Array:
+    """dℓ/dz = (σ(z) − y)/k, written as autodiff of the stable form."""
+    y_true, positive, exp_neg_abs = cache
+    g = _mean_grad(dvalues, y_true.shape[-1])
+    d_neg_abs = g / (1 + exp_neg_abs) * exp_neg_abs
+    return np.where(positive, g, 0) - g * y_true + np.where(positive, -d_neg_abs, d_neg_abs)
+
+
+def cce_probs_forward(y_true: Array, y_pred: Array):
+    """values = −Σ_c y_c·log q̂_c,  q̂ = clip(p/Σp, ε, 1−ε)  (renormalise, then clip)."""
+    eps, hi = _clip_bounds(y_pred.dtype)
+    total = np.sum(y_pred, axis=-1, keepdims=True)
+    q = y_pred / total
+    q_hat = np.clip(q, eps, hi)
+    inside = (q >= eps) & (q <= hi)
+    return -np.sum(y_true * np.log(q_hat), axis=-1), (y_true, y_pred, total, q_hat, inside)
+
+
+def cce_probs_backward(dvalues: Array, cache) -> Array:
+    """dℓ/dq = −y/q̂ (0 where clipped);  dℓ/dp = dℓ/dq/Σp − Σ_j dℓ/dq_j·p_j/(Σp)²."""
+    y_true, y_pred, total, q_hat, inside = cache
+    dq_hat = -dvalues[..., None] * y_true / q_hat
+    dq = np.where(inside, dq_hat, 0).astype(q_hat.dtype, copy=False)
+    return dq / total + np.sum(dq * (-y_pred / total / total), axis=-1, keepdims=True)
+
+
+def _log_softmax_parts(logits: Array):
+    shifted = logits - np.max(logits, axis=-1, keepdims=True)
+    exp_shifted = np.exp(shifted)
+    sum_exp = np.sum(exp_shifted, axis=-1, keepdims=True)
+    return shifted, exp_shifted, sum_exp
+
+
+def cce_logits_forward(y_true: Array, logits: Array):
+    """values = Σ_c y_c·(logsumexp(z) − z_c), with the max shift for stability."""
+    shifted, exp_shifted, sum_exp = _log_softmax_parts(logits)
+    values = np.sum(y_true * (np.log(sum_exp) - shifted), axis=-1)
+    return values, (y_true, exp_shifted / sum_exp)
+
+
+def cce_logits_backward(dvalues: Array, cache) -> Array:
+    """dℓ/dz = softmax(z) − y (TF's fused kernel; exact when Σ_c y_c = 1)."""
+    y_true, softmax = cache
+    return dvalues[..., None] * (softmax - y_true)
+
+
+def scce_forward(labels: np.ndarray, y_pred: Array, from_logits: bool):
+    """values = logsumexp(s) − s_y, with s = z (logits) or s = log clip(p, ε, 1−ε).
+
+    `labels` are int64 class indices of shape y_pred.shape[:-1].
+    """
+    if from_logits:
+        scores, p_hat, inside = y_pred, None, None
+    else:
+        eps, hi = _clip_bounds(y_pred.dtype)
+        p_hat = np.clip(y_pred, eps, hi)
+        inside = (y_pred >= eps) & (y_pred <= hi)
+        scores = np.log(p_hat)
+    shifted, exp_shifted, sum_exp = _log_softmax_parts(scores)
+    picked = np.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
+    values = np.log(sum_exp[..., 0]) - picked
+    return values, (labels, exp_shifted / sum_exp, p_hat, inside)
+
+
+def scce_backward(dvalues: Array, cache) -> Array:
+    """dℓ/ds = softmax(s) − onehot(y); through the log and the clip when s = log clip(p)."""
+    labels, softmax, p_hat, inside = cache
+    ds = softmax.copy()
+    np.put_along_axis(ds, labels[..., None], np.take_along_axis(ds, labels[..., None], -1) - 1, -1)
+    ds *= dvalues[..., None]
+    if p_hat is None:
+        return ds
+    return np.where(inside, ds / p_hat, 0).astype(p_hat.dtype, copy=False)
+
+
+# ============================================================================ reduction
+def _apply_mask(sample_weight, mask, dtype, reduction):
+    """Merge a Keras mask into the sample weights (Keras' `losses.loss.apply_mask`)."""
+    if mask is None:
+        return sample_weight
+    mask = np.asarray(mask).astype(bool)
+    if reduction in ("mean", "sum_over_batch_size"):
+        total = dtype.type(mask.size)
+        valid = dtype.type(np.count_nonzero(mask))
+        mask_weight = total / valid if valid != 0 else dtype.type(0)
+        float_mask = np.where(mask, mask_weight, dtype.type(0)).astype(dtype)
+    else:
+        float_mask = mask.astype(dtype)
+    if sample_weight is None:
+        return float_mask
+    float_mask, sample_weight = squeeze_or_expand_to_same_rank(float_mask, sample_weight)
+    try:
+        return sample_weight * float_mask
+    except ValueError:
+        raise ValueError(
+            "The mask and sample_weight cannot be combined (Keras multiplies them after its "
+            "rank fix-up; use weights of shape (N, 1) with a (N, T) mask). Received: "
+            f"mask.shape={mask.shape}, sample_weight.shape={sample_weight.shape}"
+        ) from None
+
+
+def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum_over_batch_size",
+                           *, name: str = "Loss"):
+    """Weight and reduce per-sample values; also return d(result)/d(values).
+
+    Math:
+        w = merge(sample_weight, mask);  v, w = squeeze_or_expand(values, w);  u = v·w
+        sum_over_batch_size / mean:   L = Σu / size(u)        (0 if size(u) = 0)
+        mean_with_sample_weight:      L = Σu / Σw             (0 if Σw = 0)
+        sum:                          L = Σu
+        none / scalar u / (0,) u:     L = u  (gradient: that of Σu)
+
+    Shapes:
+        values: y.shape[:-1]; sample_weight/mask: broadcastable after the rank fix-up.
+        Returns (L, dL/dvalues) with dL/dvalues of values' shape.
+    """
+    reduction = standardize_reduction(reduction)
+    dtype = values.dtype
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight)
+        if sample_weight.dtype.kind not in "fiub":
+            raise TypeError(
+                f"{name} expected a numeric sample_weight. Received: "
+                f"sample_weight.dtype={sample_weight.dtype}"
+            )
+        sample_weight = sample_weight.astype(dtype, copy=False)
+    weight = _apply_mask(sample_weight, mask, dtype, reduction)
+    v = values
+    if weight is not None:
+        v, weight = squeeze_or_expand_to_same_rank(values, weight)
+        try:
+            weighted = v * weight
+        except ValueError:
+            raise ValueError(
+                f"{name}: sample_weight (merged with any mask) must broadcast against the "
+                f"per-sample loss values of shape {values.shape}. Received: "
+                f"sample_weight.shape="
+                f"{None if sample_weight is None else sample_weight.shape}, "
+                f"mask.shape={None if mask is None else np.shape(mask)}"
+            ) from None
+    else:
+        weighted = v
+    scale = dtype.type(1)
+    if reduction in (None, "none") or weighted.shape in ((), (0,)):
+        result = weighted
+    else:
+        result = np.sum(weighted, dtype=dtype)
+        if reduction in _MEAN_LIKE:
+            if reduction == "mean_with_sample_weight" and weight is not None:
+                divisor = np.sum(weight, dtype=dtype)
+            else:
+                divisor = dtype.type(weighted.size)
+            if divisor == 0:
+                result, scale = dtype.type(0), dtype.type(0)
+            else:
+                result = dtype.type(result / divisor)
+                scale = dtype.type(1) / divisor
+    dweighted = np.full(weighted.shape, scale, dtype=dtype)
+    dv = dweighted * weight if weight is not None else dweighted
+    dvalues = _unbroadcast(dv, v.shape).reshape(values.shape).astype(dtype, copy=False)
+    if isinstance(result, np.ndarray) and result.ndim == 0:
+        result = result[()]
+    return result, dvalues
+
+
+# ============================================================================ Loss classes
+def _snake_case(name: str) -> str:
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+class Loss:
+    """Base class of scratch's Keras losses: the §3.1 pipeline plus its gradient.
+
+    Math:
+        L = reduce_{reduction}( w ⊙ ℓ(y_true, y_pred) ),  ℓ reduced over the last axis
+        value_and_grad returns (L, ∂L/∂y_pred), or (L, ∂L/∂z) on the hidden-logits path.
+
+    Args:
+        reduction: "sum_over_batch_size" (default), "sum", "mean", "mean_with_sample_weight",
+            "none" or None.
+        name: the loss name (Keras' default for each class).
+
+    Shapes:
+        y_true: y_pred.shape (or rank ± 1 with a trailing 1; class indices for SCCE).
+        y_pred: (N, ..., k). sample_weight: broadcastable to y_pred.shape[:-1] after the rank
+        fix-up, e.g. (N,), (N,1), (N,T). mask: y_pred.shape[:-1] (a Keras mask).
+        Result: a scalar of y_pred's dtype (values of shape y_pred.shape[:-1] for "none").
+
+    Raises:
+        ValueError: bad reduction, incompatible shapes or weights, invalid SCCE labels.
+        TypeError: non-numeric data or a float dtype other than float32/float64.
+    """
+
+    #: Cross-entropies (BCE/CCE/SCCE) take the hidden-logits path when `logits` is given.
+    is_crossentropy = False
+    #: The activation assumed between hidden logits and y_pred (see `value_and_grad`).
+    _default_activation = "softmax"
+
+    def __init__(self, reduction="sum_over_batch_size", name: str | None = None) -> None:
+        self.reduction = standardize_reduction(reduction)
+        self.name = name or _snake_case(type(self).__name__)
+        self._warned_logits = False
+
+    # ------------------------------------------------------------------ subclass hooks
+    def _check_shapes(self, y_true: np.ndarray, y_pred: np.ndarray, shapes) -> None:
+        if y_true.shape != y_pred.shape:
+            raise ValueError(
+                f"{type(self).__name__} expected y_true and y_pred of the same shape (up to "
+                f"Keras' rank fix-up of a trailing 1). Received: y_true.shape={shapes[0]}, "
+                f"y_pred.shape={shapes[1]}"
+            )
+
+    def _prepare_true(self, y_true: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        return y_true.astype(dtype, copy=False)
+
+    def _forward(self, y_true, y_pred, from_logits: bool, shapes):
+        """Return (values, backward, out_mask); backward(dvalues) -> dy_pred.
+
+        `shapes` are the caller's (y_true.shape, y_pred.shape), for error messages.
+        """
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ pipeline
+    def _run(self, y_true, y_pred, sample_weight, logits, mask, need_grad: bool,
+             activation=None):
+        y_pred = np.asarray(y_pred)
+        if y_pred.ndim == 0:
+            raise ValueError(
+                f"{type(self).__name__} expected y_pred of rank >= 1. Received: "
+                f"y_pred.shape={y_pred.shape}"
+            )
+        dtype = _compute_dtype(y_pred)
+        from_logits = bool(getattr(self, "from_logits", False))
+        target = y_pred.astype(dtype, copy=False)
+        y_true = np.asarray(y_true)
+        shapes = (y_true.shape, y_pred.shape)
+        hidden = logits is not None and self.is_crossentropy
+        chain_activation = None
+        warn = False
+        if hidden:
+            logits = self._check_logits(logits, y_pred, dtype)
+            if self._drops_hidden_logits(y_true.shape, y_pred.shape):
+                # Keras builds a new tensor from y_pred (rank fix-up squeeze/expand, or SCCE's
+                # ignore_class masking) before it looks for the logits, so it uses the
+                # probability formula on y_pred; dL/dz then follows the activation's gradient.
+                chain_activation = _check_activation(activation or self._default_activation)
+            else:
+                warn = from_logits
+                target, from_logits = logits, True
+        y_true = self._validate_true(y_true, target, shapes)
+        y_true = self._prepare_true(y_true, dtype)
+        yt, yp = squeeze_or_expand_to_same_rank(y_true, target)
+        values, backward, out_mask = self._forward(yt, yp, from_logits, shapes)
+        if mask is not None and out_mask is not None:
+            mask = np.logical_and(np.asarray(mask).astype(bool), out_mask)
+        elif out_mask is not None:
+            mask = out_mask
+        value, dvalues = reduce_weighted_values(
+            values, sample_weight, mask, self.reduction, name=type(self).__name__
+        )
+        grad = None
+        if need_grad:
+            grad = backward(dvalues).reshape(target.shape)
+            if chain_activation == "sigmoid":
+                grad = grad * target * (1 - target)
+            elif chain_activation == "softmax":
+                grad = (grad - np.sum(grad * target, axis=-1, keepdims=True)) * target
+        if warn and not self._warned_logits:
+            self._warned_logits = True
+            warnings.warn(
+                f"{type(self).__name__} received `from_logits=True`, but y_pred was produced "
+                "by a sigmoid/softmax activation and thus does not represent logits; the "
+                "activation's own logits are used (as Keras does). Was this intended?",
+                UserWarning,
+                stacklevel=3,
+            )
+        return value, grad
+
+    def _drops_hidden_logits(self, y_true_shape, y_pred_shape) -> bool:
+        """Whether Keras replaces y_pred by a new tensor (losing its logits) before using it."""
+        fixed_pred = squeeze_or_expand_to_same_rank(
+            np.broadcast_to(0.0, y_true_shape), np.broadcast_to(0.0, y_pred_shape))[1]
+        return fixed_pred.shape != tuple(y_pred_shape)
+
+    def _check_logits(self, logits, y_pred: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        logits = np.asarray(logits)
+        if logits.shape != y_pred.shape:
+            raise ValueError(
+                f"{type(self).__name__}: the hidden logits must have y_pred's shape. "
+                f"Received: logits.shape={logits.shape}, y_pred.shape={y_pred.shape}"
+            )
+        if logits.dtype != dtype:
+            raise TypeError(
+                f"{type(self).__name__} computes in {dtype.name} (y_pred's dtype). "
+                f"Received: logits.dtype={logits.dtype}"
+            )
+        return logits
+
+    def _validate_true(self, y_true: np.ndarray, y_pred: np.ndarray, shapes) -> np.ndarray:
+        if y_true.dtype.kind not in "fiub":
+            raise TypeError(
+                f"{type(self).__name__} expected numeric y_true. Received: "
+                f"y_true.dtype={y_true.dtype}"
+            )
+        return y_true
+
+    def call(self, y_true, y_pred) -> np.ndarray:
+        """Per-sample losses (Keras' `Loss.call`): no weights, no reduction."""
+        y_pred = np.asarray(y_pred)
+        dtype = _compute_dtype(y_pred)
+        y_pred = y_pred.astype(dtype, copy=False)
+        y_true = np.asarray(y_true)
+        shapes = (y_true.shape, y_pred.shape)
+        y_true = self._prepare_true(self._validate_true(y_true, y_pred, shapes), dtype)
+        yt, yp = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        from_logits = bool(getattr(self, "from_logits", False))
+        return self._forward(yt, yp, from_logits, shapes)[0]
+
+    def __call__(self, y_true, y_pred, sample_weight=None, *, logits=None, mask=None):
+        """The reduced loss (a numpy scalar of y_pred's dtype; values for reduction "none")."""
+        value, _ = self._run(y_true, y_pred, sample_weight, logits, mask, need_grad=False)
+        return value
+
+    def value_and_grad(self, y_true, y_pred, sample_weight=None, logits=None, mask=None, *,
+                       activation: str | None = None):
+        """The reduced loss and its gradient.
+
+        Args:
+            y_true, y_pred, sample_weight, mask: as for `__call__`.
+            logits: the pre-activation z of the sigmoid/softmax that produced y_pred (the
+                hidden-logits path); ignored by non-cross-entropy losses.
+            activation: "sigmoid" or "softmax", the activation between logits and y_pred;
+                defaults to "sigmoid" for BCE and "softmax" for CCE/SCCE. Only used where
+                Keras drops the logits (see below).
+
+        Returns:
+            (value, grad): grad = dL/dy_pred with y_pred's shape, or dL/dlogits (logits' shape)
+            when `logits` is given to a cross-entropy. For reduction None/"none", grad is the
+            gradient of the sum of the returned values.
+
+        Hidden logits (`logits=z`): BCE/CCE/SCCE use the from_logits formula on z, as Keras
+        does. Keras' exceptions are mirrored: when it builds a new tensor from y_pred before
+        looking for the logits — the rank fix-up squeezes or expands y_pred (e.g. labels
+        (N, T) against y_pred (N, T, 1)), or SCCE masks y_pred for `ignore_class` — the
+        probability formula (with this loss's from_logits) applies to y_pred, and dL/dz is
+        dL/dy_pred chained through the activation:
+            sigmoid: dz = dp · p(1 − p);   softmax: dz = (dp − Σ_c dp_c·p_c) · p
+        """
+        return self._run(y_true, y_pred, sample_weight, logits, mask, need_grad=True,
+                         activation=activation)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict:
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, reduction={self.reduction}>"
+
+
+class MeanSquaredError(Loss):
+    """Mean squared error, Keras' `MeanSquaredError`.
+
+    Math:
+        ℓ = mean_last((y − p)²);   dℓ/dp = −2(y − p)/k
+
+    Shapes:
+        y_true, y_pred: (N, ..., k) (or (N,) vs (N,1)); per-sample values (N, ...).
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error") -> None:
+        super().__init__(reduction=reduction, name=name)
+
+    def _forward(self, y_true, y_pred, from_logits, shapes):
+        self._check_shapes(y_true, y_pred, shapes)
+        values, cache = mse_forward(y_true, y_pred)
+        return values, lambda dv: mse_backward(dv, cache), None
+
+
+class MeanAbsoluteError(Loss):
+    """Mean absolute error, Keras' `MeanAbsoluteError`.
+
+    Math:
+        ℓ = mean_last(|y − p|);   dℓ/dp = −sign(y − p)/k   (0 at y = p)
+
+    Shapes:
+        y_true, y_pred: (N, ..., k); per-sample values (N, ...).
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error") -> None:
+        super().__init__(reduction=reduction, name=name)
+
+    def _forward(self, y_true, y_pred, from_logits, shapes):
+        self._check_shapes(y_true, y_pred, shapes)
+        values, cache = mae_forward(y_true, y_pred)
+        return values, lambda dv: mae_backward(dv, cache), None
+
+
+class Huber(Loss):
+    """Huber loss, Keras' `Huber(delta=1.0)`.
+
+    Math:
+        e = p − y;  ℓ = mean_last(½e² if |e| ≤ δ else δ|e| − ½δ²)
+        dℓ/dp = e/k if |e| ≤ δ (the quadratic branch includes |e| = δ) else δ·sign(e)/k
+
+    Args:
+        delta: the point where the loss changes from quadratic to linear.
+
+    Shapes:
+        y_true, y_pred: (N, ..., k); per-sample values (N, ...).
+    """
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss") -> None:
+        super().__init__(reduction=reduction, name=name)
+        self.delta = float(delta)
+
+    def _forward(self, y_true, y_pred, from_logits, shapes):
+        self._check_shapes(y_true, y_pred, shapes)
+        values, cache = huber_forward(y_true, y_pred, self.delta)
+        return values, lambda dv: huber_backward(dv, cache), None
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "delta": self.delta}
+
+
+def _check_axis(loss_name: str, axis) -> int:
+    if isinstance(axis, bool) or axis not in (-1,):
+        raise ValueError(
+            f"{loss_name} supports only axis=-1 (the class axis is last, as in Keras' default)."
+            f" Received: axis={axis!r}"
+        )
+    return axis
+
+
+def _check_label_smoothing(loss_name: str, label_smoothing) -> float:
+    label_smoothing = float(label_smoothing)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(
+            f"{loss_name} expected label_smoothing in [0, 1]. "
+            f"Received: label_smoothing={label_smoothing}"
+        )
+    return label_smoothing
+
+
+class BinaryCrossentropy(Loss):
+    """Binary cross-entropy, Keras' `BinaryCrossentropy`.
+
+    Math:
+        smoothing:    y ← y·(1 − ls) + ½·ls
+        probabilities: p̂ = clip(p, ε, 1−ε);  ℓ = mean_last(−[y·log p̂ + (1−y)·log(1−p̂)])
+                       dℓ/dp = −(y/p̂ − (1−y)/(1−p̂))/k where ε ≤ p ≤ 1−ε, else 0
+        logits:        ℓ = mean_last(max(z,0) − z·y + log(1 + e^(−|z|)));  dℓ/dz = (σ(z) − y)/k
+
+    Args:
+        from_logits: y_pred holds logits instead of probabilities.
+        label_smoothing: float in [0, 1], squeezes the labels towards 0.5.
+        axis: must be -1.
+
+    Shapes:
+        y_true, y_pred: (N, ..., k) (or (N,) vs (N,1)); per-sample values (N, ...).
+    """
+
+    is_crossentropy = True
+    _default_activation = "sigmoid"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="binary_crossentropy") -> None:
+        super().__init__(reduction=reduction, name=name)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = _check_label_smoothing(type(self).__name__, label_smoothing)
+        self.axis = _check_axis(type(self).__name__, axis)
+
+    def _forward(self, y_true, y_pred, from_logits, shapes):
+        self._check_shapes(y_true, y_pred, shapes)
+        ls = self.label_smoothing
+        if ls:
+            dt = y_pred.dtype.type
+            y_true = y_true * dt(1.0 - ls) + dt(0.5 * ls)
+        if from_logits:
+            values, cache = bce_logits_forward(y_true, y_pred)
+            return values, lambda dv: bce_logits_backward(dv, cache), None
+        values, cache = bce_probs_forward(y_true, y_pred)
+        return values, lambda dv: bce_probs_backward(dv, cache), None
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class CategoricalCrossentropy(Loss):
+    """Categorical cross-entropy on one-hot (or soft) labels, Keras' `CategoricalCrossentropy`.
+
+    Math:
+        smoothing:     y ← y·(1 − ls) + ls/C
+        probabilities: q̂ = clip(p/Σp, ε, 1−ε);  ℓ = −Σ_c y_c·log q̂_c
+                       dℓ/dp_c = −y_c/p_c + Σ_j y_j/Σp   (no clip active; clipped q_c -> 0)
+        logits:        ℓ = Σ_c y_c·(logsumexp(z) − z_c);  dℓ/dz = softmax(z) − y
+
+    Args:
+        from_logits: y_pred holds logits instead of probabilities.
+        label_smoothing: float in [0, 1], mixes the labels with the uniform distribution.
+        axis: must be -1.
+
+    Shapes:
+        y_true, y_pred: (N, ..., C); per-sample values (N, ...).
+    """
+
+    is_crossentropy = True
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_crossentropy") -> None:
+        super().__init__(reduction=reduction, name=name)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = _check_label_smoothing(type(self).__name__, label_smoothing)
+        self.axis = _check_axis(type(self).__name__, axis)
+
+    def _forward(self, y_true, y_pred, from_logits, shapes):
+        self._check_shapes(y_true, y_pred, shapes)
+        if y_pred.shape[-1] == 1:
+            warnings.warn(
+                "In loss categorical_crossentropy, expected y_pred.shape to be (batch_size, "
+                f"num_classes) with num_classes > 1. Received: y_pred.shape={y_pred.shape}. "
+                "Consider using 'binary_crossentropy' if you only have 2 classes.",
+                SyntaxWarning,
+                stacklevel=4,
+            )
+        ls = self.label_smoothing
+        if ls:
+            dt = y_pred.dtype.type
+            y_true = y_true * dt(1.0 - ls) + dt(ls) / dt(y_true.shape[-1])
+        if from_logits:
+            values, cache = cce_logits_forward(y_true, y_pred)
+            return values, lambda dv: cce_logits_backward(dv, cache), None
+        values, cache = cce_probs_forward(y_true, y_pred)
+        return values, lambda dv: cce_probs_backward(dv, cache), None
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Cross-entropy on integer class labels, Keras' `SparseCategoricalCrossentropy`.
+
+    Math:
+        probabilities: s = log clip(p, ε, 1−ε)   (clip first, renormalise after)
+        logits:        s = z
+        ℓ = logsumexp(s) − s_y;   dℓ/ds = softmax(s) − onehot(y)
+        ignore_class=k: entries with y = k get ℓ = 0, gradient 0, and are masked out of the
+        mean (Keras' mask: weights valid·(total/valid)).
+
+    Args:
+        from_logits: y_pred holds logits instead of probabilities.
+        ignore_class: an integer label whose entries are ignored (e.g. -1 or 255), or None.
+        axis: must be -1.
+
+    Shapes:
+        y_true: y_pred.shape[:-1] or y_pred.shape[:-1] + (1,), integer-valued (any dtype).
+        y_pred: (N, ..., C); per-sample values (N, ...).
+
+    Raises:
+        ValueError: labels outside [0, C) (other than ignore_class) or not integer-valued;
+            Keras/TF would silently truncate them or fail inside the kernel.
+    """
+
+    is_crossentropy = True
+
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
+                 axis=-1, name="sparse_categorical_crossentropy") -> None:
+        super().__init__(reduction=reduction, name=name)
+        self.from_logits = bool(from_logits)
+        if ignore_class is not None and (
+            isinstance(ignore_class, bool) or int(ignore_class) != ignore_class
+        ):
+            raise ValueError(
+                "SparseCategoricalCrossentropy expected an integer ignore_class or None. "
+                f"Received: ignore_class={ignore_class!r}"
+            )
+        self.ignore_class = None if ignore_class is None else int(ignore_class)
+        self.axis = _check_axis(type(self).__name__, axis)
+
+    @staticmethod
+    def _labels_shape_ok(y_true_shape, y_pred_shape) -> bool:
+        """Whether the labels match y_pred.shape[:-1] after Keras' two fix-ups."""
+        t, p = squeeze_or_expand_to_same_rank(np.broadcast_to(0.0, y_true_shape),
+                                              np.broadcast_to(0.0, y_pred_shape))
+        t_shape, p_shape = t.shape, p.shape  # the wrapper's rank fix-up (only matters if C == 1)
+        if p_shape != tuple(y_pred_shape) or not p_shape:
+            return False  # Keras would squeeze y_pred itself and then fail
+        if len(t_shape) == len(p_shape) and t_shape and t_shape[-1] == 1:
+            t_shape = t_shape[:-1]  # SCCE's own squeeze of a trailing 1
+        return t_shape == p_shape[:-1]
+
+    def _validate_true(self, y_true, y_pred, shapes):
+        y_true = super()._validate_true(y_true, y_pred, shapes)
+        if not self._labels_shape_ok(y_true.shape, y_pred.shape):
+            raise ValueError(
+                "SparseCategoricalCrossentropy expected integer labels of shape "
+                f"y_pred.shape[:-1] (or with a trailing 1). Received: y_true.shape={shapes[0]}, "
+                f"y_pred.shape={shapes[1]}"
+            )
+        n_classes = y_pred.shape[-1]
+        labels = y_true
+        if labels.dtype.kind == "f":
+            bad = ~np.isfinite(labels)
+            finite = np.where(bad, 0, labels)
+            bad |= finite != np.round(finite)
+        else:
+            bad = np.zeros(labels.shape, dtype=bool)
+            finite = labels
+        in_range = (finite >= 0) & (finite < n_classes)
+        if self.ignore_class is not None:
+            in_range |= finite == self.ignore_class
+        bad |= ~in_range
+        if np.any(bad):
+            first = labels.reshape(-1)[np.argmax(bad.reshape(-1))].item()
+            allowed = f"[0, {n_classes})"
+            if self.ignore_class is not None:
+                allowed += f" or ignore_class={self.ignore_class}"
+            raise ValueError(
+                f"SparseCategoricalCrossentropy ({self.name!r}) expected integer class labels in "
+                f"{allowed}. Received: label value {first!r} "
+                f"({int(np.count_nonzero(bad))} invalid label(s), y_pred.shape={shapes[1]})"
+            )
+        return y_true
+
+    def _prepare_true(self, y_true, dtype):
+        return y_true  # kept as given; converted to int64 indices in _forward
+
+    def _drops_hidden_logits(self, y_true_shape, y_pred_shape) -> bool:
+        # ignore_class: Keras masks y_pred with ops.where first, which drops the logits.
+        return self.ignore_class is not None or super()._drops_hidden_logits(
+            y_true_shape, y_pred_shape)
+
+    def _forward(self, y_true, y_pred, from_logits, shapes):
+        if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+            y_true = y_true[..., 0]
+        labels = np.asarray(y_true)
+        if labels.dtype.kind == "f":
+            labels = np.round(labels)
+        labels = labels.astype(np.int64)
+        valid = None
+        if self.ignore_class is not None:
+            valid = labels != self.ignore_class
+            labels = np.where(valid, labels, 0)
+            y_pred = np.where(valid[..., None], y_pred, 0).astype(y_pred.dtype, copy=False)
+        values, cache = scce_forward(labels, y_pred, from_logits)
+        if valid is None:
+            return values, lambda dv: scce_backward(dv, cache), None
+        values = np.where(valid, values, 0).astype(values.dtype, copy=False)
+
+        def backward(dv):
+            dv = np.where(valid, dv, 0).astype(dv.dtype, copy=False)
+            return np.where(valid[..., None], scce_backward(dv, cache), 0).astype(dv.dtype)
+
+        return values, backward, valid
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "ignore_class": self.ignore_class}
+
+
+class AutoCrossentropy(Loss):
+    """Keras' compile strings "crossentropy"/"ce": BCE, SCCE or CCE chosen by shapes.
+
+    Math:
+        y_pred.shape[-1] == 1 -> BinaryCrossentropy
+        else sparse labels (rank(y_true) < rank(y_pred), or y_true.shape[-1] == 1)
+                              -> SparseCategoricalCrossentropy
+        else                  -> CategoricalCrossentropy
+
+    The choice is made once, by `resolve(y_true_shape, y_pred_shape)` or at first use, and is
+    then kept (Keras resolves when the compiled loss is built). The resolved loss has Keras'
+    default arguments and this object's name and reduction.
+    """
+
+    is_crossentropy = True
+
+    def __init__(self, reduction="sum_over_batch_size", name="crossentropy") -> None:
+        super().__init__(reduction=reduction, name=name)
+        self.resolved: Loss | None = None
+
+    def resolve(self, y_true_shape: Shape, y_pred_shape: Shape) -> Loss:
+        """Pick and keep the concrete cross-entropy for these shapes; return it."""
+        if self.resolved is None:
+            is_binary, is_sparse = is_binary_or_sparse_categorical(y_true_shape, y_pred_shape)
+            cls = (BinaryCrossentropy if is_binary else
+                   SparseCategoricalCrossentropy if is_sparse else CategoricalCrossentropy)
+            self.resolved = cls(reduction=self.reduction, name=self.name)
+        return self.resolved
+
+    def _run(self, y_true, y_pred, sample_weight, logits, mask, need_grad, activation=None):
+        loss = self.resolve(np.shape(y_true), np.shape(y_pred))
+        return loss._run(y_true, y_pred, sample_weight, logits, mask, need_grad, activation)
+
+    def call(self, y_true, y_pred):
+        return self.resolve(np.shape(y_true), np.shape(y_pred)).call(y_true, y_pred)
+
+
+# ============================================================================ functions
+def _per_sample(loss: Loss, y_true, y_pred) -> np.ndarray:
+    return loss.call(y_true, y_pred)
+
+
+def mean_squared_error(y_true, y_pred) -> Array:
+    """Per-sample MSE, mean_last((y − p)²), after Keras' rank fix-up. Shape y.shape[:-1]."""
+    return _per_sample(MeanSquaredError(), y_true, y_pred)
+
+
+def mean_absolute_error(y_true, y_pred) -> Array:
+    """Per-sample MAE, mean_last(|y − p|), after Keras' rank fix-up. Shape y.shape[:-1]."""
+    return _per_sample(MeanAbsoluteError(), y_true, y_pred)
+
+
+def huber(y_true, y_pred, delta=1.0) -> Array:
+    """Per-sample Huber loss (see `Huber`). Shape y.shape[:-1]."""
+    return _per_sample(Huber(delta=delta), y_true, y_pred)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1) -> Array:
+    """Per-sample binary cross-entropy (see `BinaryCrossentropy`). Shape y.shape[:-1]."""
+    loss = BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+    return _per_sample(loss, y_true, y_pred)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0,
+                             axis=-1) -> Array:
+    """Per-sample categorical cross-entropy (see `CategoricalCrossentropy`). Shape y.shape[:-1]."""
+    loss = CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
+                                   axis=axis)
+    return _per_sample(loss, y_true, y_pred)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None,
+                                    axis=-1) -> Array:
+    """Per-sample sparse categorical cross-entropy (ignored entries are 0). Shape y_pred[:-1]."""
+    loss = SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=ignore_class,
+                                         axis=axis)
+    return _per_sample(loss, y_true, y_pred)
+
+
+mse = mean_squared_error
+mae = mean_absolute_error
+
+# ============================================================================ get
+_CLASSES: dict[str, type[Loss]] = {
+    cls.__name__: cls
+    for cls in (MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy,
+                CategoricalCrossentropy, SparseCategoricalCrossentropy)
+}
+# Function names (and Keras' aliases) -> class; get() names the instance after the string.
+_FUNCTION_NAMES: dict[str, type[Loss]] = {
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "MAE": MeanAbsoluteError, "huber": Huber, "binary_crossentropy": BinaryCrossentropy,
+    "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+_AUTO_NAMES = ("crossentropy", "ce")
+
+
+def _known_names() -> list[str]:
+    return sorted(_FUNCTION_NAMES) + list(_AUTO_NAMES) + sorted(_CLASSES)
+
+
+def get(identifier) -> Loss:
+    """Resolve a loss identifier as `compile(loss=...)` does.
+
+    Args:
+        identifier: a Loss instance (returned as is); a function name such as "mse",
+            "binary_crossentropy" (an instance named after the string, reduction
+            sum_over_batch_size, Keras' defaults); a class name such as "MeanSquaredError";
+            "crossentropy"/"ce" (an `AutoCrossentropy`, resolved by shapes at first use); or a
+            dict {"class_name": ..., "config": {...}}.
+
+    Raises:
+        ValueError: for an unknown identifier (the message lists the known names).
+    """
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        if identifier.lower() in _AUTO_NAMES:
+            return AutoCrossentropy(name=identifier)
+        if identifier in _FUNCTION_NAMES:
+            return _FUNCTION_NAMES[identifier](name=identifier)
+        if identifier in _CLASSES:
+            return _CLASSES[identifier]()
+    raise ValueError(
+        f"Could not interpret loss identifier: {identifier!r}. Known names: "
+        f"{', '.join(_known_names())} (or a Loss instance, or a config dict)."
+    )
+
+
+def serialize(loss: Loss) -> dict:
+    """{"class_name": ..., "config": loss.get_config()}."""
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+def deserialize(config: dict) -> Loss:
+    """Inverse of `serialize`; also accepts {"class_name": "<function name>"}."""
+    class_name = config.get("class_name")
+    inner = dict(config.get("config") or {})
+    if class_name in _CLASSES:
+        return _CLASSES[class_name].from_config(inner)
+    if class_name == "AutoCrossentropy":
+        return AutoCrossentropy(**inner)
+    if class_name in _FUNCTION_NAMES:
+        inner.setdefault("name", class_name)
+        return _FUNCTION_NAMES[class_name].from_config(inner)
+    raise ValueError(
+        f"Could not interpret loss config: class_name={class_name!r}. Known names: "
+        f"{', '.join(_known_names())}"
+    )
+
+
+# ============================================================================ class_weight
+def class_weight_to_sample_weight(y_true, class_weight: dict, y_pred_shape: Shape | None = None,
+                                  dtype=None) -> np.ndarray:
+    """Turn `fit(class_weight={class: w})` into per-sample weights, as Keras' array adapter.
+
+    Math:
+        label_i = argmax(y_i)            if y has rank 2 and y.shape[-1] > 1  (one-hot)
+                  round(y_i[0])          if y has shape (N, 1)               (binary / sparse)
+                  round(y_i)             if y has shape (N,)                 (sparse)
+        w_i = class_weight.get(label_i, 1.0)        (round half to even, as np.round)
+
+    Args:
+        y_true: the labels of the whole data set.
+        class_weight: {class index: weight}; missing classes get weight 1.
+        y_pred_shape: optional model output shape, only used to check the batch axis.
+        dtype: the weights' dtype (floatx() by default, as Keras).
+
+    Shapes:
+        y_true: (N,), (N, 1) or (N, C). Returns (N,).
+
+    Raises:
+        ValueError: for labels of rank 0 or > 2, or a y_pred_shape with another batch size.
+    """
+    dtype = backend.standardize_dtype(dtype)
+    if not isinstance(class_weight, dict):
+        raise ValueError(
+            f"Expected `class_weight` to be a dict {{class: weight}}. Received: "
+            f"class_weight={class_weight!r}"
+        )
+    y = np.asarray(y_true)
+    if y.ndim not in (1, 2):
+        raise ValueError(
+            "class_weight expects labels of shape (N,), (N, 1) or (N, C) (a single output). "
+            f"Received: y_true.shape={y.shape}"
+        )
+    if y_pred_shape is not None and y_pred_shape[0] is not None and y_pred_shape[0] != y.shape[0]:
+        raise ValueError(
+            "class_weight: y_true and y_pred must have the same number of samples. Received: "
+            f"y_true.shape={y.shape}, y_pred_shape={tuple(y_pred_shape)}"
+        )
+    if y.ndim == 2:
+        y = np.argmax(y, axis=-1) if y.shape[-1] != 1 else y[:, 0]
+    labels = np.round(y).astype(np.int64)
+    weights = [float(class_weight.get(int(c), 1.0)) for c in labels]
+    return np.array(weights, dtype=dtype).reshape(y.shape[0])
