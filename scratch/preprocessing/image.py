@@ -22,6 +22,13 @@ points outside the image filled by `fill_mode`: "constant" (cval), "nearest", "r
     zx, zy ~ U(1 − z, 1 + z) for zoom_range = z (or U(lo, hi) for [lo, hi])
     flip if U(0, 1) < 0.5, when horizontal_flip / vertical_flip
 
+Keras 3.15 quirk, reproduced for parity: `get_random_transform` draws `tx` from
+height_shift_range (scaled by H) and `ty` from width_shift_range (scaled by W), but Keras 3's
+`apply_affine_transform` swaps the matrix to NumPy's (row, column) order, so `tx` ends up
+moving columns and `ty` rows: with channels_last images, width_shift_range shifts the image
+vertically and height_shift_range horizontally (by a fraction of the other side). For square
+images (the course's) the only effect is which flag names which axis.
+
 Reproducibility: with `seed=s`, batch k of the iterator draws from a generator seeded with
 s + k (the permutation of a new epoch first, then every image's parameters in order), which
 is the stream Keras' legacy iterator gets from `np.random.seed(s + k)`: the batches equal
@@ -475,7 +482,10 @@ class NumpyArrayIterator:
         batch_x = np.zeros((len(index_array),) + self.x.shape[1:], dtype=self.dtype)
         for i, j in enumerate(index_array):
             params = gen.get_random_transform(self.x[j].shape, rng=rng)
-            batch_x[i] = gen.standardize(gen.apply_transform(self.x[j], params))
+            # a copy (as Keras' astype): standardize() works in place and must never
+            # touch the stored images, even when no transform was drawn
+            batch_x[i] = gen.standardize(gen.apply_transform(self.x[j].astype(self.dtype),
+                                                             params))
         if self.y is None:
             return batch_x
         out = (batch_x, self.y[index_array])
