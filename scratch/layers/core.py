@@ -33,15 +33,15 @@ def dense_forward(x: Array, kernel: Array, bias: Array | None) -> Array:
     return z
 
 
-def dense_backward(dz: Array, x: Array, kernel: Array, use_bias: bool):
+def dense_backward(dz: Array, x: Array, kernel: Array, use_bias: bool, need_dx: bool = True):
     """Gradients of z = x·W + b for a cotangent dz (..., M).
 
     Math:
-        dx = dz · Wᵀ              (..., D)
+        dx = dz · Wᵀ              (..., D)   (skipped, None, when need_dx is False)
         dW = Σ_batch xᵀ · dz      (D, M)
         db = Σ_batch dz           (M,)
     """
-    dx = np.matmul(dz, kernel.T)
+    dx = np.matmul(dz, kernel.T) if need_dx else None
     x2 = x.reshape(-1, x.shape[-1])
     dz2 = dz.reshape(-1, dz.shape[-1])
     grads = {"kernel": x2.T @ dz2}
@@ -130,7 +130,8 @@ class Dense(Layer):
         """Back-propagate dL/dz (the pre-activation gradient) through x·W + b."""
         x, z, _ = self._require_cache()
         dz = self._check_dy(dz, z.shape)
-        dx, self.grads = dense_backward(dz, x, self.params["kernel"], self.use_bias)
+        dx, self.grads = dense_backward(dz, x, self.params["kernel"], self.use_bias,
+                                        need_dx=not getattr(self, "_skip_input_grad", False))
         return dx
 
     def get_config(self) -> dict:

@@ -49,6 +49,11 @@ def _topological_nodes(outputs: list[KerasTensor]) -> list[Node]:
     return order
 
 
+def _trains(layer: Layer) -> bool:
+    """Whether the layer has trainable weights right now (Keras 3 reads this every step)."""
+    return layer.trainable and bool(layer.trainable_weights)
+
+
 def _accepts_mask(layer: Layer) -> bool:
     try:
         return "mask" in inspect.signature(layer.forward).parameters
@@ -293,6 +298,14 @@ class Model(TrainingMixin, Layer):
             layer._cache = self._cache.get(id(node), layer._cache)
         return getattr(layer, "logits", None)
 
+    def _output_activation(self, i: int) -> str | None:
+        """Name of the activation that produced output i (for the hidden-logits path)."""
+        layer = self.outputs[i].node.layer
+        if isinstance(layer, Model):
+            return layer._output_activation(0)
+        act = getattr(layer, "activation", None)
+        return getattr(act, "name", None)
+
     def backward(self, dy, from_logits=None):
         """Back-propagate cotangents of the outputs; returns dL/dinputs.
 
@@ -300,6 +313,7 @@ class Model(TrainingMixin, Layer):
         (the hidden-logits path of the cross-entropy losses).
         """
         caches = self._require_cache()
+        need = self._tensors_needing_grad(not getattr(self, "_skip_input_grad", False))
         dys = as_list(dy) if self._multi_output else [dy]
         flags = list(from_logits) if from_logits is not None else [False] * len(dys)
         cot: dict[int, Any] = {}
@@ -313,17 +327,24 @@ class Model(TrainingMixin, Layer):
             if isinstance(layer, InputLayer):
                 continue
             outs = [cot.get(id(t)) for t in node.outputs]
-            if all(g is None for g in outs):
-                continue
+            inputs_need_grad = any(id(t) in need for t in node.inputs)
+            if all(g is None for g in outs) or not (inputs_need_grad or _trains(layer)):
+                continue  # nothing upstream learns from this node: skip its backward
             layer._cache = caches[id(node)]
-            if node.multi_output:
-                outs = [np.zeros_like(v) if g is None else g
-                        for g, v in zip(outs, self._zeros_like_outputs(node))]
-                dx = layer.backward(outs)
-            elif id(node.outputs[0]) in logit_tensors:
-                dx = layer.backward_from_logits(outs[0])
-            else:
-                dx = layer.backward(outs[0])
+            layer._skip_input_grad = not inputs_need_grad
+            try:
+                if node.multi_output:
+                    outs = [np.zeros_like(v) if g is None else g
+                            for g, v in zip(outs, self._zeros_like_outputs(node))]
+                    dx = layer.backward(outs)
+                elif id(node.outputs[0]) in logit_tensors:
+                    dx = layer.backward_from_logits(outs[0])
+                else:
+                    dx = layer.backward(outs[0])
+            finally:
+                layer._skip_input_grad = False
+            if not inputs_need_grad:
+                dx = None
             self._accumulate_layer_grads(grads, layer)
             dxs = as_list(dx) if node.multi_input else [dx]
             for t, g in zip(node.inputs, dxs):
@@ -336,6 +357,18 @@ class Model(TrainingMixin, Layer):
 
     def backward_from_logits(self, dz):
         return self.backward(dz, from_logits=[True])
+
+    def _tensors_needing_grad(self, need_input_grads: bool) -> set[int]:
+        """Ids of the tensors whose gradient someone needs: those downstream of a model input
+        (when the caller wants dL/dinputs) or of a layer with trainable weights. A layer
+        whose inputs need no gradient is asked (`_skip_input_grad`) not to compute one."""
+        need = {id(t) for t in self.inputs} if need_input_grads else set()
+        for node in self._nodes:
+            if isinstance(node.layer, InputLayer):
+                continue
+            if _trains(node.layer) or any(id(t) in need for t in node.inputs):
+                need.update(id(t) for t in node.outputs)
+        return need
 
     def _zeros_like_outputs(self, node: Node) -> list:
         layer = node.layer

@@ -242,11 +242,13 @@ class TrainingMixin:
                 flags.append(False)
                 values.append(None)
                 continue
-            logits = None
+            logits, extra = None, {}
             if type(loss).__name__ in _CROSSENTROPY or getattr(loss, "is_crossentropy", False):
                 logits = self._output_logits(i)
+                if logits is not None:
+                    extra["activation"] = self._output_activation(i)
             value, grad = loss.value_and_grad(y, y_pred, sample_weight=sws[i], logits=logits,
-                                              mask=masks[i])
+                                              mask=masks[i], **extra)
             values.append(value)
             w = self._loss_weights[i]
             if w != 1.0:
@@ -265,7 +267,11 @@ class TrainingMixin:
     def _train_step(self, xs, ys, sws):
         y_preds = self._forward_list(xs, training=True)
         loss, dys, flags = self._compute_loss(ys, y_preds, sws, training=True)
-        self.backward(dys if len(self.outputs) > 1 else dys[0], from_logits=flags)
+        self._skip_input_grad = True  # nobody needs dL/dx of the data
+        try:
+            self.backward(dys if len(self.outputs) > 1 else dys[0], from_logits=flags)
+        finally:
+            self._skip_input_grad = False
         pairs = self.grads_and_vars()
         if not pairs:
             self._warn_no_trainable()

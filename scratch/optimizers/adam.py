@@ -6,7 +6,18 @@ from typing import Any
 
 import numpy as np
 
+from .._kernels.optimizers import adam_update
 from .base import Optimizer, _check_non_negative, _check_unit_interval, _keras_cast, _keras_const
+
+# Below this size the NumPy expression is as fast as the fused kernel's call overhead.
+_FUSE_MIN_SIZE = 64
+
+
+def _fusable(*arrays: np.ndarray) -> bool:
+    """The fused kernel needs contiguous arrays of one dtype (views are updated in place)."""
+    w = arrays[0]
+    return w.size >= _FUSE_MIN_SIZE and all(
+        a.dtype == w.dtype and a.shape == w.shape and a.flags.c_contiguous for a in arrays)
 
 
 class Adam(Optimizer):
@@ -77,6 +88,12 @@ class Adam(Optimizer):
         m = self._momentums[i]
         v = self._velocities[i]
         alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        if not self.amsgrad and _fusable(variable, g, m, v):
+            adam_update(variable.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                        dtype.type(alpha), _keras_const(1 - self.beta_1, dtype),
+                        _keras_const(1 - self.beta_2, dtype),
+                        _keras_const(self.epsilon, dtype))
+            return
         m += (g - m) * _keras_const(1 - self.beta_1, dtype)
         v += (g * g - v) * _keras_const(1 - self.beta_2, dtype)
         if self.amsgrad:
