@@ -1,9 +1,29 @@
 """`scratch.layers`: Keras layer names, weight names and layouts, with explicit backward."""
 
 from .base import Layer
+from .conv import Conv1D, Conv2D
 from .core import (ELU, Activation, Dense, Flatten, Input, InputLayer, LeakyReLU, ReLU,
                    Reshape, Softmax)
 from .dropout import Dropout
+from .normalization import BatchNormalization, LayerNormalization
+from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
+                      GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+                      MaxPooling1D, MaxPooling2D)
+from .recurrent import (GRU, LSTM, RNN, GRUCell, LSTMCell, RecurrentCell, SimpleRNN,
+                        SimpleRNNCell)
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Softmax", "ReLU",
-           "LeakyReLU", "ELU", "Flatten", "Reshape", "Dropout"]
+# Keras' aliases
+Convolution1D, Convolution2D = Conv1D, Conv2D
+MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = (MaxPooling1D, MaxPooling2D, AveragePooling1D,
+                                              AveragePooling2D)
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+
+__all__ = [
+    "Layer", "Input", "InputLayer", "Dense", "Activation", "Softmax", "ReLU", "LeakyReLU",
+    "ELU", "Flatten", "Reshape", "Dropout",
+    "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
+    "AveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D", "BatchNormalization", "LayerNormalization",
+    "RNN", "RecurrentCell", "SimpleRNN", "SimpleRNNCell", "GRU", "GRUCell", "LSTM", "LSTMCell",
+]
