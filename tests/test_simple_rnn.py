@@ -402,3 +402,30 @@ def test_config_round_trip_and_keras_keys(tf_keras):
                                           "kernel_constraint", "recurrent_constraint",
                                           "bias_constraint"}
     assert not missing
+
+
+@pytest.mark.parametrize("layer", ["SimpleRNN", "GRU", "LSTM"])
+def test_batch_split_across_threads_equals_one_thread(monkeypatch, layer):
+    """The fast path may cut a big batch into chunks run in threads: same numbers."""
+    from scratch._kernels import recurrent as kernels
+    monkeypatch.setattr(kernels, "MIN_ROWS_PER_THREAD", 2)
+    monkeypatch.setattr(kernels, "MIN_WORK_PER_STEP", 0)
+    config = {"units": 4, "return_sequences": True, "return_state": True, "go_backwards": True,
+              "dropout": 0.3}
+    for dtype in ("float64", "float32"):
+        case = Case(layer, config, 7, 4, 3, True, True, True, 21, dtype)
+        lay = scratch_layer(case)
+        lay.build((case.N, case.T, case.D))
+        data = make_data(case, lay)
+        one = run_scratch(case, lay, data)
+        kernels.set_threads(3)
+        try:
+            split = run_scratch(case, lay, data)
+        finally:
+            kernels.set_threads(1)
+        assert isinstance(lay._cache.sequence, kernels.SplitCache)
+        for a, r in zip(split.outputs + [split.dx] + split.d_states + split.grads,
+                        one.outputs + [one.dx] + one.d_states + one.grads):
+            assert_close(a, r, kind="fast_vs_readable", dtype=dtype)
+    with pytest.raises(ValueError, match="positive integer"):
+        kernels.set_threads(0)

@@ -2,29 +2,37 @@
 
 `rnn_forward` / `rnn_backward` here have the signatures of the readable BPTT driver
 (`scratch.layers.recurrent.rnn.rnn_forward` / `rnn_backward`) and compute the same numbers
-for SimpleRNNCell, GRUCell (both variants) and LSTMCell; a test checks fast == readable. What
-makes them fast:
+for SimpleRNNCell, GRUCell (both variants) and LSTMCell; a test checks fast == readable.
 
-* The input projection x_t W + b of all T steps is ONE GEMM, (T·N, D) @ (D, G), before the
-  loop; only h_{t−1} U (one fused GEMM over all gates) stays inside the loop.
-* Gates are fused: one (N, G) pre-activation block per step, activations applied in place
-  on column blocks, every temporary preallocated (`out=`), states kept in (T+1, N, M) arrays.
-* BPTT stores the pre-activation cotangents dZ of every step, so the weight gradients are
-  three GEMMs after the loop: dW = Xᵀ dZ, dU = H_prevᵀ dZ, dx = dZ Wᵀ (and db = Σ dZ).
+What makes them fast:
 
-Measured on the project's 2-core EPYC (float32, N = 128, M = 128, one BLAS thread): per step
-the recurrent GEMM (128×128 @ 128×512) costs ~240 µs, NumPy's exp ~110 µs and tanh ~200 µs per
-128×512 block, a plain multiply ~11 µs. The transcendental functions cost as much as the GEMM,
-and Numba's exp/tanh are 2–7× slower than NumPy's here (no SVML), so the gate math stays in
-NumPy; sigmoid is 1/(1 + exp(−z)), in place. The backward step has no transcendental function
-left (σ' = y(1−y), tanh' = 1−y² from the stored outputs).
+* The input projection x_t W + b of all T steps is ONE batched GEMM before the loop; only
+  h_{t−1} U (one batched GEMM over all gates) stays inside the loop.
+* Gate-major storage: the pre-activations live in a (G, T, N, M) array, so every gate of a
+  step is a contiguous (N, M) block. Elementwise NumPy on a column block of an (N, G·M)
+  array costs 4× more per element than on a contiguous block (measured below), and the gate
+  math is most of a step. The LSTM's gates are kept in the order [i, f, o, c] inside, so the
+  three sigmoids are one call; the weights and gradients are permuted back to Keras' layout.
+* Every temporary is preallocated (`out=`), activations run in place, states live in
+  (T+1, N, M) arrays.
+* BPTT stores the pre-activation cotangents of every step, so the weight gradients are
+  batched GEMMs after the loop: dW = Xᵀ dZ, dU = H_prevᵀ dZ, dx = Σ_g dZ_g W_gᵀ, db = Σ dZ.
 
-NumPy 2.4.6 bug avoided here: in-place `np.negative(v, out=v)` on a strided view whose
-stride is 16 bytes (float32; e.g. column M = 1 of an (N, 4M) gate block) or 32/64 bytes
-(float64) returns wrong values; every other ufunc used here was checked on such views.
+Measured on the project's 2-core EPYC (float32, N = M = 128, one BLAS thread, CPU time):
+h U for 4 gates 230 µs (one (128, 512) GEMM or a batched (4, 128, 128) one alike); NumPy exp
+38 µs and tanh 58 µs per (128, 128) block; a multiply 3.2 µs contiguous against 14 µs on
+column blocks of a (128, 512) array. The transcendental functions cost about as much as the
+GEMM, and Numba's exp/tanh are 2–7× slower than NumPy's here (no SVML), so the gate math stays
+in NumPy; sigmoid is 1/(1 + exp(−z)) in place. The backward step has no transcendental left
+(σ' = y(1−y), tanh' = 1−y² from the stored outputs): about 15 contiguous multiplies, small
+against its GEMM, so a fused Numba loop would not pay for its compile time.
+
+NumPy 2.4.6 bug avoided here: in-place `np.negative(v, out=v)` on a strided view whose stride
+is 16 bytes (float32; e.g. column M = 1 of an (N, 4M) block) or 32/64 bytes (float64) returns
+wrong values, so negation is a multiply by −1.
 
 Not covered (the layer falls back to the readable loop): recurrent_dropout (its per-gate masks
-on h_{t−1} split the recurrent GEMM) and custom cells.
+on h_{t−1}) and custom cells.
 """
 
 from __future__ import annotations
@@ -57,9 +65,7 @@ class _Act:
     def apply(self, z: Array, out: Array) -> None:
         """out = act(z) (out may be z itself)."""
         if self.kind == "sigmoid":
-            # not np.negative(z, out=z): NumPy 2.4.6 gets that wrong on some strided views
-            # (e.g. a (N, 1) column of an (N, 4) array, float32; see the module docstring)
-            np.multiply(z, -1, out=out)
+            np.multiply(z, -1, out=out)  # not np.negative: see the module docstring
             np.exp(out, out=out)
             out += 1
             np.reciprocal(out, out=out)
@@ -91,12 +97,14 @@ class _Act:
 
 class FastCache(NamedTuple):
     kind: str  # "simple_rnn", "gru", "lstm"
-    x_shape: tuple
+    x_shape: tuple  # (N, T, D)
     go_backwards: bool
     mask: Array | None  # (T, N, 1) bool, processing order
     zero_output_for_mask: bool
     xs: list  # inputs of the projection: [X] or per-gate [X ⊙ m_g], each (T·N, D)
-    in_masks: tuple | None
+    in_masks: tuple | None  # per-gate input dropout masks (Keras order) or None
+    perm: tuple  # internal gate j holds Keras gate block perm[j]
+    W: Array  # kernel, gate-major (G, D, M), internal order
     arrays: dict[str, Any]
 
 
@@ -108,61 +116,89 @@ def supports(cell, dropout) -> bool:
     return dropout is None or dropout.recurrent is None
 
 
-# ----------------------------------------------------------------------------- shared parts
+# ----------------------------------------------------------------------------- layouts
+def _gate_major(w: Array, perm: tuple) -> Array:
+    """(R, G·M) Keras layout → (G, R, M), internal gate j = Keras block perm[j]."""
+    G = len(perm)
+    R, M = w.shape[0], w.shape[1] // G
+    return np.ascontiguousarray(w.reshape(R, G, M)[:, list(perm)].transpose(1, 0, 2))
+
+
+def _keras_layout(d: Array, perm: tuple) -> Array:
+    """Inverse of `_gate_major`: (G, R, M) → (R, G·M)."""
+    G, R, M = d.shape
+    out = np.empty((R, G, M), d.dtype)
+    out[:, list(perm)] = d.transpose(1, 0, 2)
+    return out.reshape(R, G * M)
+
+
+def _bias_keras_layout(db: Array, perm: tuple) -> Array:
+    """(G, M) internal order → (G·M,) Keras order."""
+    out = np.empty_like(db)
+    out[list(perm)] = db
+    return out.reshape(-1)
+
+
 def _time_major(x: Array, go_backwards: bool) -> Array:
     xt = x.transpose(1, 0, 2)
     return np.ascontiguousarray(xt[::-1] if go_backwards else xt)
 
 
-def _project(xt: Array, kernel: Array, bias: Array | None, in_masks, out: Array) -> list:
-    """out (T, N, G) = X W + b over all steps at once; returns the GEMM inputs used."""
+def _project(xt: Array, W: Array, bias: Array | None, in_masks, perm, out: Array) -> list:
+    """out (G, T, N, M) = X W_g + b_g for every gate and step at once.
+
+    Returns the GEMM inputs used ([X], or [X ⊙ m_g] per internal gate) for dW.
+    """
     T, N, D = xt.shape
+    G, _, M = W.shape
     x2 = xt.reshape(T * N, D)
-    o2 = out.reshape(T * N, -1)
+    o = out.reshape(G, T * N, M)
     if in_masks is None:
-        np.matmul(x2, kernel, out=o2)
+        np.matmul(x2, W, out=o)
         xs = [x2]
     elif all(m is in_masks[0] for m in in_masks):
         xm = (xt * in_masks[0]).reshape(T * N, D)
-        np.matmul(xm, kernel, out=o2)
+        np.matmul(xm, W, out=o)
         xs = [xm]
     else:
-        G = len(in_masks)
-        width = kernel.shape[1] // G
         xs = []
-        for g, m in enumerate(in_masks):
-            xm = (xt * m).reshape(T * N, D)
-            cols = slice(g * width, (g + 1) * width)
-            o2[:, cols] = xm @ kernel[:, cols]
+        for j in range(G):
+            xm = (xt * in_masks[perm[j]]).reshape(T * N, D)
+            np.matmul(xm, W[j], out=o[j])
             xs.append(xm)
     if bias is not None:
-        out += bias
+        out += bias.reshape(G, M)[list(perm), None, None, :]
     return xs
 
 
-def _input_grads(dA: Array, cache: FastCache, kernel: Array) -> tuple[Array, Array]:
-    """(dW, dx) of the projection from dA (T, N, G); dx back in (N, T, D) input order."""
+def _input_grads(dA: Array, cache: FastCache, need_dx: bool = True) -> tuple[Array, Any]:
+    """(dW in Keras layout, dx (N, T, D) in input order, or None) from dA (G, T, N, M)."""
     N, T, D = cache.x_shape
-    dA2 = dA.reshape(T * N, -1)
+    G, M = dA.shape[0], dA.shape[-1]
+    dA3 = dA.reshape(G, T * N, M)
+    W_T = cache.W.transpose(0, 2, 1)  # (G, M, D)
     if len(cache.xs) == 1:
-        dW = cache.xs[0].T @ dA2
-        dX = (dA2 @ kernel.T).reshape(T, N, D)
+        dW = np.matmul(cache.xs[0].T, dA3)
+        if not need_dx:
+            return _keras_layout(dW, cache.perm), None
+        dX = np.matmul(dA3, W_T).sum(axis=0).reshape(T, N, D)
         if cache.in_masks is not None:
             dX *= cache.in_masks[0]
     else:
-        width = kernel.shape[1] // len(cache.xs)
-        dW = np.empty_like(kernel)
+        dW = np.empty((G, D, M), dA.dtype)
         dX = np.zeros((T, N, D), dA.dtype)
-        for g, (xm, m) in enumerate(zip(cache.xs, cache.in_masks)):
-            cols = slice(g * width, (g + 1) * width)
-            dW[:, cols] = xm.T @ dA2[:, cols]
-            dX += (dA2[:, cols] @ kernel[:, cols].T).reshape(T, N, D) * m
-    dX = dX.reshape(T, N, D)
+        for j, xm in enumerate(cache.xs):
+            np.matmul(xm.T, dA3[j], out=dW[j])
+            if need_dx:
+                dX += (dA3[j] @ W_T[j]).reshape(T, N, D) * cache.in_masks[cache.perm[j]]
+        if not need_dx:
+            return _keras_layout(dW, cache.perm), None
     if cache.go_backwards:
         dX = dX[::-1]
-    return dW, np.ascontiguousarray(dX.transpose(1, 0, 2))
+    return _keras_layout(dW, cache.perm), np.ascontiguousarray(dX.transpose(1, 0, 2))
 
 
+# ----------------------------------------------------------------------------- time mask
 def _masked_update(t: int, mask, new: Array, states: Array) -> None:
     """states[t+1] = m ? new : states[t]."""
     np.copyto(states[t + 1], states[t])
@@ -178,13 +214,6 @@ def _masked_output(t: int, mask, new: Array, outputs: Array, zero_output: bool) 
     np.copyto(outputs[t], new, where=mask[t])
 
 
-def _finish_forward(kind, x, go_backwards, mask, zero_output, xs, dropout, arrays, outputs,
-                    finals):
-    cache = FastCache(kind, x.shape, go_backwards, mask, zero_output, xs,
-                      None if dropout is None else dropout.inputs, arrays)
-    return outputs.transpose(1, 0, 2), finals, cache
-
-
 class _Carry:
     """Cotangents carried backwards through the time mask (see rnn.py's BPTT equations)."""
 
@@ -194,6 +223,13 @@ class _Carry:
         self.dO = None if d_outputs is None else d_outputs.transpose(1, 0, 2)  # (T, N, M)
         self.g_out = np.zeros((N, M), dtype) if self.mask is not None else None
         self.g = np.empty((N, M), dtype)
+
+    def split_state(self, t: int, g_state: Array) -> tuple[Array, Array | None]:
+        """(the part of a state cotangent reaching the cell, the part carried past it)."""
+        if self.mask is None:
+            return g_state, None
+        m = self.mask[t]
+        return g_state * m, g_state * ~m
 
     def new_h(self, t: int, g_state: Array) -> Array:
         """The cotangent of step t's new h; updates the carried output cotangent."""
@@ -214,35 +250,37 @@ class _Carry:
             np.multiply(total, ~m, out=self.g_out)
         return g
 
-    def split_state(self, t: int, g_state: Array) -> tuple[Array, Array | None]:
-        """(the part of a state cotangent reaching the cell, the part carried past it)."""
-        if self.mask is None:
-            return g_state, None
-        m = self.mask[t]
-        return g_state * m, g_state * ~m
-
 
 def _zeros_or(d, shape, dtype) -> Array:
     return np.zeros(shape, dtype) if d is None else np.asarray(d, dtype=dtype)
 
 
+def _begin(cell, x, go_backwards, dropout, perm):
+    """Shared set-up: time-major x, gate-major weights, the projection buffer."""
+    p = cell.params
+    xt = _time_major(x, go_backwards)
+    W = _gate_major(p["kernel"], perm)
+    U = _gate_major(p["recurrent_kernel"], perm)
+    return p, xt, W, U, None if dropout is None else dropout.inputs
+
+
 # ----------------------------------------------------------------------------- SimpleRNN
 def _simple_rnn_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
-    p, act = cell.params, _Act(cell.activation)
-    xt = _time_major(x, go_backwards)
+    perm = (0,)
+    p, xt, W, U, in_masks = _begin(cell, x, go_backwards, dropout, perm)
+    act = _Act(cell.activation)
     T, N, _ = xt.shape
     M = cell.units
-    H = np.empty((T + 1, N, M), x.dtype)  # carried states; H[0] = h0
+    H = np.empty((T + 1, N, M), x.dtype)  # carried states, H[0] = h0
     H[0] = states[0]
-    Y = H[1:] if mask is None else np.empty((T, N, M), x.dtype)  # raw act outputs
-    xs = _project(xt, p["kernel"], p.get("bias"), None if dropout is None else dropout.inputs, Y)
+    Y = H[1:] if mask is None else np.empty((T, N, M), x.dtype)  # raw outputs act(z_t)
+    xs = _project(xt, W, p.get("bias"), in_masks, perm, Y[None])
     Z = np.empty_like(Y) if act.needs_input else None
     O = None if mask is None else np.empty((T, N, M), x.dtype)
     tmp = np.empty((N, M), x.dtype)
-    U = p["recurrent_kernel"]
     for t in range(T):
         y = Y[t]
-        np.matmul(H[t], U, out=tmp)
+        np.matmul(H[t], U[0], out=tmp)
         y += tmp
         if Z is not None:
             Z[t] = y
@@ -250,169 +288,166 @@ def _simple_rnn_forward(cell, x, states, go_backwards, mask, zero_output, dropou
         if mask is not None:
             _masked_update(t, mask, y, H)
             _masked_output(t, mask, y, O, zero_output)
-    arrays = {"H": H, "Y": Y, "Z": Z}
-    return _finish_forward("simple_rnn", x, go_backwards, mask, zero_output, xs, dropout,
-                           arrays, H[1:] if O is None else O, [H[T].copy()])
+    cache = FastCache("simple_rnn", x.shape, go_backwards, mask, zero_output, xs, in_masks,
+                      perm, W, {"H": H, "Y": Y, "Z": Z, "U": U})
+    return (H[1:] if O is None else O).transpose(1, 0, 2), [H[T].copy()], cache
 
 
-def _simple_rnn_backward(cell, d_outputs, d_states, cache):
-    p, act = cell.params, _Act(cell.activation)
+def _simple_rnn_backward(cell, d_outputs, d_states, cache, need_dx=True):
+    act = _Act(cell.activation)
     N, T, _ = cache.x_shape
     M, dtype = cell.units, cell.dtype
-    H, Y, Z = cache.arrays["H"], cache.arrays["Y"], cache.arrays["Z"]
-    U = p["recurrent_kernel"]
+    H, Y, Z, U = (cache.arrays[k] for k in ("H", "Y", "Z", "U"))
+    U_T = np.ascontiguousarray(U[0].T)
     carry = _Carry(cache, d_outputs, N, M, dtype)
     g_h = _zeros_or(d_states[0], (N, M), dtype)
-    dA = np.empty((T, N, M), dtype)
+    dA = np.empty((1, T, N, M), dtype)
     tmp = np.empty((N, M), dtype)
     for t in range(T - 1, -1, -1):
         g_in, g_past = carry.split_state(t, g_h)
-        da = dA[t]
+        da = dA[0, t]
         np.copyto(da, carry.new_h(t, g_in))
         act.grad(da, Y[t], None if Z is None else Z[t], tmp)
-        g_h = da @ U.T
+        g_h = da @ U_T
         if g_past is not None:
             g_h += g_past
-    H2 = H[:T].reshape(T * N, M)
+    dW, dx = _input_grads(dA, cache, need_dx)
     dA2 = dA.reshape(T * N, M)
-    dW, dx = _input_grads(dA, cache, p["kernel"])
-    grads = {"kernel": dW, "recurrent_kernel": H2.T @ dA2}
-    if "bias" in p:
+    grads = {"kernel": dW, "recurrent_kernel": H[:T].reshape(T * N, M).T @ dA2}
+    if "bias" in cell.params:
         grads["bias"] = dA2.sum(axis=0)
     return dx, [g_h], grads
 
 
 # ----------------------------------------------------------------------------- GRU
 def _gru_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
-    p = cell.params
+    perm = (0, 1, 2)  # [z, r, h̃] as in Keras
+    p, xt, W, U, in_masks = _begin(cell, x, go_backwards, dropout, perm)
     rec, act = _Act(cell.recurrent_activation), _Act(cell.activation)
-    xt = _time_major(x, go_backwards)
     T, N, _ = xt.shape
     M, dtype = cell.units, x.dtype
     bias = p.get("bias")
     b_in = None if bias is None else (bias[0] if cell.reset_after else bias)
-    b_rec = bias[1] if bias is not None and cell.reset_after else None
-    A = np.empty((T, N, 3 * M), dtype)  # pre-activations, then gate values [z | r | h̃]
-    xs = _project(xt, p["kernel"], b_in, None if dropout is None else dropout.inputs, A)
+    b_rec = bias[1].reshape(3, 1, M) if bias is not None and cell.reset_after else None
+    A = np.empty((3, T, N, M), dtype)  # pre-activations, then gate values [z, r, h̃]
+    xs = _project(xt, W, b_in, in_masks, perm, A)
     Z = np.empty_like(A) if rec.needs_input or act.needs_input else None
     H = np.empty((T + 1, N, M), dtype)
     H[0] = states[0]
-    UH = np.empty((T, N, M), dtype)  # reset_after: h U_h + b'_h; else r ⊙ h_{t−1}
+    UH = np.empty((T, N, M), dtype)  # reset_after: h U_h + b'_h; otherwise r ⊙ h_{t−1}
     O = None if mask is None else np.empty((T, N, M), dtype)
-    U = p["recurrent_kernel"]
-    U_zr, U_h = np.ascontiguousarray(U[:, :2 * M]), np.ascontiguousarray(U[:, 2 * M:])
-    tmp = np.empty((N, 3 * M), dtype)
-    tmp_m = np.empty((N, M), dtype)
+    R = np.empty((3, N, M), dtype)
+    tmp = np.empty((N, M), dtype)
     h_new = np.empty((N, M), dtype) if mask is not None else None
     for t in range(T):
-        a = A[t]
-        zr, hh = a[:, :2 * M], a[:, 2 * M:]
-        z, r = a[:, :M], a[:, M:2 * M]
+        a = A[:, t]
+        zr, (z, r, hh) = a[:2], a
         if cell.reset_after:
-            np.matmul(H[t], U, out=tmp)
+            np.matmul(H[t], U, out=R)
             if b_rec is not None:
-                tmp += b_rec
-            zr += tmp[:, :2 * M]
-            if Z is not None:
-                Z[t, :, :2 * M] = zr
-            rec.apply(zr, zr)
-            UH[t] = tmp[:, 2 * M:]
-            np.multiply(r, UH[t], out=tmp_m)
+                R += b_rec
+            zr += R[:2]
         else:
-            np.matmul(H[t], U_zr, out=tmp[:, :2 * M])
-            zr += tmp[:, :2 * M]
-            if Z is not None:
-                Z[t, :, :2 * M] = zr
-            rec.apply(zr, zr)
-            np.multiply(r, H[t], out=UH[t])
-            np.matmul(UH[t], U_h, out=tmp_m)
-        hh += tmp_m
+            np.matmul(H[t], U[:2], out=R[:2])
+            zr += R[:2]
         if Z is not None:
-            Z[t, :, 2 * M:] = hh
+            Z[:2, t] = zr
+        rec.apply(zr, zr)
+        if cell.reset_after:
+            UH[t] = R[2]
+            np.multiply(r, UH[t], out=tmp)
+        else:
+            np.multiply(r, H[t], out=UH[t])
+            np.matmul(UH[t], U[2], out=tmp)
+        hh += tmp
+        if Z is not None:
+            Z[2, t] = hh
         act.apply(hh, hh)
-        out = H[t + 1] if mask is None else h_new
-        np.multiply(z, H[t], out=out)  # h = z ⊙ h_{t−1} + (1 − z) ⊙ h̃
-        np.subtract(1, z, out=tmp_m)
-        tmp_m *= hh
-        out += tmp_m
+        h = H[t + 1] if mask is None else h_new
+        np.multiply(z, H[t], out=h)  # h = z ⊙ h_{t−1} + (1 − z) ⊙ h̃
+        np.subtract(1, z, out=tmp)
+        tmp *= hh
+        h += tmp
         if mask is not None:
-            _masked_update(t, mask, out, H)
-            _masked_output(t, mask, out, O, zero_output)
-    arrays = {"A": A, "Z": Z, "H": H, "UH": UH, "U_zr": U_zr, "U_h": U_h}
-    return _finish_forward("gru", x, go_backwards, mask, zero_output, xs, dropout, arrays,
-                           H[1:] if O is None else O, [H[T].copy()])
+            _masked_update(t, mask, h, H)
+            _masked_output(t, mask, h, O, zero_output)
+    cache = FastCache("gru", x.shape, go_backwards, mask, zero_output, xs, in_masks, perm, W,
+                      {"A": A, "Z": Z, "H": H, "UH": UH, "U": U})
+    return (H[1:] if O is None else O).transpose(1, 0, 2), [H[T].copy()], cache
 
 
-def _gru_backward(cell, d_outputs, d_states, cache):
-    p = cell.params
+def _gru_backward(cell, d_outputs, d_states, cache, need_dx=True):
     rec, act = _Act(cell.recurrent_activation), _Act(cell.activation)
     N, T, _ = cache.x_shape
     M, dtype = cell.units, cell.dtype
-    A, Z, H, UH = (cache.arrays[k] for k in ("A", "Z", "H", "UH"))
-    U_zr, U_h = cache.arrays["U_zr"], cache.arrays["U_h"]
-    U = p["recurrent_kernel"]
+    A, Z, H, UH, U = (cache.arrays[k] for k in ("A", "Z", "H", "UH", "U"))
+    U_T = np.ascontiguousarray(U.transpose(0, 2, 1))
     carry = _Carry(cache, d_outputs, N, M, dtype)
     g_h = _zeros_or(d_states[0], (N, M), dtype)
-    dA = np.empty((T, N, 3 * M), dtype)  # cotangents of the input-side pre-activations
-    dR = np.empty((T, N, 3 * M), dtype) if cell.reset_after else None  # recurrent side
-    tmp_m = np.empty((N, M), dtype)
+    dA = np.empty((3, T, N, M), dtype)  # cotangents of the input-side pre-activations
+    dRh = np.empty((T, N, M), dtype) if cell.reset_after else None  # of h U_h + b'_h
+    R = np.empty((2, N, M), dtype)
+    tmp = np.empty((N, M), dtype)
     d_rh = np.empty((N, M), dtype)
     for t in range(T - 1, -1, -1):
         g_in, g_past = carry.split_state(t, g_h)
         g = carry.new_h(t, g_in)
-        a, da = A[t], dA[t]
-        z, r, hh = a[:, :M], a[:, M:2 * M], a[:, 2 * M:]
-        dz, dr, dhh = da[:, :M], da[:, M:2 * M], da[:, 2 * M:]
-        zt = None if Z is None else Z[t]
-        np.subtract(H[t], hh, out=dz)  # dz = g ⊙ (h_{t−1} − h̃)
+        (z, r, hh), (dz, dr, dhh) = A[:, t], dA[:, t]
+        zt = (None, None, None) if Z is None else Z[:, t]
+        np.subtract(H[t], hh, out=dz)  # dz = g ⊙ (h_{t−1} − h̃), then through σ
         dz *= g
-        rec.grad(dz, z, None if zt is None else zt[:, :M], tmp_m)
+        rec.grad(dz, z, zt[0], tmp)
         np.subtract(1, z, out=dhh)  # dh̃ = g ⊙ (1 − z), then through act
         dhh *= g
-        act.grad(dhh, hh, None if zt is None else zt[:, 2 * M:], tmp_m)
+        act.grad(dhh, hh, zt[2], tmp)
         g_new = g * z
         if cell.reset_after:
             np.multiply(dhh, UH[t], out=dr)
-            rec.grad(dr, r, None if zt is None else zt[:, M:2 * M], tmp_m)
-            dr_t = dR[t]
-            dr_t[:, :2 * M] = da[:, :2 * M]
-            np.multiply(dhh, r, out=dr_t[:, 2 * M:])
-            g_new += dr_t @ U.T
+            rec.grad(dr, r, zt[1], tmp)
+            np.multiply(dhh, r, out=dRh[t])
+            g_new += dRh[t] @ U_T[2]
         else:
-            np.matmul(dhh, U_h.T, out=d_rh)  # cotangent of r ⊙ h_{t−1}
+            np.matmul(dhh, U_T[2], out=d_rh)  # cotangent of r ⊙ h_{t−1}
             np.multiply(d_rh, H[t], out=dr)
-            rec.grad(dr, r, None if zt is None else zt[:, M:2 * M], tmp_m)
+            rec.grad(dr, r, zt[1], tmp)
             d_rh *= r
             g_new += d_rh
-            g_new += da[:, :2 * M] @ U_zr.T
+        np.matmul(dA[:2, t], U_T[:2], out=R)
+        g_new += R[0]
+        g_new += R[1]
         g_h = g_new if g_past is None else g_new + g_past
+    dW, dx = _input_grads(dA, cache, need_dx)
     H2 = H[:T].reshape(T * N, M)
-    dA2 = dA.reshape(T * N, 3 * M)
-    dW, dx = _input_grads(dA, cache, p["kernel"])
+    dU = np.empty((3, M, M), dtype)
+    np.matmul(H2.T, dA[:2].reshape(2, T * N, M), out=dU[:2])
     if cell.reset_after:
-        dR2 = dR.reshape(T * N, 3 * M)
-        dU = H2.T @ dR2
+        np.matmul(H2.T, dRh.reshape(T * N, M), out=dU[2])
     else:
-        dU = np.empty_like(U)
-        dU[:, :2 * M] = H2.T @ dA2[:, :2 * M]
-        dU[:, 2 * M:] = UH.reshape(T * N, M).T @ dA2[:, 2 * M:]
-    grads = {"kernel": dW, "recurrent_kernel": dU}
-    if "bias" in p:
-        db = dA2.sum(axis=0)
-        grads["bias"] = np.stack([db, dR2.sum(axis=0)]) if cell.reset_after else db
+        np.matmul(UH.reshape(T * N, M).T, dA[2].reshape(T * N, M), out=dU[2])
+    grads = {"kernel": dW, "recurrent_kernel": _keras_layout(dU, cache.perm)}
+    if "bias" in cell.params:
+        db = dA.sum(axis=(1, 2)).reshape(-1)
+        if cell.reset_after:
+            db_h = db.copy()
+            db_h[2 * M:] = dRh.sum(axis=(0, 1))
+            grads["bias"] = np.stack([db, db_h])
+        else:
+            grads["bias"] = db
     return dx, [g_h], grads
 
 
 # ----------------------------------------------------------------------------- LSTM
+_LSTM_ORDER = (0, 1, 3, 2)  # internal [i, f, o, c]: the three sigmoid gates are contiguous
+
+
 def _lstm_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
-    p = cell.params
+    perm = _LSTM_ORDER
+    p, xt, W, U, in_masks = _begin(cell, x, go_backwards, dropout, perm)
     rec, act = _Act(cell.recurrent_activation), _Act(cell.activation)
-    xt = _time_major(x, go_backwards)
     T, N, _ = xt.shape
     M, dtype = cell.units, x.dtype
-    A = np.empty((T, N, 4 * M), dtype)  # pre-activations, then gates [i | f | g | o]
-    xs = _project(xt, p["kernel"], p.get("bias"), None if dropout is None else dropout.inputs,
-                  A)
+    A = np.empty((4, T, N, M), dtype)  # pre-activations, then gates [i, f, o, g]
+    xs = _project(xt, W, p.get("bias"), in_masks, perm, A)
     Z = np.empty_like(A) if rec.needs_input or act.needs_input else None
     H = np.empty((T + 1, N, M), dtype)
     C = np.empty((T + 1, N, M), dtype)
@@ -420,24 +455,22 @@ def _lstm_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
     TC = np.empty((T, N, M), dtype)  # act(c_t)
     CR = np.empty((T, N, M), dtype) if act.needs_input or mask is not None else None
     O = None if mask is None else np.empty((T, N, M), dtype)
-    U = p["recurrent_kernel"]
-    tmp = np.empty((N, 4 * M), dtype)
-    tmp_m = np.empty((N, M), dtype)
+    R = np.empty((4, N, M), dtype)
+    tmp = np.empty((N, M), dtype)
     h_new = np.empty((N, M), dtype) if mask is not None else None
     for t in range(T):
-        a = A[t]
-        np.matmul(H[t], U, out=tmp)
-        a += tmp
+        a = A[:, t]
+        np.matmul(H[t], U, out=R)
+        a += R
         if Z is not None:
-            Z[t] = a
-        rec.apply(a[:, :2 * M], a[:, :2 * M])
-        act.apply(a[:, 2 * M:3 * M], a[:, 2 * M:3 * M])
-        rec.apply(a[:, 3 * M:], a[:, 3 * M:])
-        i, f, g, o = a[:, :M], a[:, M:2 * M], a[:, 2 * M:3 * M], a[:, 3 * M:]
+            Z[:, t] = a
+        rec.apply(a[:3], a[:3])
+        act.apply(a[3], a[3])
+        i, f, o, g = a
         c = C[t + 1] if CR is None else CR[t]
         np.multiply(f, C[t], out=c)  # c = f ⊙ c_{t−1} + i ⊙ g
-        np.multiply(i, g, out=tmp_m)
-        c += tmp_m
+        np.multiply(i, g, out=tmp)
+        c += tmp
         act.apply(c, TC[t])
         h = H[t + 1] if mask is None else h_new
         np.multiply(o, TC[t], out=h)
@@ -447,36 +480,35 @@ def _lstm_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
             _masked_output(t, mask, h, O, zero_output)
         elif CR is not None:
             C[t + 1] = c
-    arrays = {"A": A, "Z": Z, "H": H, "C": C, "TC": TC, "CR": CR}
-    return _finish_forward("lstm", x, go_backwards, mask, zero_output, xs, dropout, arrays,
-                           H[1:] if O is None else O, [H[T].copy(), C[T].copy()])
+    cache = FastCache("lstm", x.shape, go_backwards, mask, zero_output, xs, in_masks, perm, W,
+                      {"A": A, "Z": Z, "H": H, "C": C, "TC": TC, "CR": CR, "U": U})
+    return ((H[1:] if O is None else O).transpose(1, 0, 2), [H[T].copy(), C[T].copy()],
+            cache)
 
 
-def _lstm_backward(cell, d_outputs, d_states, cache):
-    p = cell.params
+def _lstm_backward(cell, d_outputs, d_states, cache, need_dx=True):
     rec, act = _Act(cell.recurrent_activation), _Act(cell.activation)
     N, T, _ = cache.x_shape
     M, dtype = cell.units, cell.dtype
-    A, Z, H, C, TC, CR = (cache.arrays[k] for k in ("A", "Z", "H", "C", "TC", "CR"))
-    U = p["recurrent_kernel"]
+    A, Z, H, C, TC, CR, U = (cache.arrays[k] for k in ("A", "Z", "H", "C", "TC", "CR", "U"))
+    U_T = np.ascontiguousarray(U.transpose(0, 2, 1))
     carry = _Carry(cache, d_outputs, N, M, dtype)
     g_h = _zeros_or(d_states[0], (N, M), dtype)
     g_c = _zeros_or(d_states[1], (N, M), dtype)
-    dA = np.empty((T, N, 4 * M), dtype)
+    dA = np.empty((4, T, N, M), dtype)
+    R = np.empty((4, N, M), dtype)
     dc = np.empty((N, M), dtype)
-    tmp_m = np.empty((N, M), dtype)
-    tmp_2m = np.empty((N, 2 * M), dtype)
+    tmp = np.empty((N, M), dtype)
+    tmp3 = np.empty((3, N, M), dtype)
     for t in range(T - 1, -1, -1):
         h_in, h_past = carry.split_state(t, g_h)
         c_in, c_past = carry.split_state(t, g_c)
         gh = carry.new_h(t, h_in)
-        a, da = A[t], dA[t]
-        i, f, g, o = a[:, :M], a[:, M:2 * M], a[:, 2 * M:3 * M], a[:, 3 * M:]
-        di, df, dg, do = da[:, :M], da[:, M:2 * M], da[:, 2 * M:3 * M], da[:, 3 * M:]
-        zt = None if Z is None else Z[t]
+        a, da = A[:, t], dA[:, t]
+        (i, f, o, g), (di, df, do, dg) = a, da
         np.multiply(gh, TC[t], out=do)  # do = dh ⊙ act(c)
         np.multiply(gh, o, out=dc)  # dc = c_in + act'(c) ⊙ dh ⊙ o
-        act.grad(dc, TC[t], None if CR is None else CR[t], tmp_m)
+        act.grad(dc, TC[t], None if CR is None else CR[t], tmp)
         dc += c_in
         np.multiply(dc, g, out=di)
         np.multiply(dc, i, out=dg)
@@ -484,24 +516,23 @@ def _lstm_backward(cell, d_outputs, d_states, cache):
         g_c = dc * f
         if c_past is not None:
             g_c += c_past
-        if zt is None:
-            rec.grad(da[:, :2 * M], a[:, :2 * M], None, tmp_2m)
-            act.grad(dg, g, None, tmp_m)
-            rec.grad(do, o, None, tmp_m)
+        if Z is None:
+            rec.grad(da[:3], a[:3], None, tmp3)
+            act.grad(dg, g, None, tmp)
         else:
-            rec.grad(di, i, zt[:, :M], tmp_m)
-            rec.grad(df, f, zt[:, M:2 * M], tmp_m)
-            act.grad(dg, g, zt[:, 2 * M:3 * M], tmp_m)
-            rec.grad(do, o, zt[:, 3 * M:], tmp_m)
-        g_h = da @ U.T
+            for k in range(3):
+                rec.grad(da[k], a[k], Z[k, t], tmp)
+            act.grad(dg, g, Z[3, t], tmp)
+        np.matmul(da, U_T, out=R)  # dh_{t−1} = Σ_gates dz U_gateᵀ
+        g_h = R.sum(axis=0)
         if h_past is not None:
             g_h += h_past
+    dW, dx = _input_grads(dA, cache, need_dx)
     H2 = H[:T].reshape(T * N, M)
-    dA2 = dA.reshape(T * N, 4 * M)
-    dW, dx = _input_grads(dA, cache, p["kernel"])
-    grads = {"kernel": dW, "recurrent_kernel": H2.T @ dA2}
-    if "bias" in p:
-        grads["bias"] = dA2.sum(axis=0)
+    dU = np.matmul(H2.T, dA.reshape(4, T * N, M))
+    grads = {"kernel": dW, "recurrent_kernel": _keras_layout(dU, cache.perm)}
+    if "bias" in cell.params:
+        grads["bias"] = _bias_keras_layout(dA.sum(axis=(1, 2)), cache.perm)
     return dx, [g_h, g_c], grads
 
 
@@ -510,6 +541,74 @@ _FORWARD = {"SimpleRNNCell": _simple_rnn_forward, "GRUCell": _gru_forward,
             "LSTMCell": _lstm_forward}
 _BACKWARD = {"simple_rnn": _simple_rnn_backward, "gru": _gru_backward, "lstm": _lstm_backward}
 
+# Batch parallelism: the sequences of a batch never interact, so the batch can be cut into
+# chunks that run the whole time loop (forward or BPTT) in parallel threads; NumPy and BLAS
+# release the GIL. Off by default (the project's machines are shared: one thread each).
+_THREADS = 1
+_POOLS: dict[int, Any] = {}
+MIN_ROWS_PER_THREAD = 16
+MIN_WORK_PER_STEP = 2 ** 14  # N · G · M: below this a step is Python overhead, not math
+
+
+def set_threads(n: int) -> None:
+    """Run the fast path of big batches in `n` threads (1 = off, the default).
+
+    Each thread takes a contiguous chunk of the batch through the whole sequence, so the
+    results are those of one thread up to the summation order of the weight gradients
+    (chunks' gradients are added). Pair it with one BLAS thread
+    (`scratch._threads.limit_blas_threads(1)`) to avoid oversubscribing the cores.
+
+    Raises:
+        ValueError: if `n` is not a positive integer.
+    """
+    global _THREADS
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_threads expected a positive integer. Received: n={n!r}")
+    _THREADS = n
+
+
+def get_threads() -> int:
+    return _THREADS
+
+
+def _pool(n: int):
+    if n not in _POOLS:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOLS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="scratch-rnn")
+    return _POOLS[n]
+
+
+def _chunk_count(cell, N: int) -> int:
+    work = N * cell.params["recurrent_kernel"].shape[1]
+    n = min(_THREADS, N // MIN_ROWS_PER_THREAD)
+    return n if n > 1 and work >= MIN_WORK_PER_STEP else 1
+
+
+class SplitCache(NamedTuple):
+    """The caches of a batch run in chunks (one per thread)."""
+
+    slices: list
+    caches: list
+    x_shape: tuple
+
+
+def _split_dropout(dropout, s: slice):
+    if dropout is None or dropout.inputs is None:
+        return dropout
+    chunks: dict[int, Array] = {}
+    inputs = tuple(chunks.setdefault(id(m), m[s]) for m in dropout.inputs)
+    return type(dropout)(inputs, dropout.recurrent)
+
+
+def _forward_one(cell, x, states, go_backwards, time_mask, zero_output, dropout):
+    mask = None
+    if time_mask is not None:
+        m = np.asarray(time_mask, dtype=bool).T[:, :, None]
+        mask = np.ascontiguousarray(m[::-1] if go_backwards else m)
+    with np.errstate(over="ignore"):
+        return _FORWARD[type(cell).__name__](cell, x, list(states), go_backwards, mask,
+                                             zero_output, dropout)
+
 
 def rnn_forward(cell, x: Array, initial_states: list[Array], *, go_backwards: bool = False,
                 time_mask: Array | None = None, zero_output_for_mask: bool = False,
@@ -517,17 +616,39 @@ def rnn_forward(cell, x: Array, initial_states: list[Array], *, go_backwards: bo
     """Fast twin of `scratch.layers.recurrent.rnn.rnn_forward` (same arguments and results).
 
     Returns:
-        (outputs (N, T, M) in processing order, final states, FastCache).
+        (outputs (N, T, M) in processing order, final states, cache).
     """
-    mask = None
-    if time_mask is not None:
-        m = np.asarray(time_mask, dtype=bool).T[:, :, None]
-        mask = np.ascontiguousarray(m[::-1] if go_backwards else m)
-    with np.errstate(over="ignore"):
-        return _FORWARD[type(cell).__name__](cell, x, list(initial_states), go_backwards, mask,
-                                             zero_output_for_mask, dropout)
+    N = x.shape[0]
+    n = _chunk_count(cell, N)
+    if n == 1:
+        return _forward_one(cell, x, initial_states, go_backwards, time_mask,
+                            zero_output_for_mask, dropout)
+    bounds = np.linspace(0, N, n + 1).astype(int)
+    slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    jobs = [(cell, x[s], [st[s] for st in initial_states], go_backwards,
+             None if time_mask is None else time_mask[s], zero_output_for_mask,
+             _split_dropout(dropout, s)) for s in slices]
+    results = list(_pool(n).map(lambda job: _forward_one(*job), jobs))
+    outputs = np.concatenate([r[0] for r in results], axis=0)
+    finals = [np.concatenate([r[1][k] for r in results], axis=0)
+              for k in range(len(initial_states))]
+    return outputs, finals, SplitCache(slices, [r[2] for r in results], x.shape)
 
 
-def rnn_backward(cell, d_outputs: Array | None, d_final_states: list, cache: FastCache):
-    """Fast twin of `scratch.layers.recurrent.rnn.rnn_backward`: (dx, d_initial_states, grads)."""
-    return _BACKWARD[cache.kind](cell, d_outputs, list(d_final_states), cache)
+def rnn_backward(cell, d_outputs: Array | None, d_final_states: list, cache,
+                 need_dx: bool = True):
+    """Fast twin of `scratch.layers.recurrent.rnn.rnn_backward`: (dx, d_initial_states, grads).
+
+    With need_dx=False the input gradient is not computed (dx is None).
+    """
+    if not isinstance(cache, SplitCache):
+        return _BACKWARD[cache.kind](cell, d_outputs, list(d_final_states), cache, need_dx)
+    jobs = [(cell, None if d_outputs is None else d_outputs[s],
+             [None if d is None else d[s] for d in d_final_states], c, need_dx)
+            for s, c in zip(cache.slices, cache.caches)]
+    results = list(_pool(len(jobs)).map(lambda job: _BACKWARD[job[3].kind](*job), jobs))
+    dx = np.concatenate([r[0] for r in results], axis=0) if need_dx else None
+    d_init = [np.concatenate([r[1][k] for r in results], axis=0)
+              for k in range(len(results[0][1]))]
+    grads = {k: sum(r[2][k] for r in results[1:]) + results[0][2][k] for k in results[0][2]}
+    return dx, d_init, grads

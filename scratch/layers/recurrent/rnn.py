@@ -646,12 +646,13 @@ class RNN(Layer):
             full = np.zeros((N, cache.T, M), self.dtype)
             full[:, -1] = d_out
             d_out = full
+        need_dx = not getattr(self, "_skip_input_grad", False)  # set by Model.backward
         if cache.fast:
             from ..._kernels import recurrent as fast_kernels
-            backward = fast_kernels.rnn_backward
+            dx, d_init, grads = fast_kernels.rnn_backward(self.cell, d_out, d_states,
+                                                          cache.sequence, need_dx)
         else:
-            backward = rnn_backward
-        dx, d_init, grads = backward(self.cell, d_out, d_states, cache.sequence)
+            dx, d_init, grads = rnn_backward(self.cell, d_out, d_states, cache.sequence)
         self.grads = {k: grads[k] for k in self.params}
         self.cell.grads = self.grads
         self.initial_state_grads = d_init
