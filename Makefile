@@ -36,6 +36,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip setuptools wheel
 	$(PY) -m pip install $(PIP_FLAGS) -e '.[$(EXTRAS)]'
+	$(PY) -m pip install $(PIP_FLAGS) --no-deps "tf-keras==2.21.*"
 	touch $@
 
 demo: venv
