@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import activations
+from .. import activations, initializers
 from ..typing import Array, Shape
 from .base import Layer, shape_tuple
 from .symbolic import KerasTensor, Node
@@ -143,9 +143,10 @@ class Dense(Layer):
 
 
 def _serialize_init(init):
-    if isinstance(init, str) or init is None:
+    """An initializer argument as it goes into get_config (Keras' serialized form)."""
+    if init is None or isinstance(init, (str, dict)):
         return init
-    return {"class_name": type(init).__name__, "config": init.get_config()}
+    return initializers.serialize(init)
 
 
 # ------------------------------------------------------------------------------ Activation
