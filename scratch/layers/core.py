@@ -15,9 +15,6 @@ from ..typing import Array, Shape
 from .base import Layer, shape_tuple
 from .symbolic import KerasTensor, Node
 
-_LOGIT_ACTIVATIONS = ("sigmoid", "softmax")
-
-
 # ------------------------------------------------------------------------------ Dense
 class DenseCache(NamedTuple):
     x: Array  # input (..., D)
@@ -117,7 +114,7 @@ class Dense(Layer):
     @property
     def logits(self) -> Array | None:
         """The pre-activation z of the last forward, if the activation is sigmoid/softmax."""
-        if self._cache is None or self.activation.name not in _LOGIT_ACTIVATIONS:
+        if self._cache is None or not self.activation.exposes_logits:
             return None
         return self._cache.z
 
@@ -168,7 +165,7 @@ class Activation(Layer):
 
     @property
     def logits(self) -> Array | None:
-        if self._cache is None or self.activation.name not in _LOGIT_ACTIVATIONS:
+        if self._cache is None or not self.activation.exposes_logits:
             return None
         return self._cache[0]
 
