@@ -20,8 +20,8 @@ DTYPES = ("float64", "float32")
 def conv_cases(draw, rank=None):
     """A conv config and its input shape, built so that the output is never empty."""
     rank = draw(st.sampled_from([1, 2])) if rank is None else rank
-    # grouped convolutions cost tf.keras an XLA compile (~0.5 s) per call: 1 draw in 3
-    groups = draw(st.sampled_from([1, 1, 1, 1, 2, 3]))
+    # grouped convolutions cost tf.keras an XLA compile (0.5–1.5 s) per call: rarer draws
+    groups = draw(st.sampled_from([1, 1, 1, 1, 1, 1, 2, 3]))
     padding = draw(st.sampled_from(["valid", "same"] + (["causal"] if rank == 1 else [])))
     kernel = tuple(draw(st.integers(1, 4)) for _ in range(rank))
     if draw(st.booleans()):
@@ -98,9 +98,10 @@ def _apply_edge_cases(test):
 @given(conv_cases())
 @_apply_edge_cases
 def test_conv_parity_with_keras(tf_keras, tf, case):
-    """Outputs, input gradients and weight gradients match tf.keras in float64 and float32;
-    the Keras layer is built from scratch's own get_config()."""
-    for dtype in DTYPES:
+    """Outputs, input gradients and weight gradients match tf.keras in float64 and float32
+    (grouped: float64 only, each tf.keras call compiles with XLA; fast_vs_readable and the
+    gradchecks cover grouped float32); the Keras layer comes from scratch's get_config()."""
+    for dtype in DTYPES if case["config"]["groups"] == 1 else ("float64",):
         rng, layer, x = _make(case, dtype)
         klayer = getattr(tf_keras.layers, case["cls"]).from_config(layer.get_config())
         klayer.build(x.shape)
