@@ -50,7 +50,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .. import activations
 from ..typing import Array, Shape
 from .base import Layer
-from .core import _LOGIT_ACTIVATIONS, _serialize_init
+from .core import _serialize_init
 
 __all__ = ["Conv1D", "Conv2D", "conv2d_forward", "conv2d_backward", "conv2d_forward_fast",
            "conv2d_backward_fast", "conv_output_length", "conv_padding"]
@@ -454,7 +454,7 @@ class _Conv(Layer):
     @property
     def logits(self) -> Array | None:
         """The pre-activation z of the last forward, if the activation is sigmoid/softmax."""
-        if self._cache is None or self.activation.name not in _LOGIT_ACTIVATIONS:
+        if self._cache is None or not getattr(self.activation, "exposes_logits", False):
             return None
         z = self._cache.z
         return z[:, 0] if self.rank == 1 else z
