@@ -15,6 +15,9 @@ from ..typing import Array, Shape
 from .base import Layer, shape_tuple
 from .symbolic import KerasTensor, Node
 
+# Activations whose output carries hidden logits (`Activation.exposes_logits`).
+_LOGIT_ACTIVATIONS = ("sigmoid", "softmax")
+
 # ------------------------------------------------------------------------------ Dense
 class DenseCache(NamedTuple):
     x: Array  # input (..., D)
