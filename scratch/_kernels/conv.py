@@ -33,11 +33,12 @@ def col2im_add(dcols, dxp, sh, sw, dh, dw):
     N, Ho, Wo, kh, kw, C = dcols.shape
     for n in range(N):
         for ho in range(Ho):
-            for wo in range(Wo):
-                for i in range(kh):
-                    hi = ho * sh + i * dh
-                    for j in range(kw):
-                        wi = wo * sw + j * dw
+            for i in range(kh):
+                row = dxp[n, ho * sh + i * dh]  # (Wp, C): one input row gets taps (i, ·)
+                for j in range(kw):
+                    for wo in range(Wo):
+                        src = dcols[n, ho, wo, i, j]
+                        dst = row[wo * sw + j * dw]
                         for c in range(C):
-                            dxp[n, hi, wi, c] += dcols[n, ho, wo, i, j, c]
+                            dst[c] += src[c]
     return dxp
