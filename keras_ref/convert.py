@@ -29,21 +29,10 @@ class UnsupportedError(ValueError):
     """A Keras layer, argument or setting that scratch does not implement."""
 
 
-# Keras config keys scratch does not model, with the value that means "not used".
-_NEUTRAL: dict[str, Any] = {
-    "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
-    "recurrent_regularizer": None, "beta_regularizer": None, "gamma_regularizer": None,
-    "embeddings_regularizer": None, "kernel_constraint": None, "bias_constraint": None,
-    "recurrent_constraint": None, "beta_constraint": None, "gamma_constraint": None,
-    "embeddings_constraint": None, "quantization_config": None, "lora_rank": None,
-    "lora_alpha": None, "data_format": "channels_last", "sparse": False, "ragged": False,
-    "optional": False, "synchronized": False, "renorm": False, "renorm_clipping": None,
-    "renorm_momentum": 0.99, "use_cudnn": "auto", "implementation": None,
-    "rms_scaling": False, "unroll": False, "time_major": False, "zero_output_for_mask": None,
-    "embeddings_regularizer_": None, "input_axes": None, "output_axes": None,
-    "sparse_": None, "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
-    "loss_scale_factor": None, "gradient_accumulation_steps": None,
-}
+# Keras config keys scratch does not model, with the value that means "not used" (one table,
+# kept with the file formats).
+from scratch.saving.keras_format import NEUTRAL as _NEUTRAL  # noqa: E402
+
 _ANY_VALUE = {"implementation", "unroll", "use_cudnn", "zero_output_for_mask", "module",
               "registered_name", "build_config", "compile_config"}
 
