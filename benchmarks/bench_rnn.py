@@ -7,7 +7,7 @@ Workloads (the same model and initial weights in both engines; the tf.keras mode
   (128 × 28 steps × 28 features), Adam + sparse categorical cross-entropy:
     - forward: scratch `model(x)` against a compiled tf.keras forward
       (`tf.function(lambda x: model(x, training=False))`, traced once) and against
-      `model.predict(x)`; targets ≤ 1.0× and ≤ 0.3× of tf.keras' time;
+      against `model.predict(x)`; targets ≤ 1.0× and ≤ 0.3× of tf.keras' time;
     - train step: scratch `train_on_batch` against tf.keras' `train_on_batch`; target ≤ 1.0×.
 * The same with GRU(128) (reset_after=True, Keras' default).
 * Lecture 43: Input(10, 1) → SimpleRNN(5) → Dense(1) on the sine series, Adam(0.1), mse,
@@ -17,8 +17,10 @@ Method: both engines are warmed up first (tf.keras traces its functions); every 
 of a train step or fit starts from the same weights and optimizer state; the figure is the
 median over `--repeats` repeats, alternating the engines so a change in the machine's load
 hits both alike. scratch runs with `--blas-threads` BLAS threads (default 1, the project's
-recommendation on the shared 2-core machines); tf.keras with `--tf-threads` intra-op threads
-(default 2, one per core). The ratio column is scratch time / tf.keras time: lower is better.
+recommendation on the shared 2-core machines) and `--threads` recurrent batch-split threads
+(`scratch._kernels.recurrent.set_threads`, default 1); tf.keras with `--tf-threads` intra-op
+threads (default 2, one per core). The ratio column is scratch time / tf.keras time: lower
+is better.
 
 Run: ``python benchmarks/bench_rnn.py [--repeats 5] [--only lstm gru simple] [--no-tf]``.
 Machines are shared and noisy: compare the ratios of one run, never absolute times across runs.
@@ -47,6 +49,7 @@ import numpy as np  # noqa: E402
 
 import scratch  # noqa: E402
 from scratch import _threads  # noqa: E402
+from scratch._kernels import recurrent as recurrent_kernels  # noqa: E402
 from scratch.layers import Dense, Input  # noqa: E402
 from scratch.layers.recurrent import GRU, LSTM, SimpleRNN  # noqa: E402
 from scratch.models import Model  # noqa: E402
@@ -67,7 +70,7 @@ def side_by_side(pairs: list[tuple[Callable, Callable | None]], repeats: int) ->
     """Median of each function, alternating them repeat by repeat."""
     times: list[list[float]] = [[] for _ in pairs]
     for _ in range(repeats):
-        for (fn, before), ts in zip(pairs, times):
+        for (fn, before), ts in zip(pairs, times, strict=True):
             if before is not None:
                 before()
             t0 = time.perf_counter()
@@ -105,7 +108,7 @@ def _optimizer_reset(kmodel):
 
     def reset():
         kmodel.set_weights(w0)
-        for v, value in zip(kmodel.optimizer.variables, opt0):
+        for v, value in zip(kmodel.optimizer.variables, opt0, strict=True):
             v.assign(value)
     return reset
 
@@ -134,7 +137,6 @@ def bench_image_rows(cell: str, repeats: int, steps: int, use_tf: bool) -> list[
         model(x)
         model.train_on_batch(x, y)
     name = cell.upper() if cell == "gru" else "LSTM"
-    rows = []
     if not use_tf:
         t_fwd = median_time(lambda: model(x), repeats)
         t_step = median_time(s_steps, repeats, reset) / steps
@@ -147,11 +149,11 @@ def bench_image_rows(cell: str, repeats: int, steps: int, use_tf: bool) -> list[
     forward = tf.function(lambda a: kmodel(a, training=False))
     xt = tf.constant(x)
     k_reset = _optimizer_reset(kmodel)
+    check = float(np.max(np.abs(model(x) - forward(xt).numpy())))  # same weights here
     for _ in range(3):
         forward(xt).numpy()
         kmodel.predict(x, verbose=0)
         kmodel.train_on_batch(x, y)
-    check = float(np.max(np.abs(model(x) - forward(xt).numpy())))
 
     def k_steps():
         for _ in range(steps):
@@ -228,14 +230,18 @@ def main(argv=None) -> int:
                    help="workloads: lstm gru simple")
     p.add_argument("--epochs", type=int, default=80, help="epochs of the Lecture 43 fit")
     p.add_argument("--blas-threads", type=int, default=1, help="scratch's BLAS threads")
+    p.add_argument("--threads", type=int, default=1,
+                   help="scratch's recurrent batch-split threads (set_threads; default 1)")
     p.add_argument("--tf-threads", type=int, default=2, help="TensorFlow intra-op threads")
     p.add_argument("--no-tf", action="store_true", help="time scratch alone")
     args = p.parse_args(argv)
-    if min(args.repeats, args.steps, args.epochs, args.blas_threads, args.tf_threads) < 1:
+    if min(args.repeats, args.steps, args.epochs, args.blas_threads, args.tf_threads,
+           args.threads) < 1:
         p.error("--repeats, --steps, --epochs and the thread counts expected positive integers")
 
     scratch.utils.set_random_seed(0)
     _threads.limit_blas_threads(args.blas_threads)
+    recurrent_kernels.set_threads(args.threads)
     use_tf = not args.no_tf and importlib.util.find_spec("tensorflow") is not None
     tf_info = "not timed"
     if use_tf:
@@ -249,7 +255,8 @@ def main(argv=None) -> int:
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"scratch {scratch.__version__}, NumPy {np.__version__}, Python "
           f"{platform.python_version()}, {os.cpu_count()} CPUs, load average {load}")
-    print(f"BLAS (scratch): {_threads.describe_blas()}")
+    print(f"BLAS (scratch): {_threads.describe_blas()}; recurrent batch-split threads: "
+          f"{args.threads}")
     print(f"tf.keras: {tf_info}")
     print(f"median of {args.repeats} repeats; train step: mean of {args.steps} calls\n")
 

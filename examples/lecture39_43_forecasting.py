@@ -92,7 +92,7 @@ for noisy in (False, True):
     # make the original data (Lecture 39 reruns it with the noise uncommented)
     series = np.sin(0.1 * np.arange(200))
     if noisy:
-        series = series + np.random.randn(200) * 0.1
+        series = series + np.random.randn(200) * 0.1  # noqa: NPY002 (the course's code)
     X, Y = make_dataset(series, T, rnn=False)
     N = len(X)
 

@@ -54,8 +54,8 @@ def build_dataset(T, long_distance):
     # this is a nonlinear and long-distance dataset
     X = []
     Y = []
-    for t in range(5000):
-        x = np.random.randn(T)
+    for _t in range(5000):
+        x = np.random.randn(T)  # noqa: NPY002 (the course's code)
         X.append(x)
         if long_distance:
             y = get_label(x, 0, 1, 2)  # long distance
@@ -120,7 +120,7 @@ for key, T, long_distance, build, course_epochs in EXPERIMENTS:
     plt.legend()
     save(f"long_distance_{key}_accuracy")
 
-keys, accs = zip(*summary)
+keys, accs = zip(*summary, strict=False)
 plt.figure(figsize=(9, 4))
 plt.barh(keys, accs)
 plt.axvline(0.5, color="gray", linestyle="--")

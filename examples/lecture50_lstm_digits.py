@@ -62,7 +62,7 @@ print(f"test loss {loss:.4f}, test accuracy {accuracy:.4f}")
 # Show some test images with the predicted labels
 p_test = model.predict(x_test, verbose=0).argmax(axis=1)
 fig, axes = plt.subplots(2, 5, figsize=(10, 4))
-for ax, img, pred, true in zip(axes.ravel(), x_test, p_test, y_test):
+for ax, img, pred, true in zip(axes.ravel(), x_test, p_test, y_test, strict=False):
     ax.imshow(img, cmap="gray")
     ax.set_title(f"pred {pred} / true {true}", color="black" if pred == true else "red")
     ax.axis("off")

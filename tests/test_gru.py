@@ -10,12 +10,18 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from test_simple_rnn import (
+    Case,
+    check_fast_equals_readable,
+    check_gradcheck,
+    check_parity,
+    draw_case,
+)
 
-from conftest import expensive
 from scratch.layers.recurrent import GRU, RNN, GRUCell
 from scratch.testing import assert_close
-from test_simple_rnn import (Case, check_fast_equals_readable, check_gradcheck, check_parity,
-                             draw_case)
+
+from conftest import expensive
 
 GRU_OPTIONS = {
     "reset_after": st.booleans(),

@@ -10,12 +10,18 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from test_simple_rnn import (
+    Case,
+    check_fast_equals_readable,
+    check_gradcheck,
+    check_parity,
+    draw_case,
+)
 
-from conftest import expensive
 from scratch.layers.recurrent import LSTM, RNN, LSTMCell
 from scratch.testing import assert_close
-from test_simple_rnn import (Case, check_fast_equals_readable, check_gradcheck, check_parity,
-                             draw_case)
+
+from conftest import expensive
 
 LSTM_OPTIONS = {
     "unit_forget_bias": st.booleans(),
@@ -119,7 +125,7 @@ def test_functional_graph_backprops_into_symbolic_initial_states():
     listed.set_weights(lstm.get_weights())
     listed([x, h0, c0])
     grads = listed.backward(dy)
-    for a, b in zip(grads, [dx, dh0, dc0]):
+    for a, b in zip(grads, [dx, dh0, dc0], strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -135,3 +141,17 @@ def test_return_state_with_unused_outputs_in_a_graph():
     y = model.forward(x, training=True)
     dx = model.backward(np.ones_like(y))
     assert dx.shape == x.shape and np.isfinite(dx).all()
+
+
+def test_float32_gate_kernels_are_tensorflows_tanh_and_sigmoid(tf):
+    """The fast path's float32 tanh and σ are Eigen's approximations, as TF's CPU kernels:
+    bit for bit equal to tf.math.tanh / tf.math.sigmoid (NumPy's tanh is not)."""
+    from scratch._kernels import recurrent as kernels
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal(200_000) * 6).astype(np.float32)
+    z[:12] = [-200, -104.5, -103.9, -90, -87.5, 0, -0.0, 1e-30, 7.9, 8.1, 16.6, 30]
+    out = np.empty_like(z)
+    kernels.tanh_f32(z, out)
+    np.testing.assert_array_equal(out, tf.math.tanh(z).numpy())
+    kernels.sigmoid_f32(z, out, np.empty(z.size, np.int32))
+    np.testing.assert_array_equal(out, tf.math.sigmoid(z).numpy())

@@ -70,7 +70,7 @@ def fit_both(tf_keras, model, loss, lr, x, y, dtype, **fit_kwargs):
     metrics = model._metric_spec
     kmodel = keras_ref.to_keras(model)
     kmodel.compile(optimizer=tf_keras.optimizers.Adam(lr), loss=loss, metrics=metrics)
-    for a, b in zip(model.get_weights(), kmodel.get_weights()):
+    for a, b in zip(model.get_weights(), kmodel.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     kw = dict(epochs=2, batch_size=32, shuffle=False, verbose=0, **fit_kwargs)
     h = model.fit(x, y, **kw)
@@ -79,7 +79,8 @@ def fit_both(tf_keras, model, loss, lr, x, y, dtype, **fit_kwargs):
     for key in kh.history:
         assert_close(np.array(h.history[key]), np.array(kh.history[key]), kind="training",
                      dtype=dtype, msg=key)
-    for name, a, b in zip(model.weight_names, model.get_weights(), kmodel.get_weights()):
+    for name, a, b in zip(model.weight_names, model.get_weights(), kmodel.get_weights(),
+                          strict=True):
         assert a.dtype == dtype
         assert_close(a, b, kind="training", dtype=dtype, msg=name)
     assert_close(model.predict(x, verbose=0), kmodel.predict(x, verbose=0), kind="training",

@@ -16,9 +16,10 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conftest import expensive
 from scratch.layers.recurrent import RNN, SimpleRNN, SimpleRNNCell
 from scratch.testing import assert_close, gradcheck
+
+from conftest import expensive
 
 LAYER_KEYS = ("return_sequences", "return_state", "go_backwards")
 
@@ -156,24 +157,24 @@ def run_keras(keras, tf, case: Case, weights: list, data: Data) -> Result:
         out = klayer(x, initial_state=states, training=case.training,
                      mask=None if data.mask is None else tf.constant(data.mask))
         outs = list(out) if isinstance(out, (list, tuple)) else [out]
-        loss = sum(tf.reduce_sum(o * v) for o, v in zip(outs, data.cotangents))
+        loss = sum(tf.reduce_sum(o * v) for o, v in zip(outs, data.cotangents, strict=True))
     sources = [x] + (states or []) + list(klayer.trainable_weights)
     grads = tape.gradient(loss, sources)
     grads = [np.zeros(s.shape, case.dtype) if g is None else np.asarray(g)
-             for g, s in zip(grads, sources)]
+             for g, s in zip(grads, sources, strict=True)]
     k = 1 + (len(states) if states else 0)
     return Result([o.numpy() for o in outs], grads[0], grads[1:k], grads[k:])
 
 
 def compare(actual: Result, ref: Result, dtype: str, msg: str = "") -> None:
     assert len(actual.outputs) == len(ref.outputs), msg
-    for i, (a, r) in enumerate(zip(actual.outputs, ref.outputs)):
+    for i, (a, r) in enumerate(zip(actual.outputs, ref.outputs, strict=True)):
         assert_close(a, r, kind="forward", dtype=dtype, msg=f"output {i}; {msg}")
     assert_close(actual.dx, ref.dx, kind="input_grad", dtype=dtype, msg=f"dx; {msg}")
     for i, r in enumerate(ref.d_states):
         assert_close(actual.d_states[i], r, kind="input_grad", dtype=dtype,
                      msg=f"initial state {i}; {msg}")
-    for i, (a, r) in enumerate(zip(actual.grads, ref.grads)):
+    for i, (a, r) in enumerate(zip(actual.grads, ref.grads, strict=True)):
         assert_close(a, r, kind="weight_grad", dtype=dtype, msg=f"weight {i}; {msg}")
 
 
@@ -193,7 +194,8 @@ def check_fast_equals_readable(case: Case) -> None:
     fast = run_scratch(case, layer, data, fast=True)
     readable = run_scratch(case, layer, data, fast=False)
     for a, r in zip(fast.outputs + [fast.dx] + fast.d_states + fast.grads,
-                    readable.outputs + [readable.dx] + readable.d_states + readable.grads):
+                    readable.outputs + [readable.dx] + readable.d_states + readable.grads,
+                    strict=True):
         assert_close(a, r, kind="fast_vs_readable", dtype=case.dtype, msg=repr(case))
 
 
@@ -203,7 +205,7 @@ def check_gradcheck(case: Case) -> None:
     layer.build((case.N, case.T, case.D))
     data = make_data(case, layer)
     names = layer.weight_names
-    point = {"x": data.x, **{n: w for n, w in zip(names, layer.get_weights())}}
+    point = {"x": data.x, **{n: w for n, w in zip(names, layer.get_weights(), strict=True)}}
     if data.states is not None:
         point.update({f"s{k}": s for k, s in enumerate(data.states)})
     layer.cell._dropout_mask = data.dropout
@@ -359,10 +361,10 @@ def _assert_rejected_without_change(layer, call, match):
     cache = layer._cache
     with pytest.raises(ValueError, match=match):
         call()
-    for w, b in zip(layer.get_weights(), before):
+    for w, b in zip(layer.get_weights(), before, strict=True):
         np.testing.assert_array_equal(w, b)
     if states is not None:
-        for s, b in zip(layer.states, states):
+        for s, b in zip(layer.states, states, strict=True):
             np.testing.assert_array_equal(s, b)
     assert layer._cache is cache
 
@@ -425,7 +427,7 @@ def test_batch_split_across_threads_equals_one_thread(monkeypatch, layer):
             kernels.set_threads(1)
         assert isinstance(lay._cache.sequence, kernels.SplitCache)
         for a, r in zip(split.outputs + [split.dx] + split.d_states + split.grads,
-                        one.outputs + [one.dx] + one.d_states + one.grads):
+                        one.outputs + [one.dx] + one.d_states + one.grads, strict=True):
             assert_close(a, r, kind="fast_vs_readable", dtype=dtype)
     with pytest.raises(ValueError, match="positive integer"):
         kernels.set_threads(0)

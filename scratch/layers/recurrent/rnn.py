@@ -44,7 +44,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ... import activations, initializers
+from ... import initializers
 from ...typing import Array, Shape
 from ..base import Layer, as_list, shape_tuple
 from ..symbolic import KerasTensor, call_symbolic
@@ -78,7 +78,7 @@ def _masked_grad(dvs: list[Array], masks: tuple | None) -> Array:
     if masks is None:
         return sum(dvs[1:], dvs[0].copy())
     total = dvs[0] * masks[0]
-    for dv, m in zip(dvs[1:], masks[1:]):
+    for dv, m in zip(dvs[1:], masks[1:], strict=True):
         total += dv * m
     return total
 
@@ -289,7 +289,8 @@ def rnn_forward(cell: RecurrentCell, x: Array, initial_states: list[Array], *,
             m = mask[k]
             fallback = np.zeros_like(output) if zero_output_for_mask else prev_output
             output = np.where(m, output, fallback)
-            new_states = [np.where(m, s_new, s) for s_new, s in zip(new_states, states)]
+            new_states = [np.where(m, s_new, s)
+                          for s_new, s in zip(new_states, states, strict=True)]
         outputs.append(output)
         steps.append(step_cache)
         states, prev_output = new_states, output
@@ -316,7 +317,7 @@ def rnn_backward(cell: RecurrentCell, d_outputs: Array | None,
     N, T, D = cache.x_shape
     dtype = cell.dtype
     g_states = [np.zeros(s, dtype) if d is None else np.asarray(d)
-                for d, s in zip(d_final_states, cache.state_shapes)]
+                for d, s in zip(d_final_states, cache.state_shapes, strict=True)]
     g_out = np.zeros((N, cell.output_size), dtype)
     dx = np.zeros((N, T, D), dtype)
     grads = {k: np.zeros_like(v) for k, v in cell.params.items()}
@@ -334,7 +335,9 @@ def rnn_backward(cell: RecurrentCell, d_outputs: Array | None,
             g_new_states, carried = g_states, None
         dx_t, d_prev, step_grads = cell.step_backward(g_new_out, g_new_states, cache.steps[k])
         dx[:, order[k]] = dx_t
-        g_states = d_prev if carried is None else [a + b for a, b in zip(carried, d_prev)]
+        if carried is not None:
+            d_prev = [a + b for a, b in zip(carried, d_prev, strict=True)]
+        g_states = d_prev
         for name, g_w in step_grads.items():
             grads[name] += g_w
     return dx, g_states, grads
@@ -541,7 +544,7 @@ class RNN(Layer):
                 f"state(s) of shape(s) {[np.shape(s) for s in states]}"
             )
         out = []
-        for k, (s, size) in enumerate(zip(states, sizes)):
+        for k, (s, size) in enumerate(zip(states, sizes, strict=True)):
             if not isinstance(s, np.ndarray):
                 raise TypeError(
                     f"{type(self).__name__} {self.name!r} expected initial states as NumPy "
@@ -618,7 +621,7 @@ class RNN(Layer):
             if self.states is None or self.states[0].shape[0] != N:
                 self.states = [np.array(s, copy=True) for s in final_states]
             else:
-                for stored, s in zip(self.states, final_states):
+                for stored, s in zip(self.states, final_states, strict=True):
                     stored[...] = s
         # Copies: the arrays handed out must not alias the caches backward reads.
         output = np.array(outputs if self.return_sequences else outputs[:, -1], order="C")
@@ -638,7 +641,7 @@ class RNN(Layer):
                 f"output gradients. Received: {len(dys)}"
             )
         dys = [None if d is None else self._check_dy(d, s)
-               for d, s in zip(dys, cache.output_shapes)]
+               for d, s in zip(dys, cache.output_shapes, strict=True)]
         d_out = dys[0]
         d_states = dys[1:] if self.return_state else [None] * cache.n_states
         if d_out is not None and not self.return_sequences:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
-
 from ... import activations
 from ...typing import Array
 from .rnn import RNN, CellDropout, RecurrentCell, _reject_unsupported, _serialize_init
