@@ -41,6 +41,13 @@ CASES = {
         ["ann_digits_loss", "ann_digits_accuracy", "ann_digits_confusion_matrix",
          "ann_digits_misclassified"],
         ["x_train.shape: (1348, 28, 28)", "Confusion matrix, without normalization"]),
+    "lecture32_cnn_digits.py": (
+        ["cnn_digits_loss", "cnn_digits_accuracy", "cnn_digits_confusion_matrix",
+         "cnn_digits_misclassified"],
+        ["(1348, 28, 28, 1)", "Confusion matrix, without normalization"]),
+    "lecture36_vgg_augmented.py": (
+        ["vgg_augmented_loss", "vgg_augmented_accuracy", "vgg_augmented_samples"],
+        ["test accuracy"]),
     "lecture25_regression_surface.py": (
         ["regression_data", "regression_loss", "regression_surface",
          "regression_extrapolation"],

@@ -26,7 +26,10 @@ def _shape(layer, model) -> str:
 
 
 def summary_text(model) -> str:
-    cols = (33, 24, 15)
+    names = [f"{l.name} ({type(l).__name__})" for l in (model.layers if model.built else [])]
+    shapes = [_shape(l, model) for l in (model.layers if model.built else [])]
+    cols = (max([33] + [len(n) + 3 for n in names]), max([24] + [len(s) + 3 for s in shapes]),
+            15)
     hline = lambda l, m, r, c="━": l + m.join(c * w for w in cols) + r
     row = lambda a, b, c: (f"│ {a:<{cols[0] - 2}} │ {b:<{cols[1] - 2}} │ "
                            f"{c:>{cols[2] - 2}} │")
@@ -34,10 +37,9 @@ def summary_text(model) -> str:
              f"┃ {'Layer (type)':<{cols[0] - 2}} ┃ {'Output Shape':<{cols[1] - 2}} ┃ "
              f"{'Param #':>{cols[2] - 2}} ┃", hline("┡", "╇", "┩")]
     sequential = type(model).__name__ == "Sequential"
-    for layer in model.layers if model.built else []:
+    for layer, shape in zip(model.layers if model.built else [], shapes):
         if sequential and isinstance(layer, InputLayer):
             continue
-        shape = _shape(layer, model)
         if isinstance(layer, InputLayer):
             shape = str(layer.batch_shape).replace(",)", ")")
         lines.append(row(f"{layer.name} ({type(layer).__name__})", shape,
