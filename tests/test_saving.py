@@ -237,6 +237,83 @@ def test_every_layer_tf_keras_to_scratch(tmp_path, tf_keras, dtype):
             assert_close(y, ky, kind="forward", dtype=dtype, msg=f"{name} via {ext}")
 
 
+# ------------------------------------------------------------------------------ graph features
+def _graph_cases(keras):
+    L = keras.layers
+
+    def deferred():
+        m = keras.Sequential([L.Dense(2, name="d0"), L.Dense(1, name="d1")])
+        m.build((None, 3))
+        return m, [(3,)]
+
+    def dict_inputs():
+        p, q = keras.Input((3,), name="p"), keras.Input((2,), name="q")
+        return keras.Model({"p": p, "q": q}, L.Dense(1)(L.Concatenate()([p, q]))), \
+            {"p": (3,), "q": (2,)}
+
+    def nested_shared_frozen():
+        si = keras.Input((3,))
+        sub = keras.Model(si, L.Dense(3, name="sd")(si), name="subf")
+        seq = keras.Sequential([keras.Input((3,)), L.Dense(3, name="sq")], name="subs")
+        i = keras.Input((3,))
+        h = sub(i)
+        shared = L.Dense(3, name="shared")
+        m = keras.Model(i, [shared(shared(seq(sub(h)))), h])
+        m.get_layer("shared").trainable = False
+        m.get_layer("subs").layers[0].trainable = False
+        return m, [(3,)]
+
+    def initial_state():
+        x = keras.Input((5, 2))
+        out, h, c = L.LSTM(3, return_state=True)(x)
+        return keras.Model(x, [L.LSTM(3, name="second")(x, initial_state=[h, c]), out]), \
+            [(5, 2)]
+
+    def frozen_model():
+        m = keras.Sequential([keras.Input((3,)), L.Dense(2), L.BatchNormalization()])
+        m.trainable = False
+        return m, [(3,)]
+
+    return {"deferred": deferred, "dict_inputs": dict_inputs, "initial_state": initial_state,
+            "nested_shared_frozen": nested_shared_frozen, "frozen_model": frozen_model}
+
+
+@pytest.mark.parametrize("case", ["deferred", "dict_inputs", "initial_state",
+                                  "nested_shared_frozen", "frozen_model"])
+def test_graph_features_tf_keras_to_scratch_and_back(tmp_path, tf_keras, case):
+    """Deferred Sequential, dict inputs, nested functional/Sequential models, a shared layer
+    called twice, frozen layers, RNN states passed as `initial_state`: tf.keras → scratch →
+    tf.keras, weights bitwise and trainable flags kept at every level."""
+    kmodel, shapes = _graph_cases(tf_keras)[case]()
+    _randomize_keras(kmodel, np.random.default_rng(5))
+    rng = np.random.default_rng(6)
+    if isinstance(shapes, dict):
+        x = {k: rng.standard_normal((4,) + s).astype("float32") for k, s in shapes.items()}
+    else:
+        x = [rng.standard_normal((4,) + s).astype("float32") for s in shapes]
+        x = x[0] if len(x) == 1 else x
+    kmodel.save(str(tmp_path / "k.keras"))
+    model = load_model(str(tmp_path / "k.keras"))
+    _assert_bitwise(_keras_order(model), kmodel.get_weights(), "scratch")
+    kys = kmodel(x, training=False)
+    kys = list(kys.values()) if isinstance(kys, dict) else _as_list(kys)
+    for y, ky in zip(_as_list(model.predict(x, verbose=0)), kys):
+        assert_close(y, np.asarray(ky), kind="forward", dtype="float32", msg=case)
+    model.save(str(tmp_path / "s.keras"))
+    back = tf_keras.models.load_model(str(tmp_path / "s.keras"))
+    _assert_bitwise(back.get_weights(), kmodel.get_weights(), "tf.keras again")
+
+    def flags(m):
+        out = [m.trainable]
+        for layer in m.layers:
+            out += flags(layer) if hasattr(layer, "layers") else [layer.trainable]
+        return out
+
+    assert flags(model) == flags(kmodel)
+    # tf.keras' loader drops a Sequential's own trainable=False (on its own files too).
+    assert flags(back)[1:] == flags(kmodel)[1:]
+
+
 # ------------------------------------------------------------------------------ random models
 _BLOCKS = ["dense", "dense", "bn", "ln", "dropout", "activation"]
 _OPTIMIZERS = {

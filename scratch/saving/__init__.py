@@ -128,7 +128,7 @@ def check_version(version, what: str) -> None:
     if major > _MAX_MAJOR:
         raise FileFormatError(
             f"{what} was written by Keras {version}, a newer format than scratch reads "
-            f"(Keras {_MAX_MAJOR}.x files, written by Keras ≤ {KERAS_FORMAT_VERSION} here)."
+            f"(Keras ≤ {_MAX_MAJOR}.x; scratch writes the Keras {KERAS_FORMAT_VERSION} format)."
         )
 
 

@@ -79,12 +79,21 @@ def to_snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+def keras_class_name(obj) -> str:
+    """The Keras class of a scratch object: a functional `Model` is Keras' "Functional"."""
+    from ..models import Model, Sequential
+
+    if isinstance(obj, Model) and not isinstance(obj, Sequential):
+        return "Functional"
+    return type(obj).__name__
+
+
 def unique_keys(objects) -> list[str]:
     """Keras' container keys: snake_case class names, uniquified as name, name_1, name_2."""
     used: dict[str, int] = {}
     keys = []
     for obj in objects:
-        name = to_snake_case(type(obj).__name__)
+        name = to_snake_case(keras_class_name(obj))
         if name in used:
             used[name] += 1
             keys.append(f"{name}_{used[name]}")
@@ -154,7 +163,7 @@ def dtype_name(dtype, where: str = "") -> str | None:
         kind = np.dtype(name).kind
     except TypeError:
         kind = None
-    if kind in "iub" and kind is not None:
+    if kind is not None and kind in "iub":
         return np.dtype(name).name
     raise UnsupportedError(
         f"{where}scratch computes in float32 or float64. Received: dtype={name!r}"
@@ -401,11 +410,31 @@ def _is_functional(layer) -> bool:
     return isinstance(layer, Model) and not isinstance(layer, Sequential)
 
 
+def _is_rnn(layer) -> bool:
+    from ..layers.recurrent.rnn import RNN
+
+    return isinstance(layer, RNN)
+
+
+def _keras_call(node) -> tuple[list, dict]:
+    """(positional tensors, keyword arguments) of a node in Keras' calling convention.
+
+    scratch records `rnn(x, initial_state=[h, c])` as a call on [x, h, c]; Keras 3 keeps the
+    states as the `initial_state` keyword.
+    """
+    if _is_rnn(node.layer) and node.multi_input:
+        return [node.inputs[0]], {**node.kwargs, "initial_state": list(node.inputs[1:])}
+    return ([list(node.inputs)] if node.multi_input else list(node.inputs)), dict(node.kwargs)
+
+
 def _build_config(layer, model) -> dict | None:
     for node in model._nodes:
         if node.layer is layer:
-            shapes = [list(t.shape) for t in node.inputs]
-            return {"input_shape": shapes if node.multi_input else shapes[0]}
+            args, _ = _keras_call(node)
+            first = args[0]
+            shape = [list(t.shape) for t in first] if isinstance(first, list) \
+                else list(first.shape)
+            return {"input_shape": shape}
     return None
 
 
@@ -506,13 +535,13 @@ def _functional_config(model, legacy: bool) -> dict:
         inbound = []
         if not isinstance(layer, InputLayer):
             for n in [n for n in layer._inbound_nodes if n in own]:
-                ins = [tensor(t) for t in n.inputs]
                 if legacy:
                     kw = {k: value(v) for k, v in n.kwargs.items()}
                     inbound.append([history(t) + [kw] for t in n.inputs])
                 else:
-                    inbound.append({"args": [ins] if n.multi_input else ins,
-                                    "kwargs": {k: value(v) for k, v in n.kwargs.items()}})
+                    args, kwargs = _keras_call(n)
+                    inbound.append({"args": value(args),
+                                    "kwargs": {k: value(v) for k, v in kwargs.items()}})
         entry["name"] = layer.name
         entry["inbound_nodes"] = inbound
         layers.append(entry)
