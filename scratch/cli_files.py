@@ -195,7 +195,8 @@ def parity(path) -> int:
     failed = 0
     for label, y, ky in zip(labels, ys, kys):
         if y.shape != ky.shape:
-            print(f"{label:<48} {_shape(y.shape):<18} {'shape differs from tf.keras ' + _shape(ky.shape)}")
+            print(f"{label:<48} {_shape(y.shape):<18} shape differs from tf.keras' "
+                  f"{_shape(ky.shape)}  FAIL")
             failed += 1
             continue
         scale = max(1.0, float(np.max(np.abs(ky), initial=0.0)))

@@ -12,11 +12,11 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import os
 import pkgutil
-import importlib
 import warnings
 
 import h5py
@@ -31,7 +31,6 @@ from scratch.models import Model, Sequential, load_model
 from scratch.saving.keras_format import layer_class
 from scratch.saving.weights_h5 import model_entries, optimizer_layout
 from scratch.testing import assert_close
-
 from tests.conftest import expensive
 
 DTYPES = ["float32", "float64"]

@@ -28,15 +28,28 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 
-from .keras_format import (KERAS_FORMAT_VERSION, FileFormatError, UnsupportedError,
-                           compile_config, compile_from_config, model_from_config,
-                           serialize_model)
-from .weights_h5 import (StoredVars, atomic_write, build_optimizer_like_keras,
-                         load_store_into, load_weights, read_store, save_weights,
-                         write_weights_file)
+from .keras_format import (
+    KERAS_FORMAT_VERSION,
+    FileFormatError,
+    UnsupportedError,
+    compile_config,
+    compile_from_config,
+    model_from_config,
+    serialize_model,
+)
+from .weights_h5 import (
+    StoredVars,
+    atomic_write,
+    build_optimizer_like_keras,
+    load_store_into,
+    load_weights,
+    read_store,
+    save_weights,
+    write_weights_file,
+)
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "read_archive",
-           "FileFormatError", "UnsupportedError", "KERAS_FORMAT_VERSION"]
+           "read_store", "FileFormatError", "UnsupportedError", "KERAS_FORMAT_VERSION"]
 
 _CONFIG = "config.json"
 _METADATA = "metadata.json"

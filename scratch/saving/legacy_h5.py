@@ -23,10 +23,18 @@ import warnings
 
 import numpy as np
 
-from .keras_format import (KERAS_FORMAT_VERSION, FileFormatError, compile_config,
-                           compile_from_config, keras_layers, keras_trainable_weights,
-                           model_from_config, serialize_model, weight_paths)
-from .weights_h5 import (Plan, _cast, _h5py, build_optimizer_like_keras, optimizer_layout)
+from .keras_format import (
+    KERAS_FORMAT_VERSION,
+    FileFormatError,
+    compile_config,
+    compile_from_config,
+    keras_layers,
+    keras_trainable_weights,
+    model_from_config,
+    serialize_model,
+    weight_paths,
+)
+from .weights_h5 import Plan, _cast, _h5py, build_optimizer_like_keras, optimizer_layout
 
 _HEADER_LIMIT = 64512  # HDF5's object header limit: longer attribute lists are chunked
 
@@ -174,7 +182,7 @@ def _plan_weights(model, group, what: str, *, by_name: bool, skip_mismatch: bool
             f"{len(layers)} layers with weights ({[l.name for l in layers]}); the file has "
             f"{len(saved)} ({[s[0] for s in saved]})."
         )
-    for (lname, names, values), layer in zip(saved, layers):
+    for (_, names, values), layer in zip(saved, layers):
         _plan_layer(plan, layer, names, values, what, skip_mismatch)
     return plan
 

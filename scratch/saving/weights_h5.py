@@ -27,13 +27,21 @@ import os
 import re
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .keras_format import (FileFormatError, keras_layers, keras_trainable_weights,
-                           layer_children, own_weights, unique_keys, weight_paths)
+from .keras_format import (
+    FileFormatError,
+    keras_layers,
+    keras_trainable_weights,
+    layer_children,
+    own_weights,
+    unique_keys,
+    weight_paths,
+)
 
 
 # ------------------------------------------------------------------------------ files
