@@ -64,7 +64,8 @@ NEUTRAL: dict[str, Any] = {
 }
 # Keys whose value never changes what the model computes.
 ANY_VALUE = {"implementation", "unroll", "use_cudnn", "zero_output_for_mask", "module",
-             "registered_name", "build_config", "compile_config", "shared_object_id"}
+             "registered_name", "build_config", "compile_config", "shared_object_id",
+             "input_length"}  # Keras 2's Embedding(input_length=...): Keras 3 ignores it
 # Optimizer config keys of Keras 2.11+ files that Keras 3 no longer has.
 _LEGACY_OPTIMIZER_KEYS = {"is_legacy_optimizer", "jit_compile"}
 
