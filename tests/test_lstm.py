@@ -49,6 +49,8 @@ def test_lstm_every_option_at_once(tf_keras, tf):
               "dropout": 0.3, "recurrent_dropout": 0.2}
     for dtype in ("float64", "float32"):
         check_parity(tf_keras, tf, Case("LSTM", config, 3, 5, 2, True, True, True, 11, dtype))
+        zero = {**config, "recurrent_dropout": 0.0, "zero_output_for_mask": True}
+        check_parity(tf_keras, tf, Case("LSTM", zero, 3, 5, 2, True, True, True, 12, dtype))
 
 
 @expensive

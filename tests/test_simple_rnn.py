@@ -56,6 +56,7 @@ def draw_case(draw, layer: str, dtype: str, extra: dict | None = None) -> Case:
         **{k: draw(st.booleans()) for k in LAYER_KEYS},
         "dropout": draw(st.sampled_from([0.0, 0.0, 0.4])),
         "recurrent_dropout": draw(st.sampled_from([0.0, 0.0, 0.3])),
+        "zero_output_for_mask": draw(st.sampled_from([False, False, True])),
     }
     for key, strategy in (extra or {}).items():
         config[key] = draw(strategy)

@@ -294,8 +294,7 @@ def rnn_forward(cell: RecurrentCell, x: Array, initial_states: list[Array], *,
         outputs.append(output)
         steps.append(step_cache)
         states, prev_output = new_states, output
-    out = np.stack(outputs, axis=1) if outputs else np.zeros(
-        (x.shape[0], 0, cell.output_size), x.dtype)
+    out = np.stack(outputs, axis=1)
     cache = SequenceCache(steps, mask, zero_output_for_mask, go_backwards, dropout, x.shape,
                           [s.shape for s in initial_states])
     return out, states, cache
