@@ -202,7 +202,7 @@ def test_bad_ids_in_fit_leave_the_model_unchanged():
         model.fit(np.array([[1, 2, 3], [4, 5, 0]]), y, verbose=0)
     with pytest.raises(TypeError, match="whole numbers"):
         model.train_on_batch(np.array([[1, 2, 3], [4, 0.5, 0]]), y)
-    for a, b in zip(before, model.get_weights()):
+    for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert int(model.optimizer.iterations) == 0
 
@@ -257,6 +257,7 @@ def _train_steps(tf_keras, dtype, make_optimizer):
         loss = model.train_on_batch(ids, y)
         kloss = kmodel.train_on_batch(ids, y)
         assert_close(loss, kloss, kind="loss", dtype=dtype)
-    for name, a, b in zip(model.weight_names, model.get_weights(), kmodel.get_weights()):
+    for name, a, b in zip(model.weight_names, model.get_weights(), kmodel.get_weights(),
+                             strict=True):
         assert a.dtype == dtype
         assert_close(a, b, kind="weights_after_steps", dtype=dtype, msg=name)

@@ -177,7 +177,7 @@ def _check_gradients(tf_keras, tf, case):
         np.testing.assert_array_equal(mask, kmask.numpy(), err_msg=msg)
     assert_close(loss, float(kloss), kind="loss", dtype=dtype, msg=msg)
     assert len(grads) == len(kgrads)
-    for w, g, kg in zip(model.weight_names, grads, kgrads):
+    for w, g, kg in zip(model.weight_names, grads, kgrads, strict=True):
         assert g.dtype == dtype
         assert_close(g, tf.convert_to_tensor(kg).numpy(), kind="weight_grad", dtype=dtype,
                      msg=f"{w}: {msg}")
@@ -221,5 +221,6 @@ def test_masked_train_on_batch_matches(tf_keras, head, dtype):
             loss = model.train_on_batch(ids, y)
             kloss = kmodel.train_on_batch(ids, y)
             assert_close(loss, kloss, kind="loss", dtype=dtype)
-        for name, a, b in zip(model.weight_names, model.get_weights(), kmodel.get_weights()):
+        for name, a, b in zip(model.weight_names, model.get_weights(), kmodel.get_weights(),
+                                 strict=True):
             assert_close(a, b, kind="weights_after_steps", dtype=dtype, msg=name)

@@ -94,7 +94,7 @@ def _parity(tf_keras, tf, case):
     assert y.dtype == dtype
     assert_close(y, ky.numpy(), kind="forward", dtype=dtype, msg=msg)
     assert len(dxs) == len(xs)
-    for dx, kdx, x in zip(dxs, kdxs, xs):
+    for dx, kdx, x in zip(dxs, kdxs, xs, strict=True):
         assert dx.shape == x.shape and dx.dtype == dtype
         assert_close(dx, kdx.numpy(), kind="input_grad", dtype=dtype, msg=msg)
     sym = [(None,) + s for s in case["shapes"]]
@@ -137,7 +137,7 @@ def test_max_min_ties_go_to_the_earlier_input(tf_keras, tf):
         with tf.GradientTape() as tape:
             tape.watch(txs)
             loss = tf.reduce_sum(getattr(tf_keras.layers, name)(dtype="float64")(txs))
-        for dx, kdx in zip(dxs, tape.gradient(loss, txs)):
+        for dx, kdx in zip(dxs, tape.gradient(loss, txs), strict=True):
             np.testing.assert_array_equal(dx, kdx.numpy())
         np.testing.assert_array_equal(dxs[0], np.ones_like(x))
 
@@ -155,10 +155,10 @@ def test_merge_gradcheck(case):
         return layer.forward([p[n] for n in names])
 
     def vjp(v):
-        fn(dict(zip(names, xs)))
-        return dict(zip(names, layer.backward(v)))
+        fn(dict(zip(names, xs, strict=True)))
+        return dict(zip(names, layer.backward(v), strict=True))
 
-    gradcheck(fn, dict(zip(names, xs)), vjp, seed=case["seed"])
+    gradcheck(fn, dict(zip(names, xs, strict=True)), vjp, seed=case["seed"])
 
 
 # ------------------------------------------------------------------------- masks
@@ -180,7 +180,7 @@ def _masked_model(layers, case, engine_input):
     """k id inputs → Embedding (mask_zero where masked) → merge layer → output."""
     ins = [engine_input(shape=(case["T"],), dtype="int32") for _ in case["masked"]]
     embs = [layers.Embedding(6, case["C"], mask_zero=m, dtype=case["dtype"])(i)
-            for i, m in zip(ins, case["masked"])]
+            for i, m in zip(ins, case["masked"], strict=True)]
     name = case["name"]
     if name == "Concatenate1":
         merge = layers.Concatenate(axis=1, dtype=case["dtype"])
@@ -233,7 +233,7 @@ def test_masked_merge_matches_keras(tf_keras, tf, case):
         assert mask is None, msg
     else:
         np.testing.assert_array_equal(mask, kmask.numpy(), err_msg=msg)
-    for w, kg in zip(model.trainable_weights, kgrads):
+    for w, kg in zip(model.trainable_weights, kgrads, strict=True):
         assert_close(grads[id(w)], tf.convert_to_tensor(kg).numpy(), kind="weight_grad",
                      dtype=dtype, msg=msg)
 
@@ -285,6 +285,6 @@ def test_layers_build_models_and_convert(tf_keras):
     kmodel = keras_ref.to_keras(model)
     rng = np.random.default_rng(0)
     xs = [rng.standard_normal((4, 3)).astype("float32") for _ in range(2)]
-    for y, ky in zip(model.predict(xs, verbose=0), kmodel.predict(xs, verbose=0)):
+    for y, ky in zip(model.predict(xs, verbose=0), kmodel.predict(xs, verbose=0), strict=True):
         assert_close(y, ky, kind="forward", dtype="float32")
     assert [t.shape for t in model.outputs] == [tuple(t.shape) for t in kmodel.outputs]

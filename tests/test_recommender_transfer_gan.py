@@ -102,7 +102,8 @@ def test_recommender_fit_matches_keras(tf_keras, dtype):
         for key in kh.history:
             assert_close(np.array(h.history[key]), np.array(kh.history[key]),
                          kind="training", dtype=dtype, msg=key)
-        for name, a, b in zip(model.weight_names, model.get_weights(), kmodel.get_weights()):
+        for name, a, b in zip(model.weight_names, model.get_weights(), kmodel.get_weights(),
+                                 strict=True):
             assert a.dtype == dtype
             assert_close(a, b, kind="training", dtype=dtype, msg=name)
         # lists and dicts (keyed by the Inputs' names) give the same numbers
@@ -148,8 +149,9 @@ def test_frozen_embedding_is_bitwise_unchanged_by_fit(tf_keras):
     assert len(model.trainable_weights) == len(kmodel.trainable_weights) == 5
     assert np.array_equal(frozen.get_weights()[0], before)  # bitwise
     assert np.array_equal(kmodel.get_layer("user_embedding").get_weights()[0], before)
-    assert all(not np.array_equal(a, b) for a, b in zip(others, model.trainable_weights))
-    for a, b in zip(model.get_weights(), kmodel.get_weights()):
+    assert all(not np.array_equal(a, b)
+               for a, b in zip(others, model.trainable_weights, strict=True))
+    for a, b in zip(model.get_weights(), kmodel.get_weights(), strict=True):
         assert_close(a, b, kind="training", dtype="float32")
 
 
@@ -170,7 +172,7 @@ def test_multi_input_errors_leave_the_model_unchanged():
         model.evaluate([u, m[:30]], r, verbose=0)
     with pytest.raises(ValueError, match="same number of samples"):
         model.predict([u[:30], m], verbose=0)
-    for a, b in zip(before, model.get_weights()):
+    for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert int(model.optimizer.iterations) == 0
 
@@ -201,12 +203,12 @@ def test_frozen_body_model_used_as_a_layer_is_unchanged_and_matches(tf_keras):
     before = body.get_weights()
     kw = dict(epochs=3, batch_size=16, shuffle=False, verbose=0)
     h, kh = model.fit(x, y, **kw), kmodel.fit(x, y, **kw)
-    for a, b in zip(before, body.get_weights()):
+    for a, b in zip(before, body.get_weights(), strict=True):
         assert np.array_equal(a, b)  # bitwise
     for key in kh.history:
         assert_close(np.array(h.history[key]), np.array(kh.history[key]), kind="training",
                      dtype="float32", msg=key)
-    for a, b in zip(model.get_weights(), kmodel.get_weights()):
+    for a, b in zip(model.get_weights(), kmodel.get_weights(), strict=True):
         assert_close(a, b, kind="training", dtype="float32")
 
 
@@ -260,7 +262,7 @@ def test_training_a_fully_frozen_model_warns(tf_keras):
     x, y = np.ones((4, 3), "float32"), np.zeros((4, 1), "float32")
     with pytest.warns(UserWarning, match="no trainable weights"):
         model.train_on_batch(x, y)
-    for a, b in zip(before, model.get_weights()):
+    for a, b in zip(before, model.get_weights(), strict=True):
         assert np.array_equal(a, b)
     kmodel = keras_ref.to_keras(model)
     kmodel.compile(optimizer="adam", loss="mse")
@@ -304,7 +306,7 @@ def _gan_pair(tf_keras, dtype, recipe):
     _random_weights(d, rng, dtype)
     _random_weights(g, rng, dtype)
     g.set_weights([np.abs(w) + 0.5 if name.endswith("moving_variance") else w
-                   for name, w in zip(g.weight_names, g.get_weights())])
+                   for name, w in zip(g.weight_names, g.get_weights(), strict=True)])
     engines = []
     for module, D, G in ((scratch, d, g),
                          (tf_keras, keras_ref.to_keras(d), keras_ref.to_keras(g))):
@@ -352,17 +354,19 @@ def test_gan_alternating_steps_match_keras(tf_keras, recipe, dtype):
             warnings.simplefilter("ignore", UserWarning)  # the frozen-D warning (course)
             got = _gan_steps(ours, recipe, real, noises)
             expected = _gan_steps(ref, recipe, real, noises)
-    for step, (a, b) in enumerate(zip(got, expected)):
+    for step, (a, b) in enumerate(zip(got, expected, strict=True)):
         assert_close(a[0], b[0], kind="weights_after_steps", dtype=dtype, msg=f"fake {step}")
         for what, x, y in zip(["d_loss_real", "d_acc_real", "d_loss_fake", "d_acc_fake",
-                               "g_loss"], a[1:], b[1:]):
+                               "g_loss"], a[1:], b[1:], strict=True):
             assert_close(x, y, kind="weights_after_steps", dtype=dtype,
                          msg=f"{what} at step {step}")
-    for part, model, kmodel in zip(["D", "G"], ours[:2], ref[:2]):
-        for name, w, kw in zip(model.weight_names, model.get_weights(), kmodel.get_weights()):
+    for part, model, kmodel in zip(["D", "G"], ours[:2], ref[:2], strict=True):
+        for name, w, kw in zip(model.weight_names, model.get_weights(), kmodel.get_weights(),
+                               strict=True):
             assert w.dtype == dtype
             assert_close(w, kw, kind="weights_after_steps", dtype=dtype, msg=f"{part} {name}")
-    d_trained = any(not np.array_equal(a, b) for a, b in zip(d_before, ours[0].get_weights()))
+    d_trained = any(not np.array_equal(a, b)
+                    for a, b in zip(d_before, ours[0].get_weights(), strict=True))
     # the course's recipe never trains D in Keras 3; the toggling one does
     assert d_trained == (recipe == "toggle")
 

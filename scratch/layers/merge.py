@@ -56,7 +56,7 @@ def _elementwise_shape(shape1, shape2):
     if not shape2:
         return tuple(shape1)
     out = list(shape1[: len(shape1) - len(shape2)])
-    for i, j in zip(shape1[len(shape1) - len(shape2):], shape2):
+    for i, j in zip(shape1[len(shape1) - len(shape2):], shape2, strict=True):
         if i is None or j is None:
             out.append(None)
         elif i == 1:
@@ -78,7 +78,8 @@ def _unbroadcast(g: Array, shape: tuple) -> Array:
     lead = g.ndim - len(shape)
     if lead:
         g = g.sum(axis=tuple(range(lead)))
-    axes = tuple(i for i, (a, b) in enumerate(zip(shape, g.shape)) if a == 1 and b != 1)
+    axes = tuple(i for i, (a, b) in enumerate(zip(shape, g.shape, strict=True))
+                 if a == 1 and b != 1)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g.reshape(shape)
@@ -199,7 +200,7 @@ class _Merge(Layer):
         masks = [None] * len(xs)
         if mask is not None and self._uses_masks and not reshaped:
             masks = list(mask) if isinstance(mask, (list, tuple)) else [mask] * len(xs)
-            for x, m in zip(xs, masks):
+            for x, m in zip(xs, masks, strict=True):
                 if m is not None and np.shape(m) != x.shape[:-1]:
                     raise ValueError(
                         f"{type(self).__name__} {self.name!r} expected a mask of shape "
@@ -216,7 +217,7 @@ class _Merge(Layer):
         dviews = self._op_backward(dy, cache.views, cache.extra)
         self.grads = {}
         return [_unbroadcast(g, v.shape).reshape(s)
-                for g, v, s in zip(dviews, cache.views, cache.shapes)]
+                for g, v, s in zip(dviews, cache.views, cache.shapes, strict=True)]
 
     def _op(self, xs: list[Array], masks: list) -> tuple[Array, Any]:
         raise NotImplementedError
@@ -302,9 +303,10 @@ class Multiply(_Merge):
     _uses_masks = True
 
     def _op(self, xs, masks):
-        full = [None if m is None else _mask_like(m, x) for x, m in zip(xs, masks)]
+        full = [None if m is None else _mask_like(m, x) for x, m in zip(xs, masks, strict=True)]
         has_out_mask = all(m is not None for m in full)
-        vals = [x if m is None else np.where(m, x, x.dtype.type(1)) for x, m in zip(xs, full)]
+        vals = [x if m is None else np.where(m, x, x.dtype.type(1))
+                for x, m in zip(xs, full, strict=True)]
         y = vals[0]
         for v in vals[1:]:
             y = y * v
@@ -338,10 +340,10 @@ class _MaxMin(_Merge):
     _select = staticmethod(np.greater_equal)
 
     def _op(self, xs, masks):
-        full = [None if m is None else _mask_like(m, x) for x, m in zip(xs, masks)]
+        full = [None if m is None else _mask_like(m, x) for x, m in zip(xs, masks, strict=True)]
         out, out_mask = xs[0], full[0]
         steps = []
-        for x, m in zip(xs[1:], full[1:]):
+        for x, m in zip(xs[1:], full[1:], strict=True):
             if m is not None:
                 x = np.where(m, x, out)
             used_out_mask = out_mask
@@ -484,7 +486,7 @@ class Concatenate(_Merge):
         if all(m is None for m in mask):
             return None
         full = []
-        for x, m in zip(inputs, mask):
+        for x, m in zip(inputs, mask, strict=True):
             x = np.asarray(x)
             if m is None:
                 full.append(np.ones(x.shape, dtype=bool))
@@ -520,7 +522,7 @@ def _dot_axes(axes, ndim1: int, ndim2: int) -> tuple[int, int]:
     if isinstance(axes, (int, np.integer)):
         a = int(axes)
         return (a % ndim1, a % ndim2) if a < 0 else (a, a)
-    return tuple(int(a) % n if a < 0 else int(a) for a, n in zip(axes, (ndim1, ndim2)))
+    return tuple(int(a) % n if a < 0 else int(a) for a, n in zip(axes, (ndim1, ndim2), strict=True))
 
 
 def batch_dot(x1: Array, x2: Array, axes: tuple[int, int]) -> Array:

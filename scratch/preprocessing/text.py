@@ -16,7 +16,7 @@ from __future__ import annotations
 import collections
 import json
 import warnings
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -148,7 +148,7 @@ class Tokenizer:
         wcounts = sorted(self.word_counts.items(), key=lambda wc: wc[1], reverse=True)
         sorted_voc = [] if self.oov_token is None else [self.oov_token]
         sorted_voc.extend(w for w, _ in wcounts)
-        self.word_index = dict(zip(sorted_voc, range(1, len(sorted_voc) + 1)))
+        self.word_index = dict(zip(sorted_voc, range(1, len(sorted_voc) + 1), strict=True))
         self.index_word = {c: w for w, c in self.word_index.items()}
         for w, c in list(self.word_docs.items()):
             self.index_docs[self.word_index[w]] = c

@@ -1,0 +1,270 @@
+"""NLP, recommender and GAN workloads of the course: scratch against tf.keras, side by side.
+
+Workloads (the course's models at the course's sizes, the same initial weights in both
+engines; the tf.keras models come from `keras_ref.to_keras`):
+
+* Lecture 61: the recommender, Embedding(138 493 users, 10) and Embedding(26 744 movies, 10)
+  (MovieLens-20M's sizes) → Flatten → Concatenate → Dense(1024, relu) → Dense(1), SGD(0.08,
+  momentum 0.9), mse: one `train_on_batch` at batch 128. Target: scratch at least as fast.
+* Lecture 57: the text classifier, Embedding(7 310, 20) → LSTM(15, return_sequences) →
+  GlobalMaxPooling1D → Dense(1, sigmoid) on T = 189 word ids (the spam corpus' longest
+  message), Adam, binary cross-entropy + accuracy: one `train_on_batch` at batch 128.
+  Target: at least as fast.
+* Lecture 69: the GAN step on 28×28 images (D = 784, latent 100, batch 32): the
+  discriminator's two `train_on_batch` calls and the combined model's one, with the Keras 3
+  `trainable` toggling; also the whole step with `generator.predict`. Target: the three
+  train_on_batch calls ≥ 3× faster than tf.keras'.
+
+Method: both engines are warmed up first (tf.keras traces its functions); the figure is the
+median over `--repeats` repeats of the mean time over `--steps` steps, the repeats
+alternating scratch, tf.keras, scratch, ... so a change in the machine's load hits both
+alike. scratch runs with one BLAS thread (the project's recommendation for course-sized
+models on shared 2-core machines); tf.keras with `--tf-threads` intra-op threads (default:
+TensorFlow's own choice). Speedup = tf.keras time / scratch time.
+
+Run: ``python benchmarks/bench_nlp_gan.py [--repeats 3] [--steps 20] [--only rec lstm gan]
+[--no-tf]``. Machines are shared and noisy: compare the ratios of one run, never absolute
+times across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+if importlib.util.find_spec("scratch") is None:  # a checkout that was not `pip install -e`d
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np  # noqa: E402
+
+import scratch  # noqa: E402
+from scratch import _threads  # noqa: E402
+from scratch.layers import Dense, Flatten, Input, LeakyReLU  # noqa: E402
+from scratch.layers.embedding import Embedding  # noqa: E402
+from scratch.layers.merge import Concatenate  # noqa: E402
+from scratch.layers.normalization import BatchNormalization  # noqa: E402
+from scratch.layers.pooling import GlobalMaxPooling1D  # noqa: E402
+from scratch.layers.recurrent import LSTM  # noqa: E402
+from scratch.models import Model  # noqa: E402
+
+BATCH = 128
+
+
+# ----------------------------------------------------------------------------- workloads
+def recommender_case(rng):
+    """Lecture 61 at MovieLens-20M's sizes; returns (model, compile args, step data)."""
+    N, M, K = 138_493, 26_744, 10
+    u, m = Input(shape=(1,)), Input(shape=(1,))
+    x = Concatenate()([Flatten()(Embedding(N, K)(u)), Flatten()(Embedding(M, K)(m))])
+    x = Dense(1024, activation="relu")(x)
+    model = Model([u, m], Dense(1)(x))
+    data = ([rng.integers(0, N, (BATCH, 1)), rng.integers(0, M, (BATCH, 1))],
+            rng.standard_normal(BATCH))
+
+    def compile_args(keras):
+        return dict(loss="mse", optimizer=keras.optimizers.SGD(learning_rate=0.08,
+                                                               momentum=0.9))
+
+    return model, compile_args, data
+
+
+def text_lstm_case(rng):
+    """Lecture 57: Embedding → LSTM(return_sequences) → GlobalMaxPooling1D → Dense."""
+    V, T, D, M = 7_310, 189, 20, 15
+    i = Input(shape=(T,))
+    x = Embedding(V, D)(i)
+    x = LSTM(M, return_sequences=True)(x)
+    x = GlobalMaxPooling1D()(x)
+    model = Model(i, Dense(1, activation="sigmoid")(x))
+    ids = rng.integers(1, V, (BATCH, T))
+    ids[:, : T // 2] = 0  # pre-padding, as pad_sequences leaves short messages
+    data = (ids.astype("float32"), rng.integers(0, 2, BATCH).astype("float32"))
+
+    def compile_args(keras):
+        return dict(loss="binary_crossentropy", optimizer=keras.optimizers.Adam(),
+                    metrics=["accuracy"])
+
+    return model, compile_args, data
+
+
+def gan_models(rng, latent_dim=100, D=784):
+    """The course's generator and discriminator (LeakyReLU as layers after Dense)."""
+    i = Input(shape=(latent_dim,))
+    x = BatchNormalization(momentum=0.8)(LeakyReLU(negative_slope=0.2)(Dense(256)(i)))
+    x = BatchNormalization(momentum=0.8)(LeakyReLU(negative_slope=0.2)(Dense(512)(x)))
+    x = BatchNormalization(momentum=0.8)(LeakyReLU(negative_slope=0.2)(Dense(1024)(x)))
+    generator = Model(i, Dense(D, activation="tanh")(x))
+    j = Input(shape=(D,))
+    y = LeakyReLU(negative_slope=0.2)(Dense(512)(j))
+    y = LeakyReLU(negative_slope=0.2)(Dense(256)(y))
+    discriminator = Model(j, Dense(1, activation="sigmoid")(y))
+    return generator, discriminator
+
+
+# ----------------------------------------------------------------------------- engines
+def keras_twin(model):
+    import keras_ref
+
+    return keras_ref.to_keras(model)
+
+
+class StepRunner:
+    """`steps` train_on_batch calls of one model in one engine."""
+
+    def __init__(self, model, x, y):
+        self.model, self.x, self.y = model, x, y
+
+    def __call__(self, steps: int) -> None:
+        for _ in range(steps):
+            self.model.train_on_batch(self.x, self.y)
+
+
+class GanRunner:
+    """The course's GAN step: predict fakes, D on real, D on fake, combined on noise."""
+
+    def __init__(self, engine, generator, discriminator, latent_dim, batch, data, rng,
+                 with_predict: bool):
+        self.G, self.D = generator, discriminator
+        self.D.compile(loss="binary_crossentropy",
+                       optimizer=engine.optimizers.Adam(0.0002, 0.5), metrics=["accuracy"])
+        z = (Input if engine is scratch else engine.Input)(shape=(latent_dim,))
+        self.D.trainable = False
+        fake_pred = self.D(self.G(z))
+        self.combined = (Model if engine is scratch else engine.Model)(z, fake_pred)
+        self.combined.compile(loss="binary_crossentropy",
+                              optimizer=engine.optimizers.Adam(0.0002, 0.5))
+        self.real = data[rng.integers(0, len(data), batch)]
+        self.noise = rng.standard_normal((batch, latent_dim)).astype("float32")
+        self.fake = np.tanh(rng.standard_normal((batch, data.shape[1]))).astype("float32")
+        self.ones, self.zeros = np.ones(batch), np.zeros(batch)
+        self.with_predict = with_predict
+
+    def __call__(self, steps: int) -> None:
+        for _ in range(steps):
+            fake = self.G.predict(self.noise, verbose=0) if self.with_predict else self.fake
+            self.D.trainable = True
+            self.D.train_on_batch(self.real, self.ones)
+            self.D.train_on_batch(fake, self.zeros)
+            self.D.trainable = False
+            self.combined.train_on_batch(self.noise, self.ones)
+
+
+def median_time(runners: list[Callable[[int], None]], repeats: int, steps: int) -> list:
+    times: list[list[float]] = [[] for _ in runners]
+    for _ in range(repeats):
+        for run, ts in zip(runners, times, strict=True):
+            t0 = time.perf_counter()
+            run(steps)
+            ts.append((time.perf_counter() - t0) / steps)
+    return [statistics.median(ts) for ts in times]
+
+
+def _fmt(t: float | None) -> str:
+    if t is None:
+        return "n/a"
+    return f"{t * 1e3:.2f} ms" if t >= 1e-3 else f"{t * 1e6:.0f} µs"
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats per engine (median)")
+    p.add_argument("--steps", type=int, default=20, help="steps per repeat")
+    p.add_argument("--only", nargs="*", default=None, help="rec lstm gan")
+    p.add_argument("--no-tf", action="store_true", help="time scratch alone")
+    p.add_argument("--tf-threads", type=int, default=None,
+                   help="TensorFlow intra-op threads (default: TensorFlow's own choice)")
+    args = p.parse_args(argv)
+    if args.repeats < 1 or args.steps < 1:
+        p.error(f"--repeats and --steps expected positive integers. "
+                f"Received: repeats={args.repeats}, steps={args.steps}")
+    only = set(args.only or ["rec", "lstm", "gan"])
+    unknown = only - {"rec", "lstm", "gan"}
+    if unknown:
+        p.error(f"--only expected rec, lstm or gan. Received: {sorted(unknown)}")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    _threads.limit_blas_threads(1)
+    scratch.utils.set_random_seed(0)
+
+    use_tf = not args.no_tf and importlib.util.find_spec("tensorflow") is not None
+    keras = None
+    tf_info = "not timed (--no-tf)" if args.no_tf else "not installed"
+    if use_tf:
+        import tensorflow as tf
+
+        if args.tf_threads:
+            tf.config.threading.set_intra_op_parallelism_threads(args.tf_threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        keras = tf.keras
+        tf_info = (f"TensorFlow {tf.__version__}, Keras {keras.__version__}, intra-op threads "
+                   f"{tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}")
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"scratch {scratch.__version__}, NumPy {np.__version__}, Python "
+          f"{platform.python_version()}, {os.cpu_count()} CPUs, load average {load}")
+    print(f"BLAS (scratch): {_threads.describe_blas()}")
+    print(f"tf.keras: {tf_info}\n")
+
+    rows = []
+    rng = np.random.default_rng(0)
+    for key, label, factory, target in (
+            ("rec", "L61 recommender train step, batch 128", recommender_case, 1.0),
+            ("lstm", "L57 text LSTM train step, batch 128", text_lstm_case, 1.0)):
+        if key not in only:
+            continue
+        model, compile_args, (x, y) = factory(rng)
+        runners = []
+        kmodel = keras_twin(model) if use_tf else None
+        model.compile(**compile_args(scratch))
+        runners.append(StepRunner(model, x, y))
+        if use_tf:
+            kmodel.compile(**compile_args(keras))
+            runners.append(StepRunner(kmodel, x, y))
+        for r in runners:
+            r(3)  # warm-up: Numba compilation, tf.function tracing
+        times = median_time(runners, args.repeats, args.steps)
+        rows.append((label, target, *times, None) if use_tf else (label, target, times[0],
+                                                                   None, None))
+    if "gan" in only:
+        images = np.tanh(rng.standard_normal((1000, 784))).astype("float32")
+        for with_predict, label, target in ((False, "L69 GAN: 3 train_on_batch calls", 3.0),
+                                            (True, "L69 GAN: whole step (+ G.predict)", None)):
+            G, Dm = gan_models(rng)
+            runners = []
+            if use_tf:
+                kG, kD = keras_twin(G), keras_twin(Dm)
+            runners.append(GanRunner(scratch, G, Dm, 100, 32, images,
+                                     np.random.default_rng(1), with_predict))
+            if use_tf:
+                runners.append(GanRunner(keras, kG, kD, 100, 32, images,
+                                         np.random.default_rng(1), with_predict))
+            for r in runners:
+                r(3)
+            times = median_time(runners, args.repeats, args.steps)
+            rows.append((label, target, *times, None) if use_tf else (label, target, times[0],
+                                                                       None, None))
+
+    print(f"{'workload':<42}{'scratch':>11}{'tf.keras':>11}{'speedup':>9}{'target':>8}")
+    for label, target, ts, tk, _ in rows:
+        speed = tk / ts if tk else None
+        met = "" if target is None or speed is None else (" ok" if speed >= target else " MISS")
+        print(f"{label:<42}{_fmt(ts):>11}{_fmt(tk):>11}"
+              f"{(f'{speed:.2f}×' if speed else 'n/a'):>9}"
+              f"{(f'≥{target:g}×' if target else ''):>8}{met}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
