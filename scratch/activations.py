@@ -842,7 +842,9 @@ def get(identifier) -> Activation:
             * a dict {"class_name" (or "name"): name, "config": {...}}, e.g. the output of
               `serialize` or Keras' {"class_name": "function", "config": "relu", ...};
             * one of this module's functional API functions (`activations.relu`, ...), or
-              the Keras function of the same name (`keras.activations.relu`).
+              the Keras function of the same name (`keras.activations.relu`);
+            * an activation layer (`layers.LeakyReLU(0.2)`, `layers.ReLU()`, ...): its
+              function.
 
     Returns:
         The activation, with Keras' default parameters unless a config says otherwise.
@@ -861,6 +863,11 @@ def get(identifier) -> Activation:
         return _from_name(identifier, identifier)
     if isinstance(identifier, dict):
         return _from_dict(identifier)
+    if isinstance(getattr(identifier, "activation", None), Activation) and hasattr(
+            identifier, "backward"):
+        # An activation *layer* passed as a layer's activation (`Dense(64,
+        # activation=LeakyReLU(0.2))`, as the course's GAN does): use its function.
+        return identifier.activation
     if callable(identifier):
         name = _FUNCTIONS.get(identifier)
         if name is None and str(getattr(identifier, "__module__", "")).startswith("keras"):

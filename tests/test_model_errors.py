@@ -33,7 +33,7 @@ Y = np.arange(10) % 3
 
 @pytest.mark.parametrize("x, y, match", [
     (np.zeros((10, 5), np.float32), Y, r"expected shape \(None, 4\)"),
-    (np.zeros((10, 4, 1), np.float32), Y, r"expected shape \(None, 4\)"),
+    (np.zeros((10, 4, 2), np.float32), Y, r"expected shape \(None, 4\)"),
     (X, Y[:9], "10 samples but y has 9"),
     (X, np.array([0, 1, 2, 3, 0, 1, 2, 0, 1, 2]), r"labels in \[0, 3\)"),
     (X, np.array([0, 1, 2, -1, 0, 1, 2, 0, 1, 2]), r"labels in \[0, 3\)"),

@@ -82,7 +82,12 @@ class Model(TrainingMixin, Layer):
             if inputs is None or outputs is None:
                 raise ValueError("Model needs both `inputs` and `outputs`.")
             self._init_graph(inputs, outputs)
-        self.trainable = trainable
+        # As in Keras, building a model over layers keeps their own trainable flags; only an
+        # explicit trainable=False freezes them all.
+        if trainable:
+            self._trainable = True
+        else:
+            self.trainable = False
 
     # ------------------------------------------------------------------ graph
     def _init_graph(self, inputs, outputs) -> None:
@@ -131,6 +136,16 @@ class Model(TrainingMixin, Layer):
                 return layer
         raise ValueError(f"No such layer: {name!r}. Existing layers: "
                          f"{[l.name for l in self.layers]}")
+
+    @property
+    def input(self):
+        """The symbolic input(s) as given to the constructor (Keras' `model.input`)."""
+        return list(self.inputs) if self._multi_input else self.inputs[0]
+
+    @property
+    def output(self):
+        """The symbolic output(s) as given to the constructor (Keras' `model.output`)."""
+        return list(self.outputs) if self._multi_output else self.outputs[0]
 
     @property
     def input_shape(self):
@@ -422,6 +437,15 @@ class Model(TrainingMixin, Layer):
                 if id(w) not in seen:
                     seen.add(id(w))
                     out.append((f"{layer.name}/{name}", w))
+        return out
+
+    def _leaf_layers_all(self) -> list[Layer]:
+        """Every layer under this model (nested models and their layers included), once."""
+        out: list[Layer] = []
+        for layer in self._unique_leaf_layers():
+            out.append(layer)
+            if isinstance(layer, Model):
+                out.extend(l for l in layer._leaf_layers_all() if l not in out)
         return out
 
     def _leaf_layers_recursive(self) -> list[Layer]:

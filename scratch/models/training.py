@@ -12,6 +12,7 @@ One train step (keras-numerics §11), exactly in Keras' order:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Any, Iterable
@@ -62,6 +63,7 @@ class TrainingMixin:
             raise ValueError("compile() needs a `loss`. Received: loss=None")
         self._resolve_losses_if_built(n_out)
         self._metrics = None
+        self._trainable_snapshot = None  # taken at the first train step after compile
         self.compiled = True
         self.stop_training = False
 
@@ -136,7 +138,7 @@ class TrainingMixin:
             )
         out = []
         for t, a in zip(self.inputs, xs):
-            a = np.asarray(a)
+            a = self._adjust_input_rank(t, np.asarray(a))
             if t.dtype in ("float32", "float64"):
                 if a.dtype.kind not in "fiub":
                     raise TypeError(f"Input {t.name!r} expects numbers. Received: "
@@ -149,6 +151,16 @@ class TrainingMixin:
             raise ValueError(f"All inputs must have the same number of samples. "
                              f"Received sizes: {[len(a) for a in out]}")
         return out
+
+    @staticmethod
+    def _adjust_input_rank(t, a: np.ndarray) -> np.ndarray:
+        """Keras' `_adjust_input_rank`: (N,) ids for an Input of shape (1,) gain the last
+        axis, and a trailing axis of size 1 the Input does not have is dropped."""
+        if a.ndim == len(t.shape) - 1 and t.shape[-1] == 1:
+            return a[..., None]
+        if a.ndim == len(t.shape) + 1 and a.shape[-1] == 1:
+            return a[..., 0]
+        return a
 
     def _build_from_data(self, x) -> None:
         if not self.built:
@@ -266,6 +278,32 @@ class TrainingMixin:
         return as_list(out) if len(self.outputs) > 1 else [out]
 
     def _train_step(self, xs, ys, sws):
+        """One step with the trainable flags of the first step after `compile` (see
+        `_frozen_trainable_state`)."""
+        with self._frozen_trainable_state():
+            return self._train_step_impl(xs, ys, sws)
+
+    @contextlib.contextmanager
+    def _frozen_trainable_state(self):
+        """tf.keras 3 (TensorFlow backend) traces its train function at the first
+        `fit`/`train_on_batch` after `compile()` and keeps every layer's `trainable` flag as it
+        was then: toggling `trainable` later changes nothing until the model is compiled
+        again (measured; tests/test_recommender_transfer_gan.py). scratch does the same by
+        applying that snapshot of the flags during each train step."""
+        leaves = self._leaf_layers_all()
+        if getattr(self, "_trainable_snapshot", None) is None:
+            self._trainable_snapshot = [(l, l._trainable) for l in leaves] + \
+                [(self, self._trainable)]
+        current = [(l, l._trainable) for l, _ in self._trainable_snapshot]
+        for layer, flag in self._trainable_snapshot:
+            layer._trainable = flag
+        try:
+            yield
+        finally:
+            for layer, flag in current:
+                layer._trainable = flag
+
+    def _train_step_impl(self, xs, ys, sws):
         y_preds = self._forward_list(xs, training=True)
         loss, dys, flags = self._compute_loss(ys, y_preds, sws, training=True)
         self._skip_input_grad = True  # nobody needs dL/dx of the data
