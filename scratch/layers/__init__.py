@@ -5,6 +5,9 @@ from .conv import Conv1D, Conv2D
 from .core import (ELU, Activation, Dense, Flatten, Input, InputLayer, LeakyReLU, ReLU,
                    Reshape, Softmax)
 from .dropout import Dropout
+from .embedding import Embedding
+from .merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract,
+                    add, average, concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
@@ -26,4 +29,6 @@ __all__ = [
     "AveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
     "GlobalAveragePooling2D", "BatchNormalization", "LayerNormalization",
     "RNN", "RecurrentCell", "SimpleRNN", "SimpleRNNCell", "GRU", "GRUCell", "LSTM", "LSTMCell",
+    "Embedding", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+    "Dot", "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "dot",
 ]

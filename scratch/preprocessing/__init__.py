@@ -1,9 +1,13 @@
 """`scratch.preprocessing`: Keras' (legacy) preprocessing utilities.
 
     from scratch.preprocessing.image import ImageDataGenerator    # Lecture 34
+    from scratch.preprocessing.text import Tokenizer              # Lecture 55-56
+    from scratch.preprocessing.sequence import pad_sequences      # Lecture 56
 """
 
-from . import image
+from . import image, sequence, text
 from .image import ImageDataGenerator
+from .sequence import pad_sequences
+from .text import Tokenizer
 
-__all__ = ["image", "ImageDataGenerator"]
+__all__ = ["image", "sequence", "text", "ImageDataGenerator", "Tokenizer", "pad_sequences"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..initializers import set_random_seed
+from ..preprocessing.sequence import pad_sequences
 
 
 def to_categorical(x, num_classes=None):
@@ -21,4 +22,4 @@ def to_categorical(x, num_classes=None):
     return out.reshape(shape + (num_classes,))
 
 
-__all__ = ["set_random_seed", "to_categorical"]
+__all__ = ["set_random_seed", "to_categorical", "pad_sequences"]
