@@ -157,3 +157,6 @@ def test_float32_gate_kernels_are_tensorflows_tanh_and_sigmoid(tf):
     np.testing.assert_array_equal(out, tf.math.tanh(z).numpy())
     kernels.sigmoid_f32(z, out, np.empty(z.size, np.int32))
     np.testing.assert_array_equal(out, tf.math.sigmoid(z).numpy())
+    inplace = z.copy()
+    kernels.tanh_f32(inplace, inplace)
+    np.testing.assert_array_equal(inplace, tf.math.tanh(z).numpy())
