@@ -56,6 +56,7 @@ y_true/y_pred shapes that do not agree after the rank fix-up (Keras broadcasts M
 from __future__ import annotations
 
 import re
+import functools
 import warnings
 from typing import Any
 
@@ -116,6 +117,14 @@ def squeeze_or_expand_to_same_rank(x1: np.ndarray, x2: np.ndarray, expand_rank_1
     return x1, x2
 
 
+@functools.lru_cache(maxsize=256)
+def _rank_fixup_changes_pred(y_true_shape: tuple, y_pred_shape: tuple) -> bool:
+    """Whether the rank fix-up gives y_pred a new shape (cached: called every step)."""
+    fixed_pred = squeeze_or_expand_to_same_rank(
+        np.broadcast_to(0.0, y_true_shape), np.broadcast_to(0.0, y_pred_shape))[1]
+    return fixed_pred.shape != y_pred_shape
+
+
 def is_binary_or_sparse_categorical(y_true_shape: Shape, y_pred_shape: Shape) -> tuple[bool, bool]:
     """Keras' shape rule (`compile_utils.is_binary_or_sparse_categorical`).
 
@@ -137,8 +146,13 @@ def is_binary_or_sparse_categorical(y_true_shape: Shape, y_pred_shape: Shape) ->
     return is_binary, is_sparse
 
 
+_FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
+
+
 def _compute_dtype(y_pred: np.ndarray, what: str = "y_pred") -> np.dtype:
     """The dtype a loss computes in: y_pred's float dtype, floatx() for integer/bool data."""
+    if y_pred.dtype in _FLOAT_DTYPES:
+        return y_pred.dtype
     kind = y_pred.dtype.kind
     if kind == "f":
         if y_pred.dtype.name not in ("float32", "float64"):
@@ -372,6 +386,11 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
     """
     reduction = standardize_reduction(reduction)
     dtype = values.dtype
+    if sample_weight is None and mask is None and reduction in _MEAN_LIKE and values.size:
+        # Fast path of the general code below (same operations, same rounding).
+        divisor = dtype.type(values.size)
+        result = dtype.type(np.sum(values, dtype=dtype) / divisor)
+        return result, np.full(values.shape, dtype.type(1) / divisor, dtype=dtype)
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight)
         if sample_weight.dtype.kind not in "fiub":
@@ -535,9 +554,7 @@ class Loss:
 
     def _drops_hidden_logits(self, y_true_shape, y_pred_shape) -> bool:
         """Whether Keras replaces y_pred by a new tensor (losing its logits) before using it."""
-        fixed_pred = squeeze_or_expand_to_same_rank(
-            np.broadcast_to(0.0, y_true_shape), np.broadcast_to(0.0, y_pred_shape))[1]
-        return fixed_pred.shape != tuple(y_pred_shape)
+        return _rank_fixup_changes_pred(tuple(y_true_shape), tuple(y_pred_shape))
 
     def _check_logits(self, logits, y_pred: np.ndarray, dtype: np.dtype) -> np.ndarray:
         logits = np.asarray(logits)

@@ -143,8 +143,16 @@ class Mean(Metric):
         self.reset_state()
 
     def update_state(self, values, sample_weight=None) -> None:
-        values, sample_weight = reduce_to_samplewise_values(values, sample_weight, self.dtype)
         dt = np.dtype(self.dtype).type
+        if np.ndim(values) == 0 and (sample_weight is None or np.ndim(sample_weight) == 0):
+            # One value (e.g. a batch loss) with a scalar weight: the same float operations
+            # as the general path below, without its array plumbing.
+            w = dt(1) if sample_weight is None else dt(sample_weight)
+            self.total = dt(self.total + dt(dt(values) * w if sample_weight is not None
+                                            else dt(values)))
+            self.count = dt(self.count + w)
+            return
+        values, sample_weight = reduce_to_samplewise_values(values, sample_weight, self.dtype)
         total = dt(np.sum(values, dtype=self.dtype))
         if sample_weight is not None:
             count = dt(np.sum(sample_weight, dtype=self.dtype))
