@@ -100,15 +100,15 @@ def text_lstm_case(rng):
 
 
 def gan_models(rng, latent_dim=100, D=784):
-    """The course's generator and discriminator (LeakyReLU as layers after Dense)."""
+    """The course's generator and discriminator (`activation=LeakyReLU(alpha=0.2)`)."""
     i = Input(shape=(latent_dim,))
-    x = BatchNormalization(momentum=0.8)(LeakyReLU(negative_slope=0.2)(Dense(256)(i)))
-    x = BatchNormalization(momentum=0.8)(LeakyReLU(negative_slope=0.2)(Dense(512)(x)))
-    x = BatchNormalization(momentum=0.8)(LeakyReLU(negative_slope=0.2)(Dense(1024)(x)))
+    x = BatchNormalization(momentum=0.8)(Dense(256, activation=LeakyReLU(alpha=0.2))(i))
+    x = BatchNormalization(momentum=0.8)(Dense(512, activation=LeakyReLU(alpha=0.2))(x))
+    x = BatchNormalization(momentum=0.8)(Dense(1024, activation=LeakyReLU(alpha=0.2))(x))
     generator = Model(i, Dense(D, activation="tanh")(x))
     j = Input(shape=(D,))
-    y = LeakyReLU(negative_slope=0.2)(Dense(512)(j))
-    y = LeakyReLU(negative_slope=0.2)(Dense(256)(y))
+    y = Dense(512, activation=LeakyReLU(alpha=0.2))(j)
+    y = Dense(256, activation=LeakyReLU(alpha=0.2))(y)
     discriminator = Model(j, Dense(1, activation="sigmoid")(y))
     return generator, discriminator
 

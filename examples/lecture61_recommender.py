@@ -117,11 +117,6 @@ avg_rating = train_ratings.mean()
 train_ratings = train_ratings - avg_rating
 test_ratings = test_ratings - avg_rating
 
-# (N,) id arrays as (N, 1) columns, the shape of Input(shape=(1,)); Keras 3 adds the
-# missing axis itself (scratch does not yet: tests/test_recommender_transfer_gan.py)
-train_user, train_movie = train_user[:, None], train_movie[:, None]
-test_user, test_movie = test_user[:, None], test_movie[:, None]
-
 r = model.fit(
     x=[train_user, train_movie],
     y=train_ratings,
@@ -142,7 +137,7 @@ print(f"test MSE: {test_mse:.4f}  (baseline, always the mean rating: "
       f"{np.mean(test_ratings ** 2):.4f}; noise floor about 0.09 + rounding)")
 
 # recommendations for user 0: predicted ratings of every movie, best first
-everything = np.arange(M)[:, None]
+everything = np.arange(M)
 pred = model.predict([np.zeros_like(everything), everything], verbose=0)[:, 0] + avg_rating
 top = np.argsort(-pred)[:5]
 print("top 5 movies for user 0:", top.tolist(), "predicted", np.round(pred[top], 2).tolist())

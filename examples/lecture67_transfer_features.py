@@ -63,12 +63,11 @@ new, new_val = y_all >= 5, y_val_all >= 5
 x_train, labels_train = x_all[new], (y_all[new] % 2).astype(float)
 x_valid, labels_valid = x_val_all[new_val], (y_val_all[new_val] % 2).astype(float)
 
-# map the data into feature vectors (Keras: ptm.input / ptm.output; scratch: inputs[0] and
-# outputs[0], until Model gets the single-tensor aliases)
-x = Flatten()(ptm.outputs[0])
+# map the data into feature vectors
+x = Flatten()(ptm.output)
 
 # create a model object
-model = Model(inputs=ptm.inputs[0], outputs=x)
+model = Model(inputs=ptm.input, outputs=x)
 
 # view the structure of the model
 model.summary()

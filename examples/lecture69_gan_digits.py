@@ -24,8 +24,6 @@ Math (Lecture 68):
 
 Shapes:
     images (N, 784) in [−1, 1]; noise (batch, 100) → G → (batch, 784) → D → (batch, 1).
-    The course's LeakyReLU(alpha=0.2) activations are separate layers after each Dense here
-    (the same numbers; scratch's Dense does not take an activation layer yet).
 
 Writes ``gan_images/<step>.png`` (a 5×5 grid of samples) every 200 steps and after the
 last one, and ``gan_losses.png``, to ``--out``.
@@ -67,11 +65,11 @@ latent_dim = 100
 # Get the generator model
 def build_generator(latent_dim):
     i = Input(shape=(latent_dim,))
-    x = LeakyReLU(alpha=0.2)(Dense(256)(i))
+    x = Dense(256, activation=LeakyReLU(alpha=0.2))(i)
     x = BatchNormalization(momentum=0.8)(x)
-    x = LeakyReLU(alpha=0.2)(Dense(512)(x))
+    x = Dense(512, activation=LeakyReLU(alpha=0.2))(x)
     x = BatchNormalization(momentum=0.8)(x)
-    x = LeakyReLU(alpha=0.2)(Dense(1024)(x))
+    x = Dense(1024, activation=LeakyReLU(alpha=0.2))(x)
     x = BatchNormalization(momentum=0.8)(x)
     x = Dense(D, activation="tanh")(x)
 
@@ -82,8 +80,8 @@ def build_generator(latent_dim):
 # Get the discriminator model
 def build_discriminator(img_size):
     i = Input(shape=(img_size,))
-    x = LeakyReLU(alpha=0.2)(Dense(512)(i))
-    x = LeakyReLU(alpha=0.2)(Dense(256)(x))
+    x = Dense(512, activation=LeakyReLU(alpha=0.2))(i)
+    x = Dense(256, activation=LeakyReLU(alpha=0.2))(x)
     x = Dense(1, activation="sigmoid")(x)
     model = Model(i, x)
     return model
