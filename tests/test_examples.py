@@ -48,6 +48,33 @@ CASES = {
     "lecture36_vgg_augmented.py": (
         ["vgg_augmented_loss", "vgg_augmented_accuracy", "vgg_augmented_samples"],
         ["test accuracy"]),
+    "lecture39_43_forecasting.py": (
+        ["ar_forecast", "ar_loss", "ar_noisy_forecast", "ar_noisy_wrong_forecast",
+         "ar_wrong_forecast", "rnn_linear_forecast", "rnn_linear_loss", "rnn_relu_forecast",
+         "rnn_relu_loss", "rnn_tanh_forecast", "rnn_tanh_loss"],
+        ["Lecture 40: AR(2)"]),
+    "lecture47_sin_t2.py": (
+        [f"sin_t2_{m}_{k}" for m in ("linear", "lstm", "simple_rnn")
+         for k in ("forecast", "loss", "one_step")] + ["sin_t2_series"],
+        ["lstm: mean |one-step error|"]),
+    "lecture48_long_distance.py": (
+        [f"long_distance_{k}_{m}" for k in (
+            "gru_T20_long", "linear_T10_short", "lstm_T10_long", "lstm_T20_long",
+            "lstm_T30_long", "lstm_maxpool_T30_long", "simple_rnn_T10_long",
+            "simple_rnn_T10_short") for m in ("accuracy", "loss")] + ["long_distance_summary"],
+        ["lstm_maxpool_T30_long"]),
+    "lecture50_lstm_digits.py": (
+        ["lstm_digits_accuracy", "lstm_digits_loss", "lstm_digits_predictions"],
+        ["x_train.shape: (1348, 28, 28)", "test accuracy"]),
+    "lecture56_text_preprocessing.py": ([], ["OK: the same sequences and padding as tf.keras"]),
+    "lecture57_text_lstm.py": (["text_lstm_loss", "text_lstm_accuracy"],
+                               ["Found", "final val_accuracy:"]),
+    "lecture59_text_cnn.py": (["text_cnn_loss", "text_cnn_accuracy"], ["final val_accuracy:"]),
+    "lecture61_recommender.py": (["recommender_loss"], ["test MSE:"]),
+    "lecture67_transfer_features.py": (
+        ["transfer_pretrain_accuracy", "transfer_logreg_loss", "transfer_logreg_accuracy"],
+        ["scikit-learn LogisticRegression:", "scratch logistic regression:"]),
+    "lecture69_gan_digits.py": (["gan_images/0", "gan_images/1", "gan_losses"], ["epoch: 1/1"]),
     "lecture25_regression_surface.py": (
         ["regression_data", "regression_loss", "regression_surface",
          "regression_extrapolation"],
@@ -139,7 +166,7 @@ def test_example_runs_and_writes_pngs(name, runs):
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000, \
             f"{path.name} is not a plausible PNG ({len(data)} bytes)"
-    written = {p.stem for p in out.glob("*.png")}
+    written = {str(p.relative_to(out).with_suffix("")) for p in out.rglob("*.png")}
     assert written == set(pngs), f"{name} wrote unexpected files: {sorted(written - set(pngs))}"
 
 

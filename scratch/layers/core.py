@@ -73,6 +73,8 @@ class Dense(Layer):
             dimension other than D.
     """
 
+    supports_masking = True  # Keras 3's Dense passes a mask through (e.g. per time step)
+
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
@@ -155,6 +157,8 @@ class Activation(Layer):
 
     Shapes: any (N, ...) → the same shape. No weights.
     """
+
+    supports_masking = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)

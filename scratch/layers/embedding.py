@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import initializers
 from ..typing import Array, Shape
+from ..optimizers.base import RowSparseGradient
 from .base import Layer
 
 __all__ = ["Embedding", "embedding_forward", "embedding_backward"]
@@ -211,16 +212,23 @@ class Embedding(Layer):
         if dy.dtype != self.dtype:
             raise TypeError(f"Embedding {self.name!r} computes in {self.dtype}. "
                             f"Received: dy.dtype={dy.dtype}")
-        if self.fast_path:
-            from .._kernels.embedding import embedding_scatter_add
-
-            dE = np.zeros((self.input_dim, self.output_dim), dtype=dy.dtype)
-            embedding_scatter_add(cache.ids.reshape(-1).astype(np.int64, copy=False),
-                                  np.ascontiguousarray(dy.reshape(-1, self.output_dim)), dE)
-        else:
-            dE = embedding_backward(dy, cache.ids, self.input_dim)
-        self.grads = {"embeddings": dE}
+        dE = self._scatter(dy, cache.ids)
+        # Keras receives this gradient as IndexedSlices and squares it row by row before
+        # summing (Adam/RMSprop/Adagrad): keep Σ dy_p² per row too.
+        self.grads = {"embeddings": RowSparseGradient.from_rows(dE, self._scatter(dy * dy,
+                                                                                  cache.ids))}
         return None
+
+    def _scatter(self, dy: Array, ids: Array) -> Array:
+        """embedding_backward, by the Numba kernel on the fast path (bit-identical)."""
+        if not self.fast_path:
+            return embedding_backward(dy, ids, self.input_dim)
+        from .._kernels.embedding import embedding_scatter_add
+
+        dE = np.zeros((self.input_dim, self.output_dim), dtype=dy.dtype)
+        embedding_scatter_add(ids.reshape(-1).astype(np.int64, copy=False),
+                              np.ascontiguousarray(dy.reshape(-1, self.output_dim)), dE)
+        return dE
 
     def get_config(self) -> dict:
         return {**super().get_config(), "input_dim": self.input_dim,

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Optimizer, _check_non_negative, _keras_cast, _keras_const
+from .base import Optimizer, _check_non_negative, _keras_cast, _keras_const, square
 
 
 class Adagrad(Optimizer):
@@ -57,7 +57,7 @@ class Adagrad(Optimizer):
         lr = _keras_cast(learning_rate, dtype)
         g = gradient
         accumulator = self._accumulators[self._var_index(variable)]
-        accumulator += g * g
+        accumulator += square(g)
         variable -= (lr * g) / np.sqrt(accumulator + _keras_const(self.epsilon, dtype))
 
     def get_config(self) -> dict[str, Any]:

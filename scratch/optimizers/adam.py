@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from .._kernels.optimizers import adam_update
-from .base import Optimizer, _check_non_negative, _check_unit_interval, _keras_cast, _keras_const
+from .base import (Optimizer, _check_non_negative, _check_unit_interval, _keras_cast,
+                   _keras_const, square)
 
 # Below this size the NumPy expression is as fast as the fused kernel's call overhead.
 _FUSE_MIN_SIZE = 64
@@ -88,14 +89,15 @@ class Adam(Optimizer):
         m = self._momentums[i]
         v = self._velocities[i]
         alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        if not self.amsgrad and _fusable(variable, g, m, v):
+        if not self.amsgrad and getattr(g, "sum_of_squares", None) is None and \
+                _fusable(variable, g, m, v):
             adam_update(variable.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
                         dtype.type(alpha), _keras_const(1 - self.beta_1, dtype),
                         _keras_const(1 - self.beta_2, dtype),
                         _keras_const(self.epsilon, dtype))
             return
         m += (g - m) * _keras_const(1 - self.beta_1, dtype)
-        v += (g * g - v) * _keras_const(1 - self.beta_2, dtype)
+        v += (square(g) - v) * _keras_const(1 - self.beta_2, dtype)
         if self.amsgrad:
             v_hat = self._velocity_hats[i]
             np.maximum(v_hat, v, out=v_hat)

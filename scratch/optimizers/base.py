@@ -74,6 +74,34 @@ def _auto_name(class_name: str) -> str:
     return prefix if n == 0 else f"{prefix}_{n}"
 
 
+class RowSparseGradient(np.ndarray):
+    """A dense gradient whose rows are sums over repeated ids (an Embedding's dE), which also
+    carries `sum_of_squares`: Σ_p g_p² per row over the individual occurrences.
+
+    TensorFlow hands Keras such a gradient as IndexedSlices (one row per occurrence), and
+    Keras' `ops.square` squares the slices *before* they are summed: Adam's v, RMSprop's
+    velocity and Adagrad's accumulator see Σ g_p², not (Σ g_p)². `square(g)` below gives
+    that. Any arithmetic on the array drops the attribute (then g·g is used, as for dense).
+    """
+
+    sum_of_squares: np.ndarray | None = None
+
+    @classmethod
+    def from_rows(cls, dense: np.ndarray, sum_of_squares: np.ndarray) -> "RowSparseGradient":
+        g = dense.view(cls)
+        g.sum_of_squares = sum_of_squares
+        return g
+
+    def __array_finalize__(self, obj) -> None:
+        self.sum_of_squares = None
+
+
+def square(g: np.ndarray) -> np.ndarray:
+    """g², or Σ g_p² per row for a `RowSparseGradient` (Keras' IndexedSlices square)."""
+    squares = getattr(g, "sum_of_squares", None)
+    return np.asarray(g * g) if squares is None else squares
+
+
 def _keras_cast(value, dtype) -> np.floating:
     """`ops.cast(python_value, dtype)` as TensorFlow does it.
 
@@ -562,7 +590,7 @@ class Optimizer:
                 f"{type(self).__name__}: a gradient must have its variable's dtype "
                 f"{v.dtype}. Received: gradient.dtype={g.dtype} (cast it explicitly)"
             )
-        g = np.asarray(g, dtype=v.dtype)
+        g = np.asanyarray(g, dtype=v.dtype)  # keeps a RowSparseGradient's squares
         if g.shape != v.shape:
             raise ValueError(
                 f"{type(self).__name__}: a gradient must have its variable's shape "

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Optimizer, _check_non_negative, _check_unit_interval, _keras_cast, _keras_const
+from .base import (Optimizer, _check_non_negative, _check_unit_interval, _keras_cast,
+                   _keras_const, square)
 
 
 class RMSprop(Optimizer):
@@ -75,7 +76,7 @@ class RMSprop(Optimizer):
         rho = _keras_const(self.rho, dtype)
         one_minus_rho = _keras_const(1 - self.rho, dtype)
         eps = _keras_const(self.epsilon, dtype)
-        velocity[...] = rho * velocity + one_minus_rho * (g * g)
+        velocity[...] = rho * velocity + one_minus_rho * square(g)
         if self.centered:
             average_grad = self._average_gradients[i]
             average_grad[...] = rho * average_grad + one_minus_rho * g
