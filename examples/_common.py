@@ -13,6 +13,7 @@ either way.
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
 import os
 import sys
@@ -26,8 +27,9 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
-__all__ = ["parse_args", "plt", "save"]
+__all__ = ["load_spam", "parse_args", "plt", "save"]
 
 _OUT = Path("out")
 
@@ -64,3 +66,22 @@ def save(name: str, fig=None) -> Path:
     plt.close(fig)
     print(f"wrote {path}")
     return path
+
+
+SPAM_CSV = Path(__file__).resolve().parent / "data" / "spam.csv"
+
+
+def load_spam(path=SPAM_CSV):
+    """examples/data/spam.csv → (messages, labels: ham 0, spam 1), without pandas.
+
+    The file has the layout of the course's spam.csv (ISO-8859-1; columns v1 = label,
+    v2 = message, then three empty unnamed columns, which the course drops): 700 SMS-style
+    messages, 111 of them spam, generated from templates with a fixed seed (a stand-in for
+    the 5,572 messages of the original; nothing to download).
+    """
+    with open(path, encoding="ISO-8859-1", newline="") as f:
+        rows = list(csv.reader(f))
+    if rows[0][:2] != ["v1", "v2"]:
+        raise ValueError(f"{path}: expected the columns v1, v2. Received: {rows[0]}")
+    mapping = {"ham": 0, "spam": 1}
+    return [r[1] for r in rows[1:]], np.array([mapping[r[0]] for r in rows[1:]])

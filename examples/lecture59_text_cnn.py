@@ -19,11 +19,8 @@ Writes ``text_cnn_loss.png`` and ``text_cnn_accuracy.png`` to ``--out``.
 Run: ``python examples/lecture59_text_cnn.py [--epochs 5] [--out out]``.
 """
 
-import csv
-from pathlib import Path
 
-import numpy as np
-from _common import parse_args, plt, save
+from _common import load_spam, parse_args, plt, save
 from sklearn.model_selection import train_test_split
 
 import scratch
@@ -34,25 +31,6 @@ from scratch.preprocessing.text import Tokenizer
 
 args = parse_args("Lecture 59: text classification with a CNN", epochs=5)
 scratch.utils.set_random_seed(59)
-
-
-SPAM_CSV = Path(__file__).resolve().parent / "data" / "spam.csv"
-
-
-def load_spam(path=SPAM_CSV):
-    """examples/data/spam.csv → (messages, labels: ham 0, spam 1), without pandas.
-
-    The file has the layout of the course's spam.csv (ISO-8859-1; columns v1 = label,
-    v2 = message, then three empty unnamed columns, which the course drops): 700 SMS-style
-    messages, 111 of them spam, generated from templates with a fixed seed (a stand-in for
-    the 5,572 messages of the original; nothing to download).
-    """
-    with open(path, encoding="ISO-8859-1", newline="") as f:
-        rows = list(csv.reader(f))
-    if rows[0][:2] != ["v1", "v2"]:
-        raise ValueError(f"{path}: expected the columns v1, v2. Received: {rows[0]}")
-    mapping = {"ham": 0, "spam": 1}
-    return [r[1] for r in rows[1:]], np.array([mapping[r[0]] for r in rows[1:]])
 
 
 # read the data (the course: pandas; labels ham → 0, spam → 1)
