@@ -30,8 +30,7 @@ from _common import parse_args, plt, save
 
 import scratch
 from scratch.datasets import load_digits_split
-from scratch.layers import (BatchNormalization, Conv2D, Dense, Dropout, Flatten, Input,
-                            MaxPooling2D)
+from scratch.layers import BatchNormalization, Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
 from scratch.models import Model
 from scratch.preprocessing.image import ImageDataGenerator
 

@@ -4,9 +4,19 @@
     model = keras_ref.from_keras(kmodel)
 """
 
-from .convert import (UnsupportedError, compile_like, from_keras, keras, layer_from_keras,
-                      layer_to_keras, loss_from_keras, loss_to_keras, optimizer_from_keras,
-                      optimizer_to_keras, to_keras)
+from .convert import (
+                      UnsupportedError,
+                      compile_like,
+                      from_keras,
+                      keras,
+                      layer_from_keras,
+                      layer_to_keras,
+                      loss_from_keras,
+                      loss_to_keras,
+                      optimizer_from_keras,
+                      optimizer_to_keras,
+                      to_keras,
+)
 
 __all__ = ["to_keras", "from_keras", "layer_to_keras", "layer_from_keras",
            "optimizer_to_keras", "optimizer_from_keras", "loss_to_keras", "loss_from_keras",

@@ -51,7 +51,8 @@ The course's BRU (Bionodal Root Unit, Lecture 20) is an extra with no Keras coun
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy import special

@@ -55,8 +55,8 @@ y_true/y_pred shapes that do not agree after the rank fix-up (Keras broadcasts M
 
 from __future__ import annotations
 
-import re
 import functools
+import re
 import warnings
 from typing import Any
 

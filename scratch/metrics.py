@@ -37,7 +37,8 @@ Accuracy definitions (§4.2):
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -10,7 +10,7 @@ and a dtype; they never pass numbers of their own.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 from numpy.typing import NDArray
 
 Array = NDArray[np.floating]
-Shape = tuple[Union[int, None], ...]
+Shape = tuple[int | None, ...]

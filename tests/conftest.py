@@ -59,6 +59,10 @@ def tf_keras():
         pass
     keras = tf.keras
     keras.utils.set_random_seed(0)
+    # Keras caches its global dtype policy from floatx() the first time a layer asks for it;
+    # fix it now so that a test which sets floatx("float64") first cannot leak float64
+    # layers into every later test (order-dependent failures).
+    keras.config.set_dtype_policy("float32")
     return keras
 
 

@@ -20,7 +20,17 @@ from hypothesis.extra.numpy import array_shapes, arrays
 
 from scratch import activations, backend
 from scratch.activations import (
-    BRU, ELU, GELU, Activation, LeakyReLU, Linear, ReLU, SiLU, Softmax, get, serialize,
+    BRU,
+    ELU,
+    GELU,
+    Activation,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    SiLU,
+    Softmax,
+    get,
+    serialize,
 )
 from scratch.testing import assert_close, gradcheck
 

@@ -8,8 +8,15 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from scratch.layers.conv import (Conv1D, Conv2D, conv2d_backward, conv2d_backward_fast,
-                                 conv2d_forward, conv2d_forward_fast, conv_padding)
+from scratch.layers.conv import (
+    Conv1D,
+    Conv2D,
+    conv2d_backward,
+    conv2d_backward_fast,
+    conv2d_forward,
+    conv2d_forward_fast,
+    conv_padding,
+)
 from scratch.testing import assert_close, gradcheck
 from tests.conftest import medium
 

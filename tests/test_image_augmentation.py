@@ -54,13 +54,13 @@ def test_flow_batches_equal_tf_keras(tf_keras, config, batch_size, shuffle, seed
 def test_flow_is_reproducible_and_leaves_global_rng_alone():
     x = np.random.default_rng(0).random((10, 8, 8, 1))
     gen = ImageDataGenerator(rotation_range=20, width_shift_range=0.2, horizontal_flip=True)
-    state = np.random.get_state()[1].copy()
+    state = np.random.get_state()[1].copy()  # noqa: NPY002 (the legacy global state)
     first = [next(gen.flow(x, batch_size=4, seed=5)) for _ in range(1)]
     a = gen.flow(x, np.arange(10), batch_size=4, seed=5)
     b = gen.flow(x, np.arange(10), batch_size=4, seed=5)
     c = gen.flow(x, np.arange(10), batch_size=4, seed=6)
     batches_a, batches_b, batches_c = ([next(it) for _ in range(6)] for it in (a, b, c))
-    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # noqa: NPY002
     for (xa, ya), (xb, yb) in zip(batches_a, batches_b):
         np.testing.assert_array_equal(xa, xb)
         np.testing.assert_array_equal(ya, yb)

@@ -13,12 +13,13 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import cheap
 from hypothesis import given
 from hypothesis import strategies as st
 
 from scratch import losses
 from scratch.testing import assert_close, gradcheck
+
+from conftest import cheap
 
 KERAS_CLASS = {
     "mse": "MeanSquaredError", "mae": "MeanAbsoluteError", "huber": "Huber",

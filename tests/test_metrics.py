@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import cheap
 from hypothesis import given
 from hypothesis import strategies as st
 
 from scratch import metrics
 from scratch.testing import assert_close
+
+from conftest import cheap
 
 KERAS_CLASS = {
     "binary_accuracy": "BinaryAccuracy", "categorical_accuracy": "CategoricalAccuracy",

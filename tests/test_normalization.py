@@ -9,10 +9,15 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from scratch.layers.normalization import (BatchNormalization, LayerNormalization,
-                                          batch_norm_backward, batch_norm_forward,
-                                          batch_statistics, layer_norm_backward,
-                                          layer_norm_forward)
+from scratch.layers.normalization import (
+    BatchNormalization,
+    LayerNormalization,
+    batch_norm_backward,
+    batch_norm_forward,
+    batch_statistics,
+    layer_norm_backward,
+    layer_norm_forward,
+)
 from scratch.testing import assert_close, gradcheck
 from tests.conftest import medium
 

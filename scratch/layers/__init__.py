@@ -2,18 +2,50 @@
 
 from .base import Layer
 from .conv import Conv1D, Conv2D
-from .core import (ELU, Activation, Dense, Flatten, Input, InputLayer, LeakyReLU, ReLU,
-                   Reshape, Softmax)
+from .core import (
+                   ELU,
+                   Activation,
+                   Dense,
+                   Flatten,
+                   Input,
+                   InputLayer,
+                   LeakyReLU,
+                   ReLU,
+                   Reshape,
+                   Softmax,
+)
 from .dropout import Dropout
 from .embedding import Embedding
-from .merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract,
-                    add, average, concatenate, dot, maximum, minimum, multiply, subtract)
+from .merge import (
+                   Add,
+                   Average,
+                   Concatenate,
+                   Dot,
+                   Maximum,
+                   Minimum,
+                   Multiply,
+                   Subtract,
+                   add,
+                   average,
+                   concatenate,
+                   dot,
+                   maximum,
+                   minimum,
+                   multiply,
+                   subtract,
+)
 from .normalization import BatchNormalization, LayerNormalization
-from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
-                      GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
-                      MaxPooling1D, MaxPooling2D)
-from .recurrent import (GRU, LSTM, RNN, GRUCell, LSTMCell, RecurrentCell, SimpleRNN,
-                        SimpleRNNCell)
+from .pooling import (
+                   AveragePooling1D,
+                   AveragePooling2D,
+                   GlobalAveragePooling1D,
+                   GlobalAveragePooling2D,
+                   GlobalMaxPooling1D,
+                   GlobalMaxPooling2D,
+                   MaxPooling1D,
+                   MaxPooling2D,
+)
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RecurrentCell, SimpleRNN, SimpleRNNCell
 
 # Keras' aliases
 Convolution1D, Convolution2D = Conv1D, Conv2D

@@ -33,20 +33,23 @@ def dense_forward(x: Array, kernel: Array, bias: Array | None) -> Array:
     return z
 
 
-def dense_backward(dz: Array, x: Array, kernel: Array, use_bias: bool, need_dx: bool = True):
+def dense_backward(dz: Array, x: Array, kernel: Array, use_bias: bool, need_dx: bool = True,
+                   need_grads: bool = True):
     """Gradients of z = x·W + b for a cotangent dz (..., M).
 
     Math:
         dx = dz · Wᵀ              (..., D)   (skipped, None, when need_dx is False)
-        dW = Σ_batch xᵀ · dz      (D, M)
-        db = Σ_batch dz           (M,)
+        dW = Σ_batch xᵀ · dz      (D, M)     (these two skipped, {}, when need_grads is
+        db = Σ_batch dz           (M,)        False: a frozen layer)
     """
     dx = np.matmul(dz, kernel.T) if need_dx else None
-    x2 = x.reshape(-1, x.shape[-1])
-    dz2 = dz.reshape(-1, dz.shape[-1])
-    grads = {"kernel": x2.T @ dz2}
-    if use_bias:
-        grads["bias"] = dz2.sum(axis=0)
+    grads = {}
+    if need_grads:
+        x2 = x.reshape(-1, x.shape[-1])
+        dz2 = dz.reshape(-1, dz.shape[-1])
+        grads["kernel"] = x2.T @ dz2
+        if use_bias:
+            grads["bias"] = dz2.sum(axis=0)
     return dx, grads
 
 
@@ -133,7 +136,9 @@ class Dense(Layer):
         x, z, _ = self._require_cache()
         dz = self._check_dy(dz, z.shape)
         dx, self.grads = dense_backward(dz, x, self.params["kernel"], self.use_bias,
-                                        need_dx=not getattr(self, "_skip_input_grad", False))
+                                        need_dx=not getattr(self, "_skip_input_grad", False),
+                                        need_grads=not getattr(self, "_skip_param_grads",
+                                                               False))
         return dx
 
     def get_config(self) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import initializers
 from ..typing import Array
 from .base import Layer
 
@@ -51,8 +52,9 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
+        # Unseeded layers draw their seed from scratch's global generator (set_random_seed).
         self._rng = np.random.default_rng(
-            seed if seed is not None else np.random.randint(0, 2**31 - 1)
+            seed if seed is not None else initializers.make_default_seed()
         )
 
     def _mask_shape(self, x_shape) -> tuple:

@@ -26,8 +26,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import initializers
-from ..typing import Array, Shape
 from ..optimizers.base import RowSparseGradient
+from ..typing import Array, Shape
 from .base import Layer
 
 __all__ = ["Embedding", "embedding_forward", "embedding_backward"]

@@ -16,7 +16,7 @@ from .base import Layer, as_list, shape_tuple
 class KerasTensor:
     """A symbolic tensor: shape (None for the batch axis), dtype and the node that made it."""
 
-    def __init__(self, shape, dtype: str, node: "Node | None" = None, index: int = 0,
+    def __init__(self, shape, dtype: str, node: Node | None = None, index: int = 0,
                  name: str | None = None):
         self.shape = shape_tuple(shape)
         self.dtype = dtype

@@ -347,6 +347,7 @@ class Model(TrainingMixin, Layer):
                 continue  # nothing upstream learns from this node: skip its backward
             layer._cache = caches[id(node)]
             layer._skip_input_grad = not inputs_need_grad
+            layer._skip_param_grads = not _trains(layer)  # frozen: dW is not needed
             try:
                 if node.multi_output:
                     outs = [np.zeros_like(v) if g is None else g
@@ -357,7 +358,7 @@ class Model(TrainingMixin, Layer):
                 else:
                     dx = layer.backward(outs[0])
             finally:
-                layer._skip_input_grad = False
+                layer._skip_input_grad = layer._skip_param_grads = False
             if not inputs_need_grad:
                 dx = None
             self._accumulate_layer_grads(grads, layer)
@@ -376,7 +377,9 @@ class Model(TrainingMixin, Layer):
     def _tensors_needing_grad(self, need_input_grads: bool) -> set[int]:
         """Ids of the tensors whose gradient someone needs: those downstream of a model input
         (when the caller wants dL/dinputs) or of a layer with trainable weights. A layer
-        whose inputs need no gradient is asked (`_skip_input_grad`) not to compute one."""
+        whose inputs need no gradient is asked (`_skip_input_grad`) not to compute one, and
+        a frozen layer (`_skip_param_grads`) not to compute its weight gradients; layers
+        that ignore the flags just do the extra work."""
         need = {id(t) for t in self.inputs} if need_input_grads else set()
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):
@@ -480,19 +483,26 @@ class Model(TrainingMixin, Layer):
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
-        layers = []
-        node_index = {id(n): n.layer._inbound_nodes.index(n) for n in self._nodes}
-        for layer in self._layers:
-            inbound = []
-            for n in self._nodes:
-                if n.layer is layer and not isinstance(layer, InputLayer):
-                    inbound.append([[t.node.layer.name, node_index[id(t.node)], t.index]
-                                    for t in n.inputs])
-            layers.append({"class_name": type(layer).__name__, "name": layer.name,
-                           "config": layer.get_config(), "inbound_nodes": inbound})
-        io = lambda ts: [[t.node.layer.name, node_index[id(t.node)], t.index] for t in ts]
-        return {"name": self.name, "trainable": self.trainable, "layers": layers,
-                "input_layers": io(self.inputs), "output_layers": io(self.outputs)}
+        """Keras' model config (the "config" part of what `.keras` files store)."""
+        from ..saving.keras_format import serialize_model
+
+        return serialize_model(self, include_compile=False)["config"]
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        from ..saving.keras_format import model_from_config
+
+        class_name = "Sequential" if cls.__name__ == "Sequential" else "Functional"
+        return model_from_config({"class_name": class_name, "config": config},
+                                 custom_objects=custom_objects)
+
+    def to_json(self) -> str:
+        """The Keras JSON of the model's architecture (`keras.models.model_from_json`)."""
+        import json
+
+        from ..saving.keras_format import serialize_model
+
+        return json.dumps(serialize_model(self, include_compile=False))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..layers.base import Layer
-from ..layers.core import InputLayer, Input
+from ..layers.core import Input, InputLayer
 from ..layers.symbolic import KerasTensor
 from .functional import Model
 
@@ -78,11 +78,3 @@ class Sequential(Model):
     @property
     def layers(self) -> list[Layer]:
         return list(self._stack)
-
-    def get_config(self) -> dict:
-        layers = [{"class_name": type(l).__name__, "config": l.get_config()}
-                  for l in self._stack]
-        config = {"name": self.name, "trainable": self.trainable, "layers": layers}
-        if self._input_tensor is not None:
-            config["batch_input_shape"] = self._input_tensor.shape
-        return config

@@ -30,9 +30,12 @@ def summary_text(model) -> str:
     shapes = [_shape(l, model) for l in (model.layers if model.built else [])]
     cols = (max([33] + [len(n) + 3 for n in names]), max([24] + [len(s) + 3 for s in shapes]),
             15)
-    hline = lambda l, m, r, c="━": l + m.join(c * w for w in cols) + r
-    row = lambda a, b, c: (f"│ {a:<{cols[0] - 2}} │ {b:<{cols[1] - 2}} │ "
-                           f"{c:>{cols[2] - 2}} │")
+
+    def hline(left: str, mid: str, right: str, c: str = "━") -> str:
+        return left + mid.join(c * w for w in cols) + right
+
+    def row(a: str, b: str, c: str) -> str:
+        return f"│ {a:<{cols[0] - 2}} │ {b:<{cols[1] - 2}} │ {c:>{cols[2] - 2}} │"
     lines = [f'Model: "{model.name}"', hline("┏", "┳", "┓"),
              f"┃ {'Layer (type)':<{cols[0] - 2}} ┃ {'Output Shape':<{cols[1] - 2}} ┃ "
              f"{'Param #':>{cols[2] - 2}} ┃", hline("┡", "╇", "┩")]

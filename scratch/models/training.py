@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
 from .. import callbacks as callbacks_module
+from .. import initializers
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
@@ -338,7 +339,10 @@ class TrainingMixin:
             if y is None:
                 continue
             for m in ms:
-                m.update_state(y, yp, sample_weight=sw)
+                if mask is None:
+                    m.update_state(y, yp, sample_weight=sw)
+                else:  # Keras' metrics leave masked entries out
+                    m.update_state(y, yp, sample_weight=sw, mask=mask)
 
     def _reset_metrics(self) -> None:
         """Start a new accumulation: the loss tracker(s) and every compiled metric."""
@@ -369,7 +373,7 @@ class TrainingMixin:
     # ------------------------------------------------------------------ batches
     @staticmethod
     def _batches(n: int, batch_size: int, shuffle: bool) -> Iterable[np.ndarray]:
-        idx = np.random.permutation(n) if shuffle else np.arange(n)
+        idx = initializers.global_generator().permutation(n) if shuffle else np.arange(n)
         for start in range(0, n, batch_size):
             yield idx[start:start + batch_size]
 

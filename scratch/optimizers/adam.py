@@ -7,8 +7,14 @@ from typing import Any
 import numpy as np
 
 from .._kernels.optimizers import adam_update
-from .base import (Optimizer, _check_non_negative, _check_unit_interval, _keras_cast,
-                   _keras_const, square)
+from .base import (
+    Optimizer,
+    _check_non_negative,
+    _check_unit_interval,
+    _keras_cast,
+    _keras_const,
+    square,
+)
 
 # Below this size the NumPy expression is as fast as the fused kernel's call overhead.
 _FUSE_MIN_SIZE = 64

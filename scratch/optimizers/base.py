@@ -87,7 +87,7 @@ class RowSparseGradient(np.ndarray):
     sum_of_squares: np.ndarray | None = None
 
     @classmethod
-    def from_rows(cls, dense: np.ndarray, sum_of_squares: np.ndarray) -> "RowSparseGradient":
+    def from_rows(cls, dense: np.ndarray, sum_of_squares: np.ndarray) -> RowSparseGradient:
         g = dense.view(cls)
         g.sum_of_squares = sum_of_squares
         return g

@@ -6,8 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from .base import (Optimizer, _check_non_negative, _check_unit_interval, _keras_cast,
-                   _keras_const, square)
+from .base import (
+    Optimizer,
+    _check_non_negative,
+    _check_unit_interval,
+    _keras_cast,
+    _keras_const,
+    square,
+)
 
 
 class RMSprop(Optimizer):

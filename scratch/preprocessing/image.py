@@ -356,7 +356,7 @@ class ImageDataGenerator:
             self.std = np.std(x, axis=(0, 1, 2)).reshape(1, 1, -1)
 
     def flow(self, x, y=None, batch_size=32, shuffle=True, sample_weight=None, seed=None,
-             subset=None, ignore_class_split=False, **kwargs) -> "NumpyArrayIterator":
+             subset=None, ignore_class_split=False, **kwargs) -> NumpyArrayIterator:
         """An endless iterator of augmented batches (x_batch, y_batch[, weights])."""
         for key in ("save_to_dir",):
             if kwargs.get(key):
