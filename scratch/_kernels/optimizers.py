@@ -27,3 +27,34 @@ def adam_update(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
         m[i] = mi
         v[i] = vi
         w[i] = w[i] - (mi * alpha) / (np.sqrt(vi) + epsilon)
+
+
+@njit(cache=True)
+def adam_update_squares(w, g, g2, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
+    """`adam_update` with the squared gradient given (an Embedding's Σ g_p² per row):
+
+        v ← v + (g2 − v)·(1 − β₂)
+    """
+    for i in range(w.size):
+        mi = m[i] + (g[i] - m[i]) * one_minus_beta_1
+        vi = v[i] + (g2[i] - v[i]) * one_minus_beta_2
+        m[i] = mi
+        v[i] = vi
+        w[i] = w[i] - (mi * alpha) / (np.sqrt(vi) + epsilon)
+
+
+@njit(cache=True)
+def sgd_momentum_update(w, g, m, learning_rate, momentum, nesterov):
+    """In place, per element (Keras' SGD; the velocity includes the learning rate):
+
+        m ← m·μ − g·lr
+        w ← w + m                  (nesterov: w ← w + (m·μ − g·lr))
+    """
+    for i in range(w.size):
+        step = g[i] * learning_rate
+        mi = m[i] * momentum - step
+        m[i] = mi
+        if nesterov:
+            w[i] = w[i] + (mi * momentum - step)
+        else:
+            w[i] = w[i] + mi

@@ -215,8 +215,8 @@ class Embedding(Layer):
         dE = self._scatter(dy, cache.ids)
         # Keras receives this gradient as IndexedSlices and squares it row by row before
         # summing (Adam/RMSprop/Adagrad): keep Σ dy_p² per row too.
-        self.grads = {"embeddings": RowSparseGradient.from_rows(dE, self._scatter(dy * dy,
-                                                                                  cache.ids))}
+        self.grads = {"embeddings": RowSparseGradient.from_rows(
+            dE, lambda: self._scatter(dy * dy, cache.ids))}
         return None
 
     def _scatter(self, dy: Array, ids: Array) -> Array:

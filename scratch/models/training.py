@@ -13,6 +13,7 @@ One train step (keras-numerics §11), exactly in Keras' order:
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Iterable
@@ -30,6 +31,17 @@ from .progress import Progbar
 
 _CROSSENTROPY = ("BinaryCrossentropy", "CategoricalCrossentropy",
                  "SparseCategoricalCrossentropy")
+
+
+def _in_engine_threads(method):
+    """Run a public entry point (fit, predict, ...) in the engine's BLAS-thread scope."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with engine_threads():
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _is_array_data(x) -> bool:
@@ -392,7 +404,8 @@ class TrainingMixin:
         return int(batch_size)
 
     # ------------------------------------------------------------------ fit
-    def _fit_impl(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+    @_in_engine_threads
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
@@ -536,7 +549,8 @@ class TrainingMixin:
             self._update_metrics(by, y_preds, bsw)
         return self._logs()
 
-    def _evaluate_impl(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+    @_in_engine_threads
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         """Loss (and metrics) over the data in inference mode, batch by batch."""
         self._require_compiled()
@@ -563,7 +577,8 @@ class TrainingMixin:
         ordered = [logs[k] for k in first] + [v for k, v in logs.items() if k not in first]
         return ordered[0] if len(ordered) == 1 else ordered
 
-    def _predict_impl(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    @_in_engine_threads
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for `x` in inference mode (batch 32 by default), as NumPy arrays."""
         batch_size = self._check_batch_size(batch_size)
         xs = self._standardize_inputs(x)
@@ -576,12 +591,14 @@ class TrainingMixin:
             d or 0 for d in t.shape[1:]), self.dtype) for c, t in zip(chunks, self.outputs)]
         return outs if len(self.outputs) > 1 else outs[0]
 
-    def _predict_on_batch_impl(self, x):
+    @_in_engine_threads
+    def predict_on_batch(self, x):
         xs = self._standardize_inputs(x)
         outs = self._forward_list(xs, False)
         return outs if len(self.outputs) > 1 else outs[0]
 
-    def _train_on_batch_impl(self, x, y=None, sample_weight=None, class_weight=None,
+    @_in_engine_threads
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         """One optimizer step on exactly this batch; returns the pre-update loss (and
         metrics, reset before the step)."""
@@ -597,7 +614,8 @@ class TrainingMixin:
         self._update_metrics(ys, y_preds, sws)
         return self._format_results(self._logs(), return_dict)
 
-    def _test_on_batch_impl(self, x, y=None, sample_weight=None, return_dict=False):
+    @_in_engine_threads
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled()
         xs = self._standardize_inputs(x)
         self._resolve_losses_if_built(len(self.outputs))
@@ -606,46 +624,6 @@ class TrainingMixin:
         self._reset_metrics()
         logs = self._evaluate_arrays(xs, ys, sws, len(xs[0]))
         return self._format_results(logs, return_dict)
-
-    # ------------------------------------------------------------------ public entry points
-    # Each runs inside the engine's BLAS-thread scope (scratch._threads.engine_threads).
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1):
-        """Train for `epochs` epochs; returns a `History` (see the module docstring)."""
-        with engine_threads():
-            return self._fit_impl(
-                x, y, batch_size, epochs, verbose, callbacks, validation_split,
-                validation_data, shuffle, class_weight, sample_weight, initial_epoch,
-                steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
-
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 steps=None, callbacks=None, return_dict=False):
-        """Loss (and metrics) over the data in inference mode, batch by batch."""
-        with engine_threads():
-            return self._evaluate_impl(x, y, batch_size, verbose, sample_weight, steps,
-                                       callbacks, return_dict)
-
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Outputs for `x` in inference mode (batch 32 by default), as NumPy arrays."""
-        with engine_threads():
-            return self._predict_impl(x, batch_size, verbose, steps, callbacks)
-
-    def predict_on_batch(self, x):
-        with engine_threads():
-            return self._predict_on_batch_impl(x)
-
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
-                       return_dict=False):
-        """One optimizer step on exactly this batch; returns the pre-update loss (and
-        metrics, reset before the step)."""
-        with engine_threads():
-            return self._train_on_batch_impl(x, y, sample_weight, class_weight, return_dict)
-
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        with engine_threads():
-            return self._test_on_batch_impl(x, y, sample_weight, return_dict)
 
     # ------------------------------------------------------------------ summary
     def summary(self, line_length: int | None = None, print_fn=None) -> None:

@@ -6,25 +6,16 @@ from typing import Any
 
 import numpy as np
 
-from .._kernels.optimizers import adam_update
+from .._kernels.optimizers import adam_update, adam_update_squares
 from .base import (
     Optimizer,
     _check_non_negative,
     _check_unit_interval,
+    _fusable,
     _keras_cast,
     _keras_const,
     square,
 )
-
-# Below this size the NumPy expression is as fast as the fused kernel's call overhead.
-_FUSE_MIN_SIZE = 64
-
-
-def _fusable(*arrays: np.ndarray) -> bool:
-    """The fused kernel needs contiguous arrays of one dtype (views are updated in place)."""
-    w = arrays[0]
-    return w.size >= _FUSE_MIN_SIZE and all(
-        a.dtype == w.dtype and a.shape == w.shape and a.flags.c_contiguous for a in arrays)
 
 
 class Adam(Optimizer):
@@ -95,12 +86,16 @@ class Adam(Optimizer):
         m = self._momentums[i]
         v = self._velocities[i]
         alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        if not self.amsgrad and getattr(g, "sum_of_squares", None) is None and \
-                _fusable(variable, g, m, v):
+        squares = getattr(g, "sum_of_squares", None)
+        constants = (dtype.type(alpha), _keras_const(1 - self.beta_1, dtype),
+                     _keras_const(1 - self.beta_2, dtype), _keras_const(self.epsilon, dtype))
+        if not self.amsgrad and squares is None and _fusable(variable, g, m, v):
             adam_update(variable.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
-                        dtype.type(alpha), _keras_const(1 - self.beta_1, dtype),
-                        _keras_const(1 - self.beta_2, dtype),
-                        _keras_const(self.epsilon, dtype))
+                        *constants)
+            return
+        if not self.amsgrad and squares is not None and _fusable(variable, g, squares, m, v):
+            adam_update_squares(variable.reshape(-1), np.asarray(g).reshape(-1),
+                                squares.reshape(-1), m.reshape(-1), v.reshape(-1), *constants)
             return
         m += (g - m) * _keras_const(1 - self.beta_1, dtype)
         v += (square(g) - v) * _keras_const(1 - self.beta_2, dtype)

@@ -75,25 +75,46 @@ def _auto_name(class_name: str) -> str:
 
 
 class RowSparseGradient(np.ndarray):
-    """A dense gradient whose rows are sums over repeated ids (an Embedding's dE), which also
-    carries `sum_of_squares`: Σ_p g_p² per row over the individual occurrences.
+    """A dense gradient whose rows are sums over repeated ids (an Embedding's dE), which can
+    also give `sum_of_squares`: Σ_p g_p² per row over the individual occurrences.
 
     TensorFlow hands Keras such a gradient as IndexedSlices (one row per occurrence), and
     Keras' `ops.square` squares the slices *before* they are summed: Adam's v, RMSprop's
     velocity and Adagrad's accumulator see Σ g_p², not (Σ g_p)². `square(g)` below gives
-    that. Any arithmetic on the array drops the attribute (then g·g is used, as for dense).
+    that. The squares are computed on first use only (SGD never pays for them). Arithmetic
+    on the array drops them (then g·g is used, as for a dense gradient).
     """
 
-    sum_of_squares: np.ndarray | None = None
+    _squares_fn = None
+    _squares = None
 
     @classmethod
-    def from_rows(cls, dense: np.ndarray, sum_of_squares: np.ndarray) -> RowSparseGradient:
+    def from_rows(cls, dense: np.ndarray, squares_fn) -> RowSparseGradient:
+        """`squares_fn()` returns Σ g_p² per row (dense's shape) when first asked."""
         g = dense.view(cls)
-        g.sum_of_squares = sum_of_squares
+        g._squares_fn = squares_fn
         return g
 
+    @property
+    def sum_of_squares(self) -> np.ndarray | None:
+        if self._squares is None and self._squares_fn is not None:
+            self._squares = self._squares_fn()
+        return self._squares
+
     def __array_finalize__(self, obj) -> None:
-        self.sum_of_squares = None
+        self._squares_fn = None
+        self._squares = None
+
+
+# Below this size the NumPy expression is as fast as the fused kernel's call overhead.
+_FUSE_MIN_SIZE = 64
+
+
+def _fusable(*arrays: np.ndarray) -> bool:
+    """The fused kernel needs contiguous arrays of one dtype (views are updated in place)."""
+    w = arrays[0]
+    return w.size >= _FUSE_MIN_SIZE and all(
+        a.dtype == w.dtype and a.shape == w.shape and a.flags.c_contiguous for a in arrays)
 
 
 def square(g: np.ndarray) -> np.ndarray:

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Optimizer, _keras_cast
+from .._kernels.optimizers import sgd_momentum_update
+from .base import Optimizer, _fusable, _keras_cast
 
 
 class SGD(Optimizer):
@@ -63,6 +64,10 @@ class SGD(Optimizer):
         if self.momentum != 0:
             m = self.momentums[self._var_index(variable)]
             mu = _keras_cast(self.momentum, variable.dtype)
+            if _fusable(variable, g, m):
+                sgd_momentum_update(variable.reshape(-1), np.asarray(g).reshape(-1),
+                                    m.reshape(-1), lr, mu, bool(self.nesterov))
+                return
             m[...] = m * mu - g * lr
             if self.nesterov:
                 variable += m * mu - g * lr
