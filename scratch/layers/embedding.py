@@ -29,6 +29,7 @@ from .. import initializers
 from ..optimizers.base import RowSparseGradient
 from ..typing import Array, Shape
 from .base import Layer
+from .core import _serialize_init
 
 __all__ = ["Embedding", "embedding_forward", "embedding_backward"]
 
@@ -63,14 +64,6 @@ def embedding_backward(dy: Array, ids: Array, input_dim: int) -> Array:
 class EmbeddingCache(NamedTuple):
     ids: Array  # the ids as intp, shape (N, ...)
     y_shape: tuple
-
-
-def _serialize_init(init):
-    if isinstance(init, str) or init is None:
-        return init
-    if isinstance(init, dict):
-        return init
-    return {"class_name": type(init).__name__, "config": init.get_config()}
 
 
 class Embedding(Layer):

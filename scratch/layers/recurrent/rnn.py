@@ -47,6 +47,7 @@ import numpy as np
 from ... import initializers
 from ...typing import Array, Shape
 from ..base import Layer, as_list, shape_tuple
+from ..core import _serialize_init  # noqa: F401 (re-exported to the cell modules)
 from ..symbolic import KerasTensor, call_symbolic
 
 __all__ = ["RNN", "RecurrentCell", "CellDropout", "SequenceCache", "rnn_forward",
@@ -217,14 +218,6 @@ class RecurrentCell(Layer):
         return {**super().get_config(), "units": self.units, **self._activation_config(),
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
                 "seed": self.seed}
-
-
-def _serialize_init(init):
-    if isinstance(init, str) or init is None:
-        return init
-    if hasattr(init, "get_config"):
-        return {"class_name": type(init).__name__, "config": init.get_config()}
-    return init
 
 
 def _reject_unsupported(kwargs: dict, owner: str) -> None:
