@@ -123,7 +123,8 @@ def run_demo(model: str = "dense", epochs: int | None = None, batch_size: int = 
               f"{'faster' if ratio >= 1 else 'slower'}")
         if len(timer.times) > 1:
             steady = sum(ktimer.times[1:]) / sum(timer.times[1:])
-            print(f"after the first epoch (tf.keras traces its graph there): "
+            print(f"after the first epoch (tf.keras traces its graph there, scratch loads its "
+                  f"Numba kernels): "
                   f"{steady:.1f}× {'faster' if steady >= 1 else 'slower'}")
     _plot(hist, khist, out, model)
     return 0
