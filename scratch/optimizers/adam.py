@@ -75,20 +75,31 @@ class Adam(Optimizer):
         if self.amsgrad:
             self._velocity_hats = self.add_optimizer_variables(var_list, "velocity_hat")
 
+    def _step_constants(self, learning_rate, dtype) -> tuple:
+        """(α, 1 − β₁, 1 − β₂, ε) in `dtype` for this step; the same for every variable of
+        a step, so they are computed once per (step, dtype, lr)."""
+        key = (self.iterations, dtype, learning_rate, self.beta_1, self.beta_2, self.epsilon)
+        if getattr(self, "_constants_key", None) != key:
+            lr = _keras_cast(learning_rate, dtype)
+            local_step = dtype.type(self.iterations + 1)
+            beta_1_power = np.power(_keras_cast(self.beta_1, dtype), local_step)
+            beta_2_power = np.power(_keras_cast(self.beta_2, dtype), local_step)
+            alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+            self._constants = (dtype.type(alpha), _keras_const(1 - self.beta_1, dtype),
+                               _keras_const(1 - self.beta_2, dtype),
+                               _keras_const(self.epsilon, dtype))
+            self._constants_key = key
+        return self._constants
+
     def update_step(self, gradient, variable, learning_rate) -> None:
         dtype = variable.dtype
-        lr = _keras_cast(learning_rate, dtype)
         g = gradient
-        local_step = dtype.type(self.iterations + 1)
-        beta_1_power = np.power(_keras_cast(self.beta_1, dtype), local_step)
-        beta_2_power = np.power(_keras_cast(self.beta_2, dtype), local_step)
         i = self._var_index(variable)
         m = self._momentums[i]
         v = self._velocities[i]
-        alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        constants = self._step_constants(learning_rate, dtype)
+        alpha, one_minus_beta_1, one_minus_beta_2, epsilon = constants
         squares = getattr(g, "sum_of_squares", None)
-        constants = (dtype.type(alpha), _keras_const(1 - self.beta_1, dtype),
-                     _keras_const(1 - self.beta_2, dtype), _keras_const(self.epsilon, dtype))
         if not self.amsgrad and squares is None and _fusable(variable, g, m, v):
             adam_update(variable.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
                         *constants)
@@ -97,13 +108,13 @@ class Adam(Optimizer):
             adam_update_squares(variable.reshape(-1), np.asarray(g).reshape(-1),
                                 squares.reshape(-1), m.reshape(-1), v.reshape(-1), *constants)
             return
-        m += (g - m) * _keras_const(1 - self.beta_1, dtype)
-        v += (square(g) - v) * _keras_const(1 - self.beta_2, dtype)
+        m += (g - m) * one_minus_beta_1
+        v += (square(g) - v) * one_minus_beta_2
         if self.amsgrad:
             v_hat = self._velocity_hats[i]
             np.maximum(v_hat, v, out=v_hat)
             v = v_hat
-        variable -= (m * alpha) / (np.sqrt(v) + _keras_const(self.epsilon, dtype))
+        variable -= (m * alpha) / (np.sqrt(v) + epsilon)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
