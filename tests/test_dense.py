@@ -210,3 +210,32 @@ def test_activation_layer_matches_function(tf_keras):
     a = Activation("tanh", dtype="float64")
     np.testing.assert_allclose(a(x), np.tanh(x))
     np.testing.assert_allclose(a.backward(np.ones_like(x)), 1 - np.tanh(x) ** 2)
+
+
+# ----------------------------------------------------------------------------- gradchecks
+def _layer_gradcheck(layer, x, seed=0):
+    """Finite differences through forward/backward of a weightless layer (float64)."""
+
+    def fn(p):
+        # re-seed a Dropout so every evaluation draws the same mask
+        if isinstance(layer, Dropout):
+            layer._rng = np.random.default_rng(seed)
+        return layer.forward(p["x"], training=True)
+
+    def vjp(v):
+        fn({"x": x})
+        return {"x": layer.backward(v)}
+
+    gradcheck(fn, {"x": x}, vjp, seed=seed)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Flatten(dtype="float64"),
+    lambda: Reshape((-1, 2), dtype="float64"),
+    lambda: Activation("tanh", dtype="float64"),
+    lambda: Activation("softmax", dtype="float64"),
+    lambda: Dropout(0.4, dtype="float64"),
+])
+def test_weightless_layers_gradcheck(make):
+    x = np.random.default_rng(3).standard_normal((3, 4, 2))
+    _layer_gradcheck(make(), x)

@@ -78,7 +78,7 @@ def test_unknown_names():
         scratch.layers.Dense(2, activation="baz")
 
 
-@pytest.mark.parametrize("lr", [0.0 - 1.0, float("nan")])
+@pytest.mark.parametrize("lr", [0.0, -1.0, float("nan"), float("inf")])
 def test_bad_learning_rate(lr):
     with pytest.raises(ValueError, match="learning_rate"):
         scratch.optimizers.SGD(lr)

@@ -268,19 +268,25 @@ class Optimizer:
                     "iteration value and returns the corresponding learning rate value). "
                     f"Received instead: learning_rate={learning_rate!r}"
                 )
-            self._learning_rate_value = self._checked_lr(learning_rate)
+            self._learning_rate_value = self._checked_lr(learning_rate, positive=True)
 
     # ------------------------------------------------------------------ learning rate
-    def _checked_lr(self, value) -> float:
-        """Validate a float learning rate; return it rounded to the lr dtype (as a float)."""
+    def _checked_lr(self, value, positive: bool = False) -> float:
+        """Validate a float learning rate; return it rounded to the lr dtype (as a float).
+
+        The constructor asks for a positive rate (a zero rate trains nothing: almost surely
+        a mistake); the setter, used by LearningRateScheduler, also accepts 0 as Keras does
+        (a schedule may anneal to 0).
+        """
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
             raise ValueError(
                 f"{type(self).__name__} expected a float learning rate. "
                 f"Received: learning_rate={value!r}"
             )
-        if not math.isfinite(float(value)) or value < 0:
+        if not math.isfinite(float(value)) or value < 0 or (positive and value == 0):
+            kind = "positive" if positive else "non-negative"
             raise ValueError(
-                f"{type(self).__name__} expected a finite, non-negative learning rate. "
+                f"{type(self).__name__} expected a finite, {kind} learning rate. "
                 f"Received: learning_rate={value!r}"
             )
         return float(self._lr_dtype.type(value))
