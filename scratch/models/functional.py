@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..layers.base import Layer, as_list
+from ..layers.base import Layer, as_list, unique_name
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor, Node, call_symbolic
 from .training import TrainingMixin
@@ -73,6 +73,8 @@ class Model(TrainingMixin, Layer):
 
     def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
         trainable = kwargs.pop("trainable", True)
+        if name is None and type(self) is Model:
+            name = unique_name("functional")  # Keras 3 names functional models so
         super().__init__(name=name, dtype=kwargs.pop("dtype", None), **kwargs)
         self._init_training()
         self._nodes: list[Node] = []
