@@ -303,10 +303,9 @@ class TrainingMixin:
         was then: toggling `trainable` later changes nothing until the model is compiled
         again (measured; tests/test_recommender_transfer_gan.py). scratch does the same by
         applying that snapshot of the flags during each train step."""
-        leaves = self._leaf_layers_all()
         if getattr(self, "_trainable_snapshot", None) is None:
-            self._trainable_snapshot = [(l, l._trainable) for l in leaves] + \
-                [(self, self._trainable)]
+            self._trainable_snapshot = [(l, l._trainable) for l in self._leaf_layers_all()] \
+                + [(self, self._trainable)]
         current = [(l, l._trainable) for l, _ in self._trainable_snapshot]
         for layer, flag in self._trainable_snapshot:
             layer._trainable = flag
