@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import math
 import time
 from collections.abc import Iterable
@@ -34,11 +35,23 @@ _CROSSENTROPY = ("BinaryCrossentropy", "CategoricalCrossentropy",
 
 
 def _in_engine_threads(method):
-    """Run a public entry point (fit, predict, ...) in the engine's BLAS-thread scope."""
+    """Run a public entry point (fit, predict, ...) in the engine's BLAS-thread scope, sized
+    by the work of one step: parameters × batch size (scratch._threads)."""
+    signature = inspect.signature(method)
+    on_batch = method.__name__.endswith("_on_batch")
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with engine_threads():
+        bound = signature.bind(self, *args, **kwargs).arguments
+        if on_batch:
+            x = bound.get("x")
+            first = next(iter(x.values())) if isinstance(x, dict) else \
+                (x[0] if isinstance(x, (list, tuple)) else x)
+            batch = len(first) if hasattr(first, "__len__") else 1
+        else:
+            batch = bound.get("batch_size") or 32
+        work = (self.count_params() if self.built else 0) * batch
+        with engine_threads(work):
             return method(self, *args, **kwargs)
 
     return wrapper
