@@ -115,7 +115,7 @@ def _randomize(model, rng, dtype):
 
 
 def _scratch_grads(model, loss_name, ids, y):
-    model.compile(optimizer=scratch.optimizers.SGD(0.0), loss=loss_name)
+    model.compile(optimizer=scratch.optimizers.SGD(0.01), loss=loss_name)  # no step is taken
     y_pred = model.forward(ids, training=True)
     loss, dys, flags = model._compute_loss([y], [y_pred], [None], training=True)
     model.backward(dys[0], from_logits=flags)
