@@ -456,39 +456,18 @@ class TrainingMixin:
             n = split
         if n == 0:
             raise ValueError("fit() received no training samples.")
-        steps = math.ceil(n / batch_size)
-        cbs = callbacks_module.CallbackList(
-            callbacks, model=self, add_history=True,
-            params={"epochs": epochs, "steps": steps, "verbose": verbose},
-        )
-        self.stop_training = False
-        cbs.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
-            self._reset_metrics()
-            cbs.on_epoch_begin(epoch)
-            bar = Progbar(steps, verbose, epoch, epochs)
-            start = time.perf_counter()
-            for step, idx in enumerate(self._batches(n, batch_size, shuffle)):
-                cbs.on_train_batch_begin(step)
-                bx, by, bsw = self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
-                loss, y_preds = self._train_step(bx, by, bsw)
-                self._track_loss(loss, len(idx))
-                self._update_metrics(by, y_preds, bsw)
-                logs = self._logs()
-                bar.update(step + 1, logs)
-                cbs.on_train_batch_end(step, logs)
-                if self.stop_training:
-                    break
-            logs = self._logs()
-            if val is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
-                vlogs = self._evaluate_arrays(*val, validation_batch_size or batch_size)
-                logs.update({f"val_{k}": v for k, v in vlogs.items()})
-            bar.finish(logs, time.perf_counter() - start)
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end()
-        return self.history
+
+        def batches():
+            for idx in self._batches(n, batch_size, shuffle):
+                yield self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
+
+        def validate(epoch: int):
+            if val is None or (epoch + 1 - initial_epoch) % validation_freq:
+                return None
+            return self._evaluate_arrays(*val, validation_batch_size or batch_size)
+
+        return self._train_epochs(batches, math.ceil(n / batch_size), epochs, initial_epoch,
+                                  verbose, callbacks, validate)
 
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, **kwargs):
         """Keras 2's `fit_generator` (deprecated): the same as `fit(generator, ...)`."""
@@ -500,47 +479,69 @@ class TrainingMixin:
 
     def _fit_generator(self, data, epochs, verbose, callbacks, validation_data,
                        initial_epoch, steps_per_epoch, validation_steps, class_weight):
+        """fit() on an iterator of (x, y[, sample_weight]) batches, `steps_per_epoch` of them
+        per epoch (restarted when it runs out), each checked like array data."""
         if steps_per_epoch is None:
             if hasattr(data, "__len__"):
                 steps_per_epoch = len(data)
             else:
                 raise ValueError("fit() on a generator needs `steps_per_epoch`.")
         iterator = iter(data)
-        cbs = callbacks_module.CallbackList(
-            callbacks, model=self, add_history=True,
-            params={"epochs": epochs, "steps": steps_per_epoch, "verbose": verbose})
-        self.stop_training = False
-        cbs.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
-            self._reset_metrics()
-            cbs.on_epoch_begin(epoch)
-            bar = Progbar(steps_per_epoch, verbose, epoch, epochs)
-            start = time.perf_counter()
-            for step in range(steps_per_epoch):
+
+        def batches():
+            nonlocal iterator
+            for _ in range(steps_per_epoch):
                 try:
                     batch = next(iterator)
                 except StopIteration:
                     iterator = iter(data)
                     batch = next(iterator)
-                bx, by = batch[0], batch[1]
-                bsw = batch[2] if len(batch) > 2 else None
-                xs = self._standardize_inputs(bx)
+                xs = self._standardize_inputs(batch[0])
                 self._resolve_losses_if_built(len(self.outputs))
-                ys = self._standardize_targets(by, len(xs[0]))
+                ys = self._standardize_targets(batch[1], len(xs[0]))
                 self._check_finite_inputs(xs)
-                sws = self._sample_weights(ys, bsw, class_weight)
+                yield xs, ys, self._sample_weights(
+                    ys, batch[2] if len(batch) > 2 else None, class_weight)
+
+        def validate(epoch: int):
+            if validation_data is None:
+                return None
+            return self.evaluate(*validation_data[:2], verbose=0, return_dict=True)
+
+        return self._train_epochs(batches, steps_per_epoch, epochs, initial_epoch, verbose,
+                                  callbacks, validate)
+
+    def _train_epochs(self, batches, steps: int, epochs: int, initial_epoch: int, verbose: int,
+                      callbacks, validate):
+        """The epoch loop shared by array and generator data.
+
+        `batches()` yields one epoch of standardized (xs, ys, sample_weights) batches;
+        `validate(epoch)` returns the validation logs of that epoch, or None.
+        """
+        cbs = callbacks_module.CallbackList(
+            callbacks, model=self, add_history=True,
+            params={"epochs": epochs, "steps": steps, "verbose": verbose},
+        )
+        self.stop_training = False
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            self._reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            bar = Progbar(steps, verbose, epoch, epochs)
+            start = time.perf_counter()
+            for step, (bx, by, bsw) in enumerate(batches()):
                 cbs.on_train_batch_begin(step)
-                loss, y_preds = self._train_step(xs, ys, sws)
-                self._track_loss(loss, len(xs[0]))
-                self._update_metrics(ys, y_preds, sws)
+                loss, y_preds = self._train_step(bx, by, bsw)
+                self._track_loss(loss, len(bx[0]))
+                self._update_metrics(by, y_preds, bsw)
                 logs = self._logs()
                 bar.update(step + 1, logs)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
             logs = self._logs()
-            if validation_data is not None:
-                vlogs = self.evaluate(*validation_data[:2], verbose=0, return_dict=True)
+            vlogs = validate(epoch)
+            if vlogs is not None:
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
             bar.finish(logs, time.perf_counter() - start)
             cbs.on_epoch_end(epoch, logs)
