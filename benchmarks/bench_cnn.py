@@ -16,8 +16,9 @@ Workloads (the same layer or model and the same weights in both engines):
 Method: everything is warmed up first (tf.function traces, Numba compiles); each repeat times
 `--steps` calls and keeps the mean; the figure is the median over `--repeats` repeats, which
 alternate scratch, tf.keras, scratch, ... so that the load of a shared machine weighs on
-both alike. scratch runs with one BLAS thread (`scratch._threads`' recommendation); tf.keras
-with its own defaults unless `--tf-threads` is given. ratio = scratch time / tf.keras time
+both alike. scratch's process is pinned to one BLAS thread; inside fit/train_on_batch the
+engine's policy (`scratch._threads`) uses two for large steps. tf.keras runs with its own
+defaults unless `--tf-threads` is given. ratio = scratch time / tf.keras time
 (smaller is better).
 
 Run: ``python benchmarks/bench_cnn.py [--repeats 5] [--steps 10] [--only conv l32]

@@ -19,8 +19,9 @@ the figure is the median over `--repeats` repeats (a train step: the median of t
 a shared machine weighs on both alike. `shuffle=False` everywhere, so the fits of Lectures 10
 and 12 run the same arithmetic in both engines: the table's last column shows how far their
 final losses differ.
-scratch runs with one BLAS thread (`scratch._threads`' recommendation for course-sized
-models); tf.keras with its own defaults unless ``--tf-threads`` is given.
+scratch's process is pinned to one BLAS thread (inside fit/train_on_batch the engine's policy,
+`scratch._threads`, uses two for large steps; none of these is large); tf.keras runs with its
+own defaults unless ``--tf-threads`` is given.
 
 Speedup = tf.keras time / scratch time. Targets: tiny fits ≥ 50× faster than tf.keras'
 `Model.fit`, the dense network's train step ≥ 2× faster than `train_on_batch`.

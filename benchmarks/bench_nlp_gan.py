@@ -18,8 +18,8 @@ engines; the tf.keras models come from `keras_ref.to_keras`):
 Method: both engines are warmed up first (tf.keras traces its functions); the figure is the
 median over `--repeats` repeats of the mean time over `--steps` steps, the repeats
 alternating scratch, tf.keras, scratch, ... so a change in the machine's load hits both
-alike. scratch runs with one BLAS thread (the project's recommendation for course-sized
-models on shared 2-core machines); tf.keras with `--tf-threads` intra-op threads (default:
+alike. scratch's process is pinned to one BLAS thread (inside train_on_batch the engine's
+policy, `scratch._threads`, uses two for large steps such as the GAN's combined model); tf.keras with `--tf-threads` intra-op threads (default:
 TensorFlow's own choice). Speedup = tf.keras time / scratch time.
 
 Run: ``python benchmarks/bench_nlp_gan.py [--repeats 3] [--steps 20] [--only rec lstm gan]
