@@ -20,7 +20,8 @@ median over `--repeats` repeats of the mean time over `--steps` steps, the repea
 alternating scratch, tf.keras, scratch, ... so a change in the machine's load hits both
 alike. scratch's process is pinned to one BLAS thread (inside train_on_batch the engine's
 policy, `scratch._threads`, uses two for large steps such as the GAN's combined model);
-tf.keras runs with `--tf-threads` intra-op threads (default: TensorFlow's own choice). Speedup = tf.keras time / scratch time.
+tf.keras runs with `--tf-threads` intra-op threads (default: TensorFlow's own choice).
+Speedup = tf.keras time / scratch time.
 
 Run: ``python benchmarks/bench_nlp_gan.py [--repeats 3] [--steps 20] [--only rec lstm gan]
 [--no-tf]``. Machines are shared and noisy: compare the ratios of one run, never absolute
