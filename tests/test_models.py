@@ -128,3 +128,19 @@ def test_import_scratch_does_not_need_tensorflow_names():
     for name in ["layers", "models", "optimizers", "losses", "activations", "initializers",
                  "callbacks", "metrics", "Model", "Input", "Sequential", "utils"]:
         assert getattr(keras, name) is not None
+
+
+def test_nested_summary(capsys):
+    body = keras.models.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3, name="b1")],
+                                   name="body")
+    inp = keras.Input(shape=(4,))
+    model = keras.Model(inp, keras.layers.Dense(1, name="head")(body(inp)))
+    model.summary()
+    flat = capsys.readouterr().out
+    assert "body (Sequential)" in flat and "b1 (Dense)" not in flat
+    model.summary(expand_nested=True)
+    nested = capsys.readouterr().out
+    lines = nested.splitlines()
+    i = next(k for k, line in enumerate(lines) if "body (Sequential)" in line)
+    assert "└ b1 (Dense)" in lines[i + 1] and "(None, 3)" in lines[i + 1]
+    assert "Total params: 19" in nested  # 4·3 + 3 + 3·1 + 1

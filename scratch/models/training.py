@@ -639,7 +639,11 @@ class TrainingMixin:
         return self._format_results(logs, return_dict)
 
     # ------------------------------------------------------------------ summary
-    def summary(self, line_length: int | None = None, print_fn=None) -> None:
+    def summary(self, line_length: int | None = None, positions=None, print_fn=None,
+                expand_nested: bool = False, show_trainable: bool = False,
+                layer_range=None) -> None:
+        """Print Keras' table of layers, output shapes and parameter counts
+        (`expand_nested=True` also lists the layers inside nested models)."""
         from .summary import summary_text
 
-        (print_fn or print)(summary_text(self))
+        (print_fn or print)(summary_text(self, expand_nested=expand_nested))
