@@ -719,7 +719,35 @@ def _check_label_smoothing(loss_name: str, label_smoothing) -> float:
     return label_smoothing
 
 
-class BinaryCrossentropy(Loss):
+class _SmoothedCrossentropy(Loss):
+    """What BCE and CCE share: from_logits, label_smoothing and axis, and the dispatch to
+    their (forward, backward) pairs: `_LOGITS` for logits, `_PROBS` for probabilities."""
+
+    is_crossentropy = True
+
+    def __init__(self, from_logits, label_smoothing, axis, reduction, name) -> None:
+        super().__init__(reduction=reduction, name=name)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = _check_label_smoothing(type(self).__name__, label_smoothing)
+        self.axis = _check_axis(type(self).__name__, axis)
+
+    def _smooth(self, y_true, dt):
+        raise NotImplementedError
+
+    def _forward(self, y_true, y_pred, from_logits, shapes):
+        self._check_shapes(y_true, y_pred, shapes)
+        if self.label_smoothing:
+            y_true = self._smooth(y_true, y_pred.dtype.type)
+        forward, backward = self._LOGITS if from_logits else self._PROBS
+        values, cache = forward(y_true, y_pred)
+        return values, lambda dv: backward(dv, cache), None
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class BinaryCrossentropy(_SmoothedCrossentropy):
     """Binary cross-entropy, Keras' `BinaryCrossentropy`.
 
     Math:
@@ -740,31 +768,18 @@ class BinaryCrossentropy(Loss):
     is_crossentropy = True
     _default_activation = "sigmoid"
 
+    _LOGITS = (bce_logits_forward, bce_logits_backward)
+    _PROBS = (bce_probs_forward, bce_probs_backward)
+
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name="binary_crossentropy") -> None:
-        super().__init__(reduction=reduction, name=name)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = _check_label_smoothing(type(self).__name__, label_smoothing)
-        self.axis = _check_axis(type(self).__name__, axis)
+        super().__init__(from_logits, label_smoothing, axis, reduction, name)
 
-    def _forward(self, y_true, y_pred, from_logits, shapes):
-        self._check_shapes(y_true, y_pred, shapes)
-        ls = self.label_smoothing
-        if ls:
-            dt = y_pred.dtype.type
-            y_true = y_true * dt(1.0 - ls) + dt(0.5 * ls)
-        if from_logits:
-            values, cache = bce_logits_forward(y_true, y_pred)
-            return values, lambda dv: bce_logits_backward(dv, cache), None
-        values, cache = bce_probs_forward(y_true, y_pred)
-        return values, lambda dv: bce_probs_backward(dv, cache), None
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "axis": self.axis}
+    def _smooth(self, y_true, dt):
+        return y_true * dt(1.0 - self.label_smoothing) + dt(0.5 * self.label_smoothing)
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_SmoothedCrossentropy):
     """Categorical cross-entropy on one-hot (or soft) labels, Keras' `CategoricalCrossentropy`.
 
     Math:
@@ -784,15 +799,14 @@ class CategoricalCrossentropy(Loss):
 
     is_crossentropy = True
 
+    _LOGITS = (cce_logits_forward, cce_logits_backward)
+    _PROBS = (cce_probs_forward, cce_probs_backward)
+
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name="categorical_crossentropy") -> None:
-        super().__init__(reduction=reduction, name=name)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = _check_label_smoothing(type(self).__name__, label_smoothing)
-        self.axis = _check_axis(type(self).__name__, axis)
+        super().__init__(from_logits, label_smoothing, axis, reduction, name)
 
     def _forward(self, y_true, y_pred, from_logits, shapes):
-        self._check_shapes(y_true, y_pred, shapes)
         if y_pred.shape[-1] == 1:
             warnings.warn(
                 "In loss categorical_crossentropy, expected y_pred.shape to be (batch_size, "
@@ -801,19 +815,11 @@ class CategoricalCrossentropy(Loss):
                 SyntaxWarning,
                 stacklevel=4,
             )
-        ls = self.label_smoothing
-        if ls:
-            dt = y_pred.dtype.type
-            y_true = y_true * dt(1.0 - ls) + dt(ls) / dt(y_true.shape[-1])
-        if from_logits:
-            values, cache = cce_logits_forward(y_true, y_pred)
-            return values, lambda dv: cce_logits_backward(dv, cache), None
-        values, cache = cce_probs_forward(y_true, y_pred)
-        return values, lambda dv: cce_probs_backward(dv, cache), None
+        return super()._forward(y_true, y_pred, from_logits, shapes)
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "axis": self.axis}
+    def _smooth(self, y_true, dt):
+        ls = self.label_smoothing
+        return y_true * dt(1.0 - ls) + dt(ls) / dt(y_true.shape[-1])
 
 
 class SparseCategoricalCrossentropy(Loss):
