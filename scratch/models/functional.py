@@ -211,15 +211,7 @@ class Model(TrainingMixin, Layer):
 
     @property
     def trainable_weights(self) -> list[np.ndarray]:
-        if not self.trainable:
-            return []
-        out, seen = [], set()
-        for layer in self._unique_leaf_layers():
-            for w in layer.trainable_weights:
-                if id(w) not in seen:
-                    seen.add(id(w))
-                    out.append(w)
-        return out
+        return [w for _, _, w in self._trainable_entries()] if self.trainable else []
 
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
@@ -415,25 +407,9 @@ class Model(TrainingMixin, Layer):
         else:
             store[key] = {k: store[key][k] + v if k in store[key] else v for k, v in g.items()}
 
-    def grads_and_vars(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(gradient, weight) pairs of the last backward for every trainable weight,
-        in `trainable_weights` order; weights that received no gradient are left out."""
-        grads = getattr(self, "_layer_grads", {})
-        pairs, seen = [], set()
-        for layer in self._leaf_layers_recursive():
-            if not layer.trainable:
-                continue
-            g = grads.get(id(layer), {})
-            for name, w in layer.params.items():
-                if id(w) in seen or name not in g:
-                    continue
-                seen.add(id(w))
-                pairs.append((g[name], w))
-        return pairs
-
-    def trainable_weights_with_paths(self) -> list[tuple[str, np.ndarray]]:
-        """(path, weight) for every trainable weight, in `trainable_weights` order; the path
-        is "<layer name>/<weight name>" like Keras' `variable.path`."""
+    def _trainable_entries(self) -> list[tuple[Layer, str, np.ndarray]]:
+        """(layer, weight name, weight) for every trainable weight once, in Keras'
+        `trainable_weights` order (nested models' layers in place, frozen ones left out)."""
         out, seen = [], set()
         for layer in self._leaf_layers_recursive():
             if not layer.trainable:
@@ -441,8 +417,20 @@ class Model(TrainingMixin, Layer):
             for name, w in layer.params.items():
                 if id(w) not in seen:
                     seen.add(id(w))
-                    out.append((f"{layer.name}/{name}", w))
+                    out.append((layer, name, w))
         return out
+
+    def grads_and_vars(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(gradient, weight) pairs of the last backward for every trainable weight,
+        in `trainable_weights` order; weights that received no gradient are left out."""
+        grads = getattr(self, "_layer_grads", {})
+        return [(grads[id(layer)][name], w) for layer, name, w in self._trainable_entries()
+                if name in grads.get(id(layer), {})]
+
+    def trainable_weights_with_paths(self) -> list[tuple[str, np.ndarray]]:
+        """(path, weight) for every trainable weight, in `trainable_weights` order; the path
+        is "<layer name>/<weight name>" like Keras' `variable.path`."""
+        return [(f"{layer.name}/{name}", w) for layer, name, w in self._trainable_entries()]
 
     def _leaf_layers_all(self) -> list[Layer]:
         """Every layer under this model (nested models and their layers included), once."""
