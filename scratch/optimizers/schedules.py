@@ -75,7 +75,35 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _StepDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: their arguments, config, and the
+    progress p = step / decay_steps (floored when staircase), in the rate's dtype."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name=None) -> None:
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name if name is not None else type(self).__name__
+        _check_decay_steps(decay_steps)
+
+    def _terms(self, step):
+        """(dtype, initial rate, decay rate, p) for `step`, cast as Keras casts them."""
+        dtype = _tensor_dtype(self.initial_learning_rate)
+        initial = _initial(self.initial_learning_rate, dtype)
+        p = dtype.type(step) / _cast(self.decay_steps, dtype)
+        if self.staircase:
+            p = np.floor(p)
+        return dtype, initial, _cast(self.decay_rate, dtype), p
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_StepDecay):
     """Exponential decay of the learning rate.
 
     Math:
@@ -95,32 +123,12 @@ class ExponentialDecay(LearningRateSchedule):
         ValueError: if decay_steps <= 0.
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay") -> None:
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-        _check_decay_steps(decay_steps)
-
     def __call__(self, step) -> np.floating:
-        dtype = _tensor_dtype(self.initial_learning_rate)
-        initial = _initial(self.initial_learning_rate, dtype)
-        decay_steps = _cast(self.decay_steps, dtype)
-        decay_rate = _cast(self.decay_rate, dtype)
-        p = dtype.type(step) / decay_steps
-        if self.staircase:
-            p = np.floor(p)
+        dtype, initial, decay_rate, p = self._terms(step)
         return initial * np.power(decay_rate, p)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
-
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepDecay):
     """Inverse-time decay.
 
     Math:
@@ -136,29 +144,9 @@ class InverseTimeDecay(LearningRateSchedule):
         ValueError: if decay_steps <= 0.
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="InverseTimeDecay") -> None:
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-        _check_decay_steps(decay_steps)
-
     def __call__(self, step) -> np.floating:
-        dtype = _tensor_dtype(self.initial_learning_rate)
-        initial = _initial(self.initial_learning_rate, dtype)
-        decay_steps = _cast(self.decay_steps, dtype)
-        decay_rate = _cast(self.decay_rate, dtype)
-        p = dtype.type(step) / decay_steps
-        if self.staircase:
-            p = np.floor(p)
+        dtype, initial, decay_rate, p = self._terms(step)
         return initial / (dtype.type(1) + decay_rate * p)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
