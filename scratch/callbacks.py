@@ -200,6 +200,14 @@ class CallbackList:
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
 
+    @property
+    def has_batch_hooks(self) -> bool:
+        """Whether a callback overrides a train-batch hook (else fit need not build the
+        per-batch logs for them)."""
+        return any(getattr(getattr(cb, hook), "__func__", None) is not getattr(Callback, hook)
+                   for cb in self.callbacks
+                   for hook in ("on_train_batch_begin", "on_train_batch_end"))
+
     def on_train_begin(self, logs=None): self._call("on_train_begin", logs)
     def on_train_end(self, logs=None): self._call("on_train_end", logs)
     def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, logs)

@@ -203,7 +203,7 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 def mse_forward(y_true: Array, y_pred: Array):
     """values = mean_last((y − p)²)."""
     error = y_true - y_pred
-    return np.mean(np.square(error), axis=-1), error
+    return backend.mean(np.square(error), axis=-1), error
 
 
 def mse_backward(dvalues: Array, error: Array) -> Array:
@@ -214,7 +214,7 @@ def mse_backward(dvalues: Array, error: Array) -> Array:
 def mae_forward(y_true: Array, y_pred: Array):
     """values = mean_last(|y − p|)."""
     error = y_true - y_pred
-    return np.mean(np.abs(error), axis=-1), error
+    return backend.mean(np.abs(error), axis=-1), error
 
 
 def mae_backward(dvalues: Array, error: Array) -> Array:
@@ -230,7 +230,7 @@ def huber_forward(y_true: Array, y_pred: Array, delta: float = 1.0):
     abs_error = np.abs(error)
     quadratic = abs_error <= delta
     elem = np.where(quadratic, half * np.square(error), delta * abs_error - half * np.square(delta))
-    return np.mean(elem, axis=-1), (error, quadratic, delta)
+    return backend.mean(elem, axis=-1), (error, quadratic, delta)
 
 
 def huber_backward(dvalues: Array, cache) -> Array:
@@ -247,7 +247,7 @@ def bce_probs_forward(y_true: Array, y_pred: Array):
     bce = y_true * np.log(p_hat)
     bce = bce + (1 - y_true) * np.log(1 - p_hat)
     inside = (y_pred >= eps) & (y_pred <= hi)
-    return np.mean(-bce, axis=-1), (y_true, p_hat, inside)
+    return backend.mean(-bce, axis=-1), (y_true, p_hat, inside)
 
 
 def bce_probs_backward(dvalues: Array, cache) -> Array:
@@ -265,7 +265,7 @@ def bce_logits_forward(y_true: Array, logits: Array):
     neg_abs = np.where(positive, -logits, logits)
     exp_neg_abs = np.exp(neg_abs)
     elem = relu_logits - logits * y_true + np.log1p(exp_neg_abs)
-    return np.mean(elem, axis=-1), (y_true, positive, exp_neg_abs)
+    return backend.mean(elem, axis=-1), (y_true, positive, exp_neg_abs)
 
 
 def bce_logits_backward(dvalues: Array, cache) -> Array:

@@ -112,7 +112,7 @@ def reduce_to_samplewise_values(values, sample_weight, dtype):
         values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
         weight_ndim, values_ndim = sample_weight.ndim, values.ndim
         if values_ndim > weight_ndim:
-            values = np.mean(values, axis=tuple(range(weight_ndim, values_ndim)))
+            values = backend.mean(values, axis=tuple(range(weight_ndim, values_ndim)))
         try:
             sample_weight = np.broadcast_to(sample_weight, values.shape)
         except ValueError:
@@ -122,9 +122,9 @@ def reduce_to_samplewise_values(values, sample_weight, dtype):
             ) from None
         values = values * sample_weight
         if weight_ndim > 1:
-            sample_weight = np.mean(sample_weight, axis=tuple(range(1, weight_ndim)))
+            sample_weight = backend.mean(sample_weight, axis=tuple(range(1, weight_ndim)))
     if values.ndim > 1:
-        values = np.mean(values, axis=tuple(range(1, values.ndim)))
+        values = backend.mean(values, axis=tuple(range(1, values.ndim)))
     return values, sample_weight
 
 
@@ -152,6 +152,13 @@ class Mean(Metric):
             self.total = dt(self.total + dt(dt(values) * w if sample_weight is not None
                                             else dt(values)))
             self.count = dt(self.count + w)
+            return
+        if sample_weight is None:  # the same operations without the weight plumbing
+            values = np.asarray(values).astype(self.dtype, copy=False)
+            if values.ndim > 1:
+                values = backend.mean(values, axis=tuple(range(1, values.ndim)))
+            self.total = dt(self.total + dt(np.add.reduce(values, axis=None)))
+            self.count = dt(self.count + dt(values.shape[0] if values.ndim else 1))
             return
         values, sample_weight = reduce_to_samplewise_values(values, sample_weight, self.dtype)
         total = dt(np.sum(values, dtype=self.dtype))
@@ -198,6 +205,9 @@ class MeanMetricWrapper(Mean):
 
     def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        if sample_weight is None and mask is None:
+            super().update_state(values)
+            return
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight)
         sample_weight = losses._apply_mask(

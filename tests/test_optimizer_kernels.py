@@ -9,16 +9,17 @@ import scratch.optimizers.base as optimizer_base
 from scratch.optimizers import SGD, Adam
 
 
+@pytest.mark.parametrize("shape", [(130, 70), (30, 1), (1,), ()])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_fused_adam_equals_numpy_bitwise(dtype, monkeypatch):
+def test_fused_adam_equals_numpy_bitwise(dtype, shape, monkeypatch):
     rng = np.random.default_rng(0)
-    w0 = rng.standard_normal((130, 70)).astype(dtype)
+    w0 = np.asarray(rng.standard_normal(shape)).astype(dtype)
     results = []
-    for min_size in (64, 10**12):  # fused, then forced NumPy
+    for min_size in (1, 10**12):  # fused, then forced NumPy
         monkeypatch.setattr(optimizer_base, "_FUSE_MIN_SIZE", min_size)
         w, opt = w0.copy(), Adam(0.01)
         for step in range(12):
-            g = np.random.default_rng(step).standard_normal(w.shape).astype(dtype)
+            g = np.asarray(np.random.default_rng(step).standard_normal(w.shape)).astype(dtype)
             opt.apply_gradients([(g, w)])
         results.append((w, opt.get_slot_values()))
     (w_fused, s_fused), (w_np, s_np) = results
@@ -35,7 +36,7 @@ def test_fused_adam_with_row_squares_equals_numpy_bitwise(dtype, monkeypatch):
     rng = np.random.default_rng(1)
     w0 = rng.standard_normal((200, 8)).astype(dtype)
     results = []
-    for min_size in (64, 10**12):
+    for min_size in (1, 10**12):
         monkeypatch.setattr(optimizer_base, "_FUSE_MIN_SIZE", min_size)
         w, opt = w0.copy(), Adam(0.01)
         for step in range(8):
@@ -53,7 +54,7 @@ def test_fused_sgd_momentum_equals_numpy_bitwise(dtype, nesterov, monkeypatch):
     rng = np.random.default_rng(2)
     w0 = rng.standard_normal((90, 11)).astype(dtype)
     results = []
-    for min_size in (64, 10**12):
+    for min_size in (1, 10**12):
         monkeypatch.setattr(optimizer_base, "_FUSE_MIN_SIZE", min_size)
         w, opt = w0.copy(), SGD(0.05, 0.9, nesterov=nesterov)
         for step in range(10):

@@ -37,7 +37,6 @@ on h_{t−1}) and custom cells.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, NamedTuple
 
 import numba as nb
@@ -719,9 +718,6 @@ def _split_dropout(dropout, s: slice):
     return type(dropout)(inputs, dropout.recurrent)
 
 
-_CONTROLLER: Any = None
-
-
 def _one_blas_thread():
     """A context running BLAS on one thread (a no-op when it already does).
 
@@ -731,14 +727,9 @@ def _one_blas_thread():
     LSTM(128) train step 46 ms on one thread, 400 ms on two with the machine busy). The
     recurrent layers get their parallelism from `set_threads` (whole batch chunks) instead.
     """
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-        _CONTROLLER = ThreadpoolController()
-    blas = [lc for lc in _CONTROLLER.lib_controllers if lc.user_api == "blas"]
-    if all(lc.num_threads == 1 for lc in blas):
-        return contextlib.nullcontext()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
+    from .._threads import scoped_blas_threads
+
+    return scoped_blas_threads(1)
 
 
 def _forward_one(cell, x, states, go_backwards, time_mask, zero_output, dropout):

@@ -263,27 +263,45 @@ class Model(TrainingMixin, Layer):
             values[id(t)] = x
             masks[id(t)] = None
         caches: dict[int, Any] = {}
-        for node in self._nodes:
-            layer = node.layer
-            if isinstance(layer, InputLayer):
-                continue
-            args = [values[id(t)] for t in node.inputs]
-            in_masks = [masks[id(t)] for t in node.inputs]
+        for node, layer, in_ids, out_ids, plain_mask in self._forward_plan():
+            args = [values[i] for i in in_ids]
+            in_masks = [masks[i] for i in in_ids]
             x = args if node.multi_input else args[0]
-            m = in_masks if node.multi_input else in_masks[0]
-            kwargs = dict(node.kwargs)
-            if self._mask_ok[id(layer)] and any(mm is not None for mm in as_list(m)):
-                kwargs["mask"] = m
-            y = layer.forward(x, training=training, **kwargs)
+            if all(mm is None for mm in in_masks):
+                y = layer.forward(x, training=training, **node.kwargs)
+                # Layer.compute_mask passes None through; only overrides make a mask here.
+                out_mask = None if plain_mask else layer.compute_mask(x, None)
+            else:
+                m = in_masks if node.multi_input else in_masks[0]
+                kwargs = dict(node.kwargs)
+                if self._mask_ok[id(layer)]:
+                    kwargs["mask"] = m
+                y = layer.forward(x, training=training, **kwargs)
+                out_mask = layer.compute_mask(x, m)
             caches[id(node)] = layer._cache
-            out_mask = layer.compute_mask(x, m)
-            for i, t in enumerate(node.outputs):
-                values[id(t)] = y[i] if node.multi_output else y
-                masks[id(t)] = out_mask[i] if isinstance(out_mask, list) else out_mask
+            if node.multi_output:
+                for i, t_id in enumerate(out_ids):
+                    values[t_id] = y[i]
+                    masks[t_id] = out_mask[i] if isinstance(out_mask, list) else out_mask
+            else:
+                values[out_ids[0]] = y
+                masks[out_ids[0]] = out_mask
         self._cache = caches
         self._output_masks = [masks[id(t)] for t in self.outputs]
         outs = [values[id(t)] for t in self.outputs]
         return outs if self._multi_output else outs[0]
+
+    def _forward_plan(self) -> list[tuple]:
+        """(node, layer, input ids, output ids, compute_mask is Layer's own) per non-Input
+        node, in order: the graph walk of `forward` without per-step lookups."""
+        plan = getattr(self, "_plan", None)
+        if plan is None or plan[0] is not self._nodes:
+            steps = [(node, node.layer, [id(t) for t in node.inputs],
+                      [id(t) for t in node.outputs],
+                      type(node.layer).compute_mask is Layer.compute_mask)
+                     for node in self._nodes if not isinstance(node.layer, InputLayer)]
+            plan = self._plan = (self._nodes, steps)
+        return plan[1]
 
     @property
     def output_masks(self) -> list:

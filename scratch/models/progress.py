@@ -15,8 +15,13 @@ class Progbar:
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs}")
 
+    @property
+    def shows_steps(self) -> bool:
+        """Whether `update` draws anything (verbose=1 on a terminal)."""
+        return self.verbose == 1 and sys.stdout.isatty()
+
     def update(self, step: int, logs: dict) -> None:
-        if self.verbose != 1 or not sys.stdout.isatty():
+        if not self.shows_steps:
             return
         done = int(self.width * step / max(self.steps, 1))
         bar = "━" * done + " " * (self.width - done)

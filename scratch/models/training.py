@@ -37,19 +37,19 @@ _CROSSENTROPY = ("BinaryCrossentropy", "CategoricalCrossentropy",
 def _in_engine_threads(method):
     """Run a public entry point (fit, predict, ...) in the engine's BLAS-thread scope, sized
     by the work of one step: parameters × batch size (scratch._threads)."""
-    signature = inspect.signature(method)
     on_batch = method.__name__.endswith("_on_batch")
+    key = "x" if on_batch else "batch_size"
+    position = list(inspect.signature(method).parameters).index(key) - 1  # after self
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        bound = signature.bind(self, *args, **kwargs).arguments
+        value = args[position] if len(args) > position else kwargs.get(key)
         if on_batch:
-            x = bound.get("x")
-            first = next(iter(x.values())) if isinstance(x, dict) else \
-                (x[0] if isinstance(x, (list, tuple)) else x)
+            first = next(iter(value.values())) if isinstance(value, dict) else \
+                (value[0] if isinstance(value, (list, tuple)) else value)
             batch = len(first) if hasattr(first, "__len__") else 1
         else:
-            batch = bound.get("batch_size") or 32
+            batch = value or 32
         work = (self.count_params() if self.built else 0) * batch
         with engine_threads(work):
             return method(self, *args, **kwargs)
@@ -396,8 +396,14 @@ class TrainingMixin:
 
     # ------------------------------------------------------------------ batches
     @staticmethod
-    def _batches(n: int, batch_size: int, shuffle: bool) -> Iterable[np.ndarray]:
-        idx = initializers.global_generator().permutation(n) if shuffle else np.arange(n)
+    def _batches(n: int, batch_size: int, shuffle: bool) -> Iterable[np.ndarray | slice]:
+        """Each batch's sample indices: a shuffled index array, or a slice (a view of the
+        data, no copy) when the order is kept."""
+        if not shuffle:
+            for start in range(0, n, batch_size):
+                yield slice(start, min(start + batch_size, n))
+            return
+        idx = initializers.global_generator().permutation(n)
         for start in range(0, n, batch_size):
             yield idx[start:start + batch_size]
 
@@ -523,20 +529,25 @@ class TrainingMixin:
             params={"epochs": epochs, "steps": steps, "verbose": verbose},
         )
         self.stop_training = False
+        hooks = cbs.has_batch_hooks
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             cbs.on_epoch_begin(epoch)
             bar = Progbar(steps, verbose, epoch, epochs)
+            batch_logs = hooks or bar.shows_steps  # else nobody reads the per-batch logs
             start = time.perf_counter()
             for step, (bx, by, bsw) in enumerate(batches()):
-                cbs.on_train_batch_begin(step)
+                if hooks:
+                    cbs.on_train_batch_begin(step)
                 loss, y_preds = self._train_step(bx, by, bsw)
                 self._track_loss(loss, len(bx[0]))
                 self._update_metrics(by, y_preds, bsw)
-                logs = self._logs()
-                bar.update(step + 1, logs)
-                cbs.on_train_batch_end(step, logs)
+                if batch_logs:
+                    logs = self._logs()
+                    bar.update(step + 1, logs)
+                    if hooks:
+                        cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
             logs = self._logs()
@@ -558,7 +569,7 @@ class TrainingMixin:
             bx, by, bsw = self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
             y_preds = self._forward_list(bx, training=False)
             loss, _, _ = self._compute_loss(by, y_preds, bsw, training=False)
-            self._track_loss(loss, len(idx))
+            self._track_loss(loss, len(bx[0]))
             self._update_metrics(by, y_preds, bsw)
         return self._logs()
 

@@ -106,8 +106,9 @@ class RowSparseGradient(np.ndarray):
         self._squares = None
 
 
-# Below this size the NumPy expression is as fast as the fused kernel's call overhead.
-_FUSE_MIN_SIZE = 64
+# The fused kernels win at every size (a 1-element Adam step: 0.8 µs against 8.5 µs for
+# the NumPy expression); tests lower or raise this to exercise both paths.
+_FUSE_MIN_SIZE = 1
 
 
 def _fusable(*arrays: np.ndarray) -> bool:
