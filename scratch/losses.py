@@ -343,6 +343,63 @@ def scce_backward(dvalues: Array, cache) -> Array:
     return np.where(inside, ds / p_hat, 0).astype(p_hat.dtype, copy=False)
 
 
+# ---------------------------------------------------------------------------- fast twins
+# The same contracts as bce_logits_* and scce_* on logits, each one Numba kernel call
+# (scratch/_kernels/losses.py). A loss uses them while its `fast_path` is True (the
+# default); tests/test_fast_paths.py checks them against the readable functions above.
+_KERNELS = None
+
+
+def _loss_kernels():
+    global _KERNELS
+    if _KERNELS is None:
+        from ._kernels import losses as kernels
+
+        _KERNELS = kernels
+    return _KERNELS
+
+
+def bce_logits_forward_fast(y_true: Array, logits: Array):
+    """`bce_logits_forward` in one kernel call: values (...,) and the backward's cache."""
+    dt, k = logits.dtype.type, logits.shape[-1]
+    z = np.ascontiguousarray(logits).reshape(-1, k)
+    y = np.ascontiguousarray(y_true, dtype=logits.dtype).reshape(-1, k)
+    values = np.empty(z.shape[0], dtype=logits.dtype)
+    exp_neg_abs, elem = np.empty_like(z), np.empty_like(z)
+    _loss_kernels().bce_logits_values(y, z, dt(1), dt(k), values, exp_neg_abs, elem)
+    return values.reshape(logits.shape[:-1]), (y, z, exp_neg_abs, logits.shape)
+
+
+def bce_logits_backward_fast(dvalues: Array, cache) -> Array:
+    """`bce_logits_backward` in one kernel call."""
+    y, z, exp_neg_abs, shape = cache
+    dt = z.dtype.type
+    dv = np.ascontiguousarray(dvalues, dtype=z.dtype).reshape(-1)
+    out = np.empty_like(z)
+    _loss_kernels().bce_logits_grad(dv, y, z, exp_neg_abs, dt(1), dt(z.shape[1]), out)
+    return out.reshape(shape)
+
+
+def scce_logits_forward_fast(labels: np.ndarray, logits: Array):
+    """`scce_forward(labels, logits, from_logits=True)` in one kernel call."""
+    c = logits.shape[-1]
+    z = np.ascontiguousarray(logits).reshape(-1, c)
+    flat_labels = np.ascontiguousarray(labels, dtype=np.int64).reshape(-1)
+    values = np.empty(z.shape[0], dtype=logits.dtype)
+    softmax = np.empty_like(z)
+    _loss_kernels().scce_logits_values(z, flat_labels, values, softmax)
+    return values.reshape(logits.shape[:-1]), (flat_labels, softmax, logits.shape)
+
+
+def scce_logits_backward_fast(dvalues: Array, cache) -> Array:
+    """`scce_backward` (logits) in one kernel call."""
+    labels, softmax, shape = cache
+    dv = np.ascontiguousarray(dvalues, dtype=softmax.dtype).reshape(-1)
+    out = np.empty_like(softmax)
+    _loss_kernels().scce_logits_grad(dv, labels, softmax, softmax.dtype.type(1), out)
+    return out.reshape(shape)
+
+
 # ============================================================================ reduction
 def _apply_mask(sample_weight, mask, dtype, reduction):
     """Merge a Keras mask into the sample weights (Keras' `losses.loss.apply_mask`)."""
@@ -389,7 +446,7 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
     if sample_weight is None and mask is None and reduction in _MEAN_LIKE and values.size:
         # Fast path of the general code below (same operations, same rounding).
         divisor = dtype.type(values.size)
-        result = dtype.type(np.sum(values, dtype=dtype) / divisor)
+        result = dtype.type(np.add.reduce(values, axis=None, dtype=dtype) / divisor)
         return result, np.full(values.shape, dtype.type(1) / divisor, dtype=dtype)
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight)
@@ -471,6 +528,8 @@ class Loss:
     is_crossentropy = False
     #: The activation assumed between hidden logits and y_pred (see `value_and_grad`).
     _default_activation = "softmax"
+    #: Use the Numba twins of the logits formulas where a loss has them (False: NumPy only).
+    fast_path = True
 
     def __init__(self, reduction="sum_over_batch_size", name: str | None = None) -> None:
         self.reduction = standardize_reduction(reduction)
@@ -721,9 +780,11 @@ def _check_label_smoothing(loss_name: str, label_smoothing) -> float:
 
 class _SmoothedCrossentropy(Loss):
     """What BCE and CCE share: from_logits, label_smoothing and axis, and the dispatch to
-    their (forward, backward) pairs: `_LOGITS` for logits, `_PROBS` for probabilities."""
+    their (forward, backward) pairs: `_LOGITS` for logits (`_FAST_LOGITS`, their Numba
+    twins, where they exist), `_PROBS` for probabilities."""
 
     is_crossentropy = True
+    _FAST_LOGITS: tuple | None = None
 
     def __init__(self, from_logits, label_smoothing, axis, reduction, name) -> None:
         super().__init__(reduction=reduction, name=name)
@@ -739,6 +800,8 @@ class _SmoothedCrossentropy(Loss):
         if self.label_smoothing:
             y_true = self._smooth(y_true, y_pred.dtype.type)
         forward, backward = self._LOGITS if from_logits else self._PROBS
+        if from_logits and self.fast_path and self._FAST_LOGITS and y_pred.size:
+            forward, backward = self._FAST_LOGITS
         values, cache = forward(y_true, y_pred)
         return values, lambda dv: backward(dv, cache), None
 
@@ -769,6 +832,7 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
     _default_activation = "sigmoid"
 
     _LOGITS = (bce_logits_forward, bce_logits_backward)
+    _FAST_LOGITS = (bce_logits_forward_fast, bce_logits_backward_fast)
     _PROBS = (bce_probs_forward, bce_probs_backward)
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
@@ -927,6 +991,9 @@ class SparseCategoricalCrossentropy(Loss):
             valid = labels != self.ignore_class
             labels = np.where(valid, labels, 0)
             y_pred = np.where(valid[..., None], y_pred, 0).astype(y_pred.dtype, copy=False)
+        if from_logits and valid is None and self.fast_path and y_pred.size:
+            values, cache = scce_logits_forward_fast(labels, y_pred)
+            return values, lambda dv: scce_logits_backward_fast(dv, cache), None
         values, cache = scce_forward(labels, y_pred, from_logits)
         if valid is None:
             return values, lambda dv: scce_backward(dv, cache), None

@@ -12,7 +12,6 @@ One train step (keras-numerics §11), exactly in Keras' order:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import math
@@ -29,9 +28,6 @@ from .. import optimizers as optimizers_module
 from .._threads import engine_threads
 from ..layers.base import as_list
 from .progress import Progbar
-
-_CROSSENTROPY = ("BinaryCrossentropy", "CategoricalCrossentropy",
-                 "SparseCategoricalCrossentropy")
 
 
 def _in_engine_threads(method):
@@ -85,6 +81,7 @@ class TrainingMixin:
         self._loss_spec = loss
         self._loss_weights_spec = loss_weights
         self._metric_spec = metrics
+        self._losses_resolved_for = None
         if loss is None:
             raise ValueError("compile() needs a `loss`. Received: loss=None")
         self._resolve_losses_if_built(n_out)
@@ -94,7 +91,9 @@ class TrainingMixin:
         self.stop_training = False
 
     def _resolve_losses_if_built(self, n_out) -> None:
-        if n_out is None:
+        """Turn compile's loss, loss_weights and metrics arguments into per-output lists,
+        once per compile (the first time the outputs are known)."""
+        if n_out is None or getattr(self, "_losses_resolved_for", None) == n_out:
             return
         loss, names = self._loss_spec, [t.node.layer.name for t in self.outputs]
         if isinstance(loss, dict):
@@ -117,6 +116,7 @@ class TrainingMixin:
         else:
             per_out = [list(spec) for _ in range(n_out)]
         self._metric_ids = per_out
+        self._losses_resolved_for = n_out
 
     def _require_compiled(self) -> None:
         if not self.compiled or self.optimizer is None:
@@ -271,7 +271,8 @@ class TrainingMixin:
 
     # ------------------------------------------------------------------ one step
     def _compute_loss(self, ys, y_preds, sws, training: bool):
-        """Total loss and the cotangent of each output (dL/dy_pred or dL/dlogits)."""
+        """Total loss and the cotangent of each output (dL/dy_pred or dL/dlogits); the
+        cotangents are None when not `training` (evaluation needs the value only)."""
         total = np.zeros((), dtype=self.dtype)
         dys, flags, values = [], [], []
         masks = self.output_masks
@@ -281,18 +282,23 @@ class TrainingMixin:
                 flags.append(False)
                 values.append(None)
                 continue
-            logits, extra = None, {}
-            if type(loss).__name__ in _CROSSENTROPY or getattr(loss, "is_crossentropy", False):
+            logits, activation = None, None
+            if loss.is_crossentropy:
                 logits = self._output_logits(i)
                 if logits is not None:
-                    extra["activation"] = self._output_activation(i)
-            value, grad = loss.value_and_grad(y, y_pred, sample_weight=sws[i], logits=logits,
-                                              mask=masks[i], **extra)
+                    activation = self._output_activation(i)
+            if training:
+                value, grad = loss.value_and_grad(y, y_pred, sample_weight=sws[i],
+                                                  logits=logits, mask=masks[i],
+                                                  activation=activation)
+            else:
+                value, grad = loss(y, y_pred, sample_weight=sws[i], logits=logits,
+                                   mask=masks[i]), None
             values.append(value)
             w = self._loss_weights[i]
             if w != 1.0:
                 value = value * np.asarray(w, self.dtype)
-                grad = grad * np.asarray(w, self.dtype)
+                grad = None if grad is None else grad * np.asarray(w, self.dtype)
             total = total + value
             dys.append(grad)
             flags.append(logits is not None)
@@ -304,29 +310,27 @@ class TrainingMixin:
         return as_list(out) if len(self.outputs) > 1 else [out]
 
     def _train_step(self, xs, ys, sws):
-        """One step with the trainable flags of the first step after `compile` (see
-        `_frozen_trainable_state`)."""
-        with self._frozen_trainable_state():
-            return self._train_step_impl(xs, ys, sws)
+        """One step with the trainable flags of the first step after `compile`.
 
-    @contextlib.contextmanager
-    def _frozen_trainable_state(self):
-        """tf.keras 3 (TensorFlow backend) traces its train function at the first
+        tf.keras 3 (TensorFlow backend) traces its train function at the first
         `fit`/`train_on_batch` after `compile()` and keeps every layer's `trainable` flag as it
         was then: toggling `trainable` later changes nothing until the model is compiled
         again (measured; tests/test_recommender_transfer_gan.py). scratch does the same by
-        applying that snapshot of the flags during each train step."""
+        applying that snapshot of the flags during each train step (and restoring the
+        current flags after it; nothing to swap in the usual case where none changed).
+        """
         if getattr(self, "_trainable_snapshot", None) is None:
             self._trainable_snapshot = [(l, l._trainable) for l in self._leaf_layers_all()] \
                 + [(self, self._trainable)]
-        current = [(l, l._trainable) for l, _ in self._trainable_snapshot]
-        for layer, flag in self._trainable_snapshot:
+        changed = [(layer, layer._trainable, flag) for layer, flag in self._trainable_snapshot
+                   if layer._trainable != flag]
+        for layer, _, flag in changed:
             layer._trainable = flag
         try:
-            yield
+            return self._train_step_impl(xs, ys, sws)
         finally:
-            for layer, flag in current:
-                layer._trainable = flag
+            for layer, current, _ in changed:
+                layer._trainable = current
 
     def _train_step_impl(self, xs, ys, sws):
         y_preds = self._forward_list(xs, training=True)

@@ -114,8 +114,12 @@ _FUSE_MIN_SIZE = 1
 def _fusable(*arrays: np.ndarray) -> bool:
     """The fused kernel needs contiguous arrays of one dtype (views are updated in place)."""
     w = arrays[0]
-    return w.size >= _FUSE_MIN_SIZE and all(
-        a.dtype == w.dtype and a.shape == w.shape and a.flags.c_contiguous for a in arrays)
+    if w.size < _FUSE_MIN_SIZE:
+        return False
+    for a in arrays:  # a plain loop: this runs for every variable of every step
+        if a.dtype != w.dtype or a.shape != w.shape or not a.flags.c_contiguous:
+            return False
+    return True
 
 
 def square(g: np.ndarray) -> np.ndarray:

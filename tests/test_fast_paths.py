@@ -1,0 +1,159 @@
+"""The engine's shortcuts equal the code they stand in for.
+
+* `backend.mean` is `np.mean`, bit for bit.
+* `_kernels.losses.pairwise_sum` sums a row in NumPy's order, bit for bit.
+* The Numba twins of the cross-entropies' logits formulas (`Loss.fast_path`) equal the
+  readable NumPy functions: bit for bit in float64, to float32 rounding in float32 (NumPy's
+  float32 exp and log are its own SIMD routines), over values, gradients, sample weights,
+  reductions and shapes.
+* fit with every shortcut (fast losses, fused optimizer kernels, slice batches, skipped batch
+  logs) gives the History and weights of fit with the readable paths.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import scratch
+import scratch.optimizers.base as optimizer_base
+from scratch import backend, losses
+from scratch._kernels.losses import pairwise_sum
+from scratch.testing import assert_close
+
+from conftest import cheap
+
+DTYPES = ["float32", "float64"]
+
+
+@cheap
+@given(st.sampled_from(DTYPES),
+       st.lists(st.integers(1, 140), min_size=1, max_size=3),
+       st.integers(0, 2**31 - 1))
+def test_backend_mean_is_np_mean_bitwise(dtype, shape, seed):
+    x = (np.random.default_rng(seed).standard_normal(shape) * 100).astype(dtype)
+    for axis in [None, -1, 0, tuple(range(1, len(shape))) or None]:
+        ours, ref = backend.mean(x, axis=axis), np.mean(x, axis=axis)
+        assert ours.dtype == ref.dtype and np.array_equal(ours, ref), axis
+
+
+def test_backend_mean_leaves_other_input_to_numpy():
+    assert backend.mean(np.arange(5), axis=0) == 2.0  # integers: float64 mean
+    with pytest.warns(RuntimeWarning):
+        assert np.isnan(backend.mean(np.zeros((0,), np.float32)))
+
+
+@cheap
+@given(st.sampled_from(DTYPES), st.integers(1, 700), st.integers(0, 2**31 - 1))
+def test_pairwise_sum_is_numpy_row_sum_bitwise(dtype, n, seed):
+    a = (np.random.default_rng(seed).standard_normal((3, n)) * 1e3).astype(dtype)
+    flat = a.reshape(-1)
+    ours = np.array([pairwise_sum(flat, r * n, n) for r in range(3)], dtype=dtype)
+    assert np.array_equal(ours, np.add.reduce(a, axis=-1))
+
+
+def _pair(cls, **kwargs):
+    fast, readable = cls(**kwargs), cls(**kwargs)
+    readable.fast_path = False
+    return fast, readable
+
+
+@st.composite
+def logits_cases(draw):
+    kind = draw(st.sampled_from(["bce", "scce"]))
+    dtype = draw(st.sampled_from(DTYPES))
+    lead = tuple(draw(st.lists(st.integers(1, 9), min_size=1, max_size=3)))
+    k = draw(st.integers(2, 12)) if kind == "scce" else draw(st.integers(1, 4))
+    return (kind, dtype, lead, k, draw(st.sampled_from(["sum_over_batch_size", "sum", "none"])),
+            draw(st.booleans()), draw(st.floats(0.1, 60.0)), draw(st.integers(0, 2**31 - 1)))
+
+
+@cheap
+@given(logits_cases())
+def test_fast_crossentropy_logits_equal_readable(case):
+    kind, dtype, lead, k, reduction, weighted, scale, seed = case
+    rng = np.random.default_rng(seed)
+    z = (rng.standard_normal(lead + (k,)) * scale).astype(dtype)
+    if kind == "bce":
+        y = (rng.random(z.shape) > 0.5).astype(dtype)
+        fast, readable = _pair(losses.BinaryCrossentropy, from_logits=True, reduction=reduction)
+    else:
+        y = rng.integers(0, k, lead)
+        fast, readable = _pair(losses.SparseCategoricalCrossentropy, from_logits=True,
+                               reduction=reduction)
+    sw = rng.random(lead).astype(dtype) if weighted else None
+    v_fast, g_fast = fast.value_and_grad(y, z, sample_weight=sw)
+    v_ref, g_ref = readable.value_and_grad(y, z, sample_weight=sw)
+    assert g_fast.shape == g_ref.shape == z.shape and g_fast.dtype == z.dtype
+    if dtype == "float64":
+        assert np.array_equal(v_fast, v_ref) and np.array_equal(g_fast, g_ref)
+    else:
+        assert_close(v_fast, v_ref, kind="fast_vs_readable", dtype=dtype)
+        assert_close(g_fast, g_ref, kind="fast_vs_readable", dtype=dtype)
+
+
+@pytest.mark.parametrize("kind", ["bce", "scce"])
+def test_fast_crossentropy_hidden_logits_at_extremes(kind):
+    """Logits of ±1e4 and 0 through a sigmoid/softmax head: finite and equal to NumPy's."""
+    z = np.array([[-1e4, 0.0, 1e4], [3.0, -2.0, 0.5]], dtype="float64")
+    if kind == "bce":
+        y = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+        fast, readable = _pair(losses.BinaryCrossentropy)
+        with np.errstate(over="ignore"):
+            y_pred = 1 / (1 + np.exp(-z))
+        act = "sigmoid"
+    else:
+        y = np.array([0, 2])
+        fast, readable = _pair(losses.SparseCategoricalCrossentropy)
+        e = np.exp(z - z.max(-1, keepdims=True))
+        y_pred = e / e.sum(-1, keepdims=True)
+        act = "softmax"
+    a = fast.value_and_grad(y, y_pred, logits=z, activation=act)
+    b = readable.value_and_grad(y, y_pred, logits=z, activation=act)
+    assert np.isfinite(a[0]) and np.all(np.isfinite(a[1]))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def _fit_history(fast: bool, loss: str, units: int, y, dtype: str):
+    scratch.backend.set_floatx(dtype)
+    try:
+        scratch.utils.set_random_seed(3)
+        model = scratch.Sequential([scratch.Input((6,)), scratch.layers.Dense(5, activation="relu"),
+                                    scratch.layers.Dense(units, activation="sigmoid" if units == 1
+                                                         else "softmax")])
+        model.compile(optimizer=scratch.optimizers.Adam(0.01), loss=loss, metrics=["accuracy"])
+        if not fast:
+            model._losses_resolved_for = None
+            model._resolve_losses_if_built(1)
+            for l in model._losses:
+                l.fast_path = False
+        x = np.random.default_rng(0).standard_normal((45, 6)).astype(dtype)
+        history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                            validation_split=0.2).history
+        return history, model.get_weights()
+    finally:
+        scratch.backend.set_floatx("float32")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss,units", [("binary_crossentropy", 1),
+                                        ("sparse_categorical_crossentropy", 4)])
+def test_fit_with_shortcuts_equals_readable_paths(loss, units, dtype, monkeypatch):
+    y = np.random.default_rng(1).integers(0, max(units, 2), 45)
+    fast_h, fast_w = _fit_history(True, loss, units, y, dtype)
+    monkeypatch.setattr(optimizer_base, "_FUSE_MIN_SIZE", 10**12)  # NumPy optimizer updates
+    ref_h, ref_w = _fit_history(False, loss, units, y, dtype)
+    assert fast_h.keys() == ref_h.keys()
+    for key in ref_h:
+        if dtype == "float64":
+            assert fast_h[key] == ref_h[key], key
+        else:
+            assert_close(np.array(fast_h[key]), np.array(ref_h[key]), kind="fast_vs_readable",
+                         dtype=dtype, msg=key)
+    for a, b in zip(fast_w, ref_w):
+        if dtype == "float64":
+            assert np.array_equal(a, b)
+        else:
+            assert_close(a, b, kind="fast_vs_readable", dtype=dtype)
