@@ -927,6 +927,7 @@ class SparseCategoricalCrossentropy(Loss):
         self.axis = _check_axis(type(self).__name__, axis)
 
     @staticmethod
+    @functools.lru_cache(maxsize=64)  # shapes only, and called every step
     def _labels_shape_ok(y_true_shape, y_pred_shape) -> bool:
         """Whether the labels match y_pred.shape[:-1] after Keras' two fix-ups."""
         t, p = squeeze_or_expand_to_same_rank(np.broadcast_to(0.0, y_true_shape),
@@ -948,6 +949,10 @@ class SparseCategoricalCrossentropy(Loss):
             )
         n_classes = y_pred.shape[-1]
         labels = y_true
+        if labels.dtype.kind in "iu" and self.ignore_class is None and (
+                labels.size == 0 or (np.minimum.reduce(labels, axis=None) >= 0 and
+                                     np.maximum.reduce(labels, axis=None) < n_classes)):
+            return y_true  # integer labels in range: two reductions settle it
         if labels.dtype.kind == "f":
             bad = ~np.isfinite(labels)
             finite = np.where(bad, 0, labels)
@@ -985,7 +990,7 @@ class SparseCategoricalCrossentropy(Loss):
         labels = np.asarray(y_true)
         if labels.dtype.kind == "f":
             labels = np.round(labels)
-        labels = labels.astype(np.int64)
+        labels = labels.astype(np.int64, copy=False)
         valid = None
         if self.ignore_class is not None:
             valid = labels != self.ignore_class

@@ -160,3 +160,33 @@ def test_float32_gate_kernels_are_tensorflows_tanh_and_sigmoid(tf):
     inplace = z.copy()
     kernels.tanh_f32(inplace, inplace)
     np.testing.assert_array_equal(inplace, tf.math.tanh(z).numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_lstm_fused_steps_equal_numpy_steps(dtype, return_sequences, monkeypatch):
+    """The fused Numba step (standard cell, no mask) against the NumPy step of the fast path:
+    the same bits in float32 (both use Eigen's σ and tanh); in float64 the kernel's tanh is the
+    C library's, NumPy's its own SIMD routine, so they agree to rounding."""
+    from scratch._kernels import recurrent
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((9, 13, 5)).astype(dtype)
+    layer = LSTM(7, return_sequences=return_sequences, return_state=True, dtype=dtype)
+    layer.build(x.shape)
+    h0, c0 = (rng.standard_normal((9, 7)).astype(dtype) for _ in range(2))
+    results = []
+    for fused in (True, False):
+        if not fused:
+            monkeypatch.setattr(recurrent, "_lstm_fusable", lambda *args: False)
+        y, h, c = layer.forward(x, training=True, initial_state=[h0, c0])
+        dys = [np.random.default_rng(k).standard_normal(a.shape).astype(dtype)
+               for k, a in enumerate((y, h, c))]
+        dx = layer.backward(dys)
+        results.append([y, h, c] + list(dx if isinstance(dx, list) else [dx])
+                       + [layer.grads[k].copy() for k in sorted(layer.grads)])
+    for a, b in zip(*results):
+        if dtype == "float32":
+            assert np.array_equal(a, b)
+        else:
+            assert_close(a, b, kind="fast_vs_readable", dtype=dtype)
