@@ -61,7 +61,7 @@ def pairwise_sum(a, start, n):
 # comes in as an argument of the arrays' dtype: `one` (1) and `k` (the class count).
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def bce_logits_values(y, z, one, k, values, exp_neg_abs, elem):
     """values[r] = mean_j(max(z,0) − z·y + log(1 + e^(−|z|))) over row r, and e^(−|z|).
 
@@ -82,7 +82,7 @@ def bce_logits_values(y, z, one, k, values, exp_neg_abs, elem):
     return values
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def bce_logits_grad(dvalues, y, z, exp_neg_abs, one, k, out):
     """dℓ/dz = where(z ≥ 0, g, 0) − g·y + where(z ≥ 0, −d, d), g = dvalues/k, d = g/(1+e)·e.
 
@@ -102,7 +102,7 @@ def bce_logits_grad(dvalues, y, z, exp_neg_abs, one, k, out):
     return out
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def scce_logits_values(z, labels, values, softmax):
     """Per-row sparse softmax cross-entropy from logits, and softmax(z) for the backward.
 
@@ -127,7 +127,7 @@ def scce_logits_values(z, labels, values, softmax):
     return values
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def scce_logits_grad(dvalues, labels, softmax, one, out):
     """dℓ/dz = (softmax − onehot(label))·dvalues per row.
 
