@@ -128,6 +128,16 @@ def reduce_to_samplewise_values(values, sample_weight, dtype):
     return values, sample_weight
 
 
+_SCALAR_TYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _is_scalar(value) -> bool:
+    """np.ndim(value) == 0, cheaply for the common cases (Python and NumPy numbers)."""
+    if isinstance(value, (float, int, np.generic)):
+        return True
+    return np.ndim(value) == 0
+
+
 class Mean(Metric):
     """Weighted running mean of given values, Keras' `metrics.Mean`.
 
@@ -144,8 +154,8 @@ class Mean(Metric):
         self.reset_state()
 
     def update_state(self, values, sample_weight=None) -> None:
-        dt = np.dtype(self.dtype).type
-        if np.ndim(values) == 0 and (sample_weight is None or np.ndim(sample_weight) == 0):
+        dt = _SCALAR_TYPES[self.dtype]
+        if _is_scalar(values) and (sample_weight is None or _is_scalar(sample_weight)):
             # One value (e.g. a batch loss) with a scalar weight: the same float operations
             # as the general path below, without its array plumbing.
             w = dt(1) if sample_weight is None else dt(sample_weight)

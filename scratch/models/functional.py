@@ -340,7 +340,9 @@ class Model(TrainingMixin, Layer):
         (the hidden-logits path of the cross-entropy losses).
         """
         caches = self._require_cache()
-        need = self._tensors_needing_grad(not getattr(self, "_skip_input_grad", False))
+        plan = self._forward_plan()
+        trains = {id(layer): _trains(layer) for _, layer, _, _, _ in plan}
+        need = self._tensors_needing_grad(not getattr(self, "_skip_input_grad", False), trains)
         dys = as_list(dy) if self._multi_output else [dy]
         flags = list(from_logits) if from_logits is not None else [False] * len(dys)
         cot: dict[int, Any] = {}
@@ -349,36 +351,34 @@ class Model(TrainingMixin, Layer):
             if g is not None:
                 cot[id(t)] = g if id(t) not in cot else cot[id(t)] + g
         grads: dict[int, dict[str, np.ndarray]] = {}
-        for node in reversed(self._nodes):
-            layer = node.layer
-            if isinstance(layer, InputLayer):
-                continue
-            outs = [cot.get(id(t)) for t in node.outputs]
-            inputs_need_grad = any(id(t) in need for t in node.inputs)
-            if all(g is None for g in outs) or not (inputs_need_grad or _trains(layer)):
+        for node, layer, in_ids, out_ids, _ in reversed(plan):
+            outs = [cot.get(i) for i in out_ids]
+            inputs_need_grad = any(i in need for i in in_ids)
+            learns = trains[id(layer)]
+            if all(g is None for g in outs) or not (inputs_need_grad or learns):
                 continue  # nothing upstream learns from this node: skip its backward
             layer._cache = caches[id(node)]
             layer._skip_input_grad = not inputs_need_grad
-            layer._skip_param_grads = not _trains(layer)  # frozen: dW is not needed
+            layer._skip_param_grads = not learns  # frozen: dW is not needed
             try:
                 if node.multi_output:
                     outs = [np.zeros_like(v) if g is None else g
                             for g, v in zip(outs, self._zeros_like_outputs(node))]
                     dx = layer.backward(outs)
-                elif id(node.outputs[0]) in logit_tensors:
+                elif out_ids[0] in logit_tensors:
                     dx = layer.backward_from_logits(outs[0])
                 else:
                     dx = layer.backward(outs[0])
             finally:
                 layer._skip_input_grad = layer._skip_param_grads = False
-            if not inputs_need_grad:
-                dx = None
             self._accumulate_layer_grads(grads, layer)
+            if not inputs_need_grad:
+                continue  # its weight gradients are all this node contributes
             dxs = as_list(dx) if node.multi_input else [dx]
-            for t, g in zip(node.inputs, dxs):
+            for i, g in zip(in_ids, dxs):
                 if g is None:
                     continue
-                cot[id(t)] = g if id(t) not in cot else cot[id(t)] + g
+                cot[i] = g if i not in cot else cot[i] + g
         self._layer_grads = grads
         dxs = [cot.get(id(t)) for t in self.inputs]
         return dxs if self._multi_input else dxs[0]
@@ -386,18 +386,18 @@ class Model(TrainingMixin, Layer):
     def backward_from_logits(self, dz):
         return self.backward(dz, from_logits=[True])
 
-    def _tensors_needing_grad(self, need_input_grads: bool) -> set[int]:
+    def _tensors_needing_grad(self, need_input_grads: bool, trains: dict | None = None
+                              ) -> set[int]:
         """Ids of the tensors whose gradient someone needs: those downstream of a model input
         (when the caller wants dL/dinputs) or of a layer with trainable weights. A layer
         whose inputs need no gradient is asked (`_skip_input_grad`) not to compute one, and
         a frozen layer (`_skip_param_grads`) not to compute its weight gradients; layers
         that ignore the flags just do the extra work."""
         need = {id(t) for t in self.inputs} if need_input_grads else set()
-        for node in self._nodes:
-            if isinstance(node.layer, InputLayer):
-                continue
-            if _trains(node.layer) or any(id(t) in need for t in node.inputs):
-                need.update(id(t) for t in node.outputs)
+        for _, layer, in_ids, out_ids, _ in self._forward_plan():
+            learns = trains[id(layer)] if trains is not None else _trains(layer)
+            if learns or any(i in need for i in in_ids):
+                need.update(out_ids)
         return need
 
     def _zeros_like_outputs(self, node: Node) -> list:

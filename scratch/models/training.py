@@ -347,7 +347,7 @@ class TrainingMixin:
             if not self.optimizer.built:  # slots in trainable_weights order, as Keras
                 named = self.trainable_weights_with_paths()
                 self.optimizer.build([w for _, w in named], var_names=[n for n, _ in named])
-            self.optimizer.apply_gradients(pairs)
+            self.optimizer._apply_engine_gradients(pairs)
         return loss, y_preds
 
     def _warn_no_trainable(self) -> None:

@@ -65,6 +65,7 @@ class Adam(Optimizer):
         self._momentums: list[np.ndarray] = []
         self._velocities: list[np.ndarray] = []
         self._velocity_hats: list[np.ndarray] = []
+        self._constants_key: tuple | None = None
 
     def build(self, var_list, var_names=None) -> None:
         if self.built:
@@ -72,14 +73,18 @@ class Adam(Optimizer):
         super().build(var_list, var_names)
         self._momentums, self._velocities = self.add_optimizer_variables(
             var_list, ["momentum", "velocity"])
+        # 1-D views (w, m, v) for the fused kernel where the variable allows it, else None
+        self._flat = [(w.reshape(-1), m.reshape(-1), v.reshape(-1)) if _fusable(w, m, v)
+                      else None for w, m, v in zip(var_list, self._momentums,
+                                                   self._velocities)]
         if self.amsgrad:
             self._velocity_hats = self.add_optimizer_variables(var_list, "velocity_hat")
 
     def _step_constants(self, learning_rate, dtype) -> tuple:
         """(α, 1 − β₁, 1 − β₂, ε) in `dtype` for this step; the same for every variable of
         a step, so they are computed once per (step, dtype, lr)."""
-        key = (self.iterations, dtype, learning_rate, self.beta_1, self.beta_2, self.epsilon)
-        if getattr(self, "_constants_key", None) != key:
+        key = (self._iterations, dtype, learning_rate, self.beta_1, self.beta_2, self.epsilon)
+        if self._constants_key != key:
             lr = _keras_cast(learning_rate, dtype)
             local_step = dtype.type(self.iterations + 1)
             beta_1_power = np.power(_keras_cast(self.beta_1, dtype), local_step)
@@ -100,9 +105,9 @@ class Adam(Optimizer):
         constants = self._step_constants(learning_rate, dtype)
         alpha, one_minus_beta_1, one_minus_beta_2, epsilon = constants
         squares = getattr(g, "sum_of_squares", None)
-        if not self.amsgrad and squares is None and _fusable(variable, g, m, v):
-            adam_update(variable.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
-                        *constants)
+        flat = self._flat[i]
+        if not self.amsgrad and squares is None and flat is not None and _fusable(variable, g):
+            adam_update(flat[0], g.reshape(-1), flat[1], flat[2], *constants)
             return
         if not self.amsgrad and squares is not None and _fusable(variable, g, squares, m, v):
             adam_update_squares(variable.reshape(-1), np.asarray(g).reshape(-1),

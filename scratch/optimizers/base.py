@@ -582,17 +582,33 @@ class Optimizer:
                 )
             if not self.built:
                 self.build(trainable_variables)
-            for v in trainable_variables:
-                if id(v) not in self._index or self._trainable_variables[
-                        self._index[id(v)]] is not v:
-                    raise ValueError(
-                        f"Unknown variable of shape {getattr(v, 'shape', None)}. This "
-                        "optimizer can only be called for the variables it was originally "
-                        "built with. When working with a new set of variables, you should "
-                        "recreate a new optimizer instance."
-                    )
+            self._check_known(trainable_variables)
         grads, variables = self._filter_empty_gradients(list(grads), list(trainable_variables))
         grads = [self._checked_grad(g, v) for g, v in zip(grads, variables, strict=True)]
+        self._apply_step(grads, variables)
+
+    def _check_known(self, variables) -> None:
+        for v in variables:
+            if id(v) not in self._index or self._trainable_variables[
+                    self._index[id(v)]] is not v:
+                raise ValueError(
+                    f"Unknown variable of shape {getattr(v, 'shape', None)}. This "
+                    "optimizer can only be called for the variables it was originally "
+                    "built with. When working with a new set of variables, you should "
+                    "recreate a new optimizer instance."
+                )
+
+    def _apply_engine_gradients(self, grads_and_vars: list) -> None:
+        """`apply_gradients` for a model's own backward: its gradients already have their
+        variables' dtypes and shapes, so the per-gradient checks of user input are skipped
+        (about a third of a small model's optimizer time)."""
+        variables = [v for _, v in grads_and_vars]
+        self._check_known(variables)
+        self._apply_step([g for g, _ in grads_and_vars], variables)
+
+    def _apply_step(self, grads: list, variables: list) -> None:
+        """Loss scaling, clipping, weight decay and `update_step` on every variable; then
+        iterations += 1 (Keras' order)."""
         if self.loss_scale_factor is not None:
             grads = [g / _keras_const(self.loss_scale_factor, g.dtype) for g in grads]
         grads = self._clip_gradients(grads)
