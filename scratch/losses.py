@@ -359,6 +359,17 @@ def _loss_kernels():
     return _KERNELS
 
 
+def _plain_hidden_logits(y_pred, logits):
+    """The logits as a C-contiguous float array when they can stand for y_pred in a fused
+    kernel (same shape and float32/float64 dtype, not empty), else None."""
+    if not (isinstance(logits, np.ndarray) and isinstance(y_pred, np.ndarray)) or \
+            logits.shape != y_pred.shape or logits.dtype != y_pred.dtype or \
+            logits.dtype.name not in ("float32", "float64") or logits.size == 0 or \
+            logits.ndim == 0:
+        return None
+    return np.ascontiguousarray(logits)
+
+
 def bce_logits_forward_fast(y_true: Array, logits: Array):
     """`bce_logits_forward` in one kernel call: values (...,) and the backward's cache."""
     dt, k = logits.dtype.type, logits.shape[-1]
@@ -558,6 +569,11 @@ class Loss:
     # ------------------------------------------------------------------ pipeline
     def _run(self, y_true, y_pred, sample_weight, logits, mask, need_grad: bool,
              activation=None):
+        if logits is not None and sample_weight is None and mask is None and \
+                self.fast_path and self.reduction in _MEAN_LIKE:
+            fused = self._fused_mean(y_true, y_pred, logits, need_grad)
+            if fused is not None:
+                return fused
         y_pred = np.asarray(y_pred)
         if y_pred.ndim == 0:
             raise ValueError(
@@ -610,6 +626,13 @@ class Loss:
                 stacklevel=3,
             )
         return value, grad
+
+    def _fused_mean(self, y_true, y_pred, logits, need_grad: bool):
+        """(value, dL/dz) of the unweighted mean on hidden logits in one kernel call, where a
+        loss has such a kernel and the case is its plain one (no rank fix-up that drops the
+        logits, no smoothing, valid labels); None sends the call down the general pipeline,
+        which computes the same numbers step by step (tests/test_fast_paths.py)."""
+        return None
 
     def _drops_hidden_logits(self, y_true_shape, y_pred_shape) -> bool:
         """Whether Keras replaces y_pred by a new tensor (losing its logits) before using it."""
@@ -835,6 +858,23 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
     _FAST_LOGITS = (bce_logits_forward_fast, bce_logits_backward_fast)
     _PROBS = (bce_probs_forward, bce_probs_backward)
 
+    def _fused_mean(self, y_true, y_pred, logits, need_grad):
+        z = _plain_hidden_logits(y_pred, logits)
+        if z is None or self.from_logits or self.label_smoothing or \
+                not isinstance(y_true, np.ndarray) or y_true.dtype.kind not in "fiub":
+            return None
+        if y_true.shape != z.shape and not (y_true.ndim == 1 and z.shape == y_true.shape + (1,)):
+            return None
+        dt, k = z.dtype.type, z.shape[-1]
+        z2 = z.reshape(-1, k)
+        y2 = np.ascontiguousarray(y_true, dtype=z.dtype).reshape(z2.shape)
+        rows = z2.shape[0]
+        grad = np.empty_like(z2)
+        value = _loss_kernels().bce_logits_mean(
+            y2, z2, dt(1), dt(k), dt(rows), need_grad, np.empty(rows, z.dtype),
+            np.empty_like(z2), np.empty_like(z2), grad)
+        return dt(value), grad.reshape(z.shape) if need_grad else None
+
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name="binary_crossentropy") -> None:
         super().__init__(from_logits, label_smoothing, axis, reduction, name)
@@ -983,6 +1023,25 @@ class SparseCategoricalCrossentropy(Loss):
         # ignore_class: Keras masks y_pred with ops.where first, which drops the logits.
         return self.ignore_class is not None or super()._drops_hidden_logits(
             y_true_shape, y_pred_shape)
+
+    def _fused_mean(self, y_true, y_pred, logits, need_grad):
+        z = _plain_hidden_logits(y_pred, logits)
+        if z is None or self.from_logits or self.ignore_class is not None or \
+                not isinstance(y_true, np.ndarray) or y_true.dtype.kind not in "iu":
+            return None
+        classes = z.shape[-1]
+        if classes < 2 or y_true.shape not in (z.shape[:-1], z.shape[:-1] + (1,)) or (
+                y_true.size and (np.minimum.reduce(y_true, axis=None) < 0 or
+                                 np.maximum.reduce(y_true, axis=None) >= classes)):
+            return None  # the general path raises its error on bad labels
+        dt = z.dtype.type
+        z2 = z.reshape(-1, classes)
+        rows = z2.shape[0]
+        grad = np.empty_like(z2)
+        value = _loss_kernels().scce_logits_mean(
+            z2, np.ascontiguousarray(y_true, dtype=np.int64).reshape(rows), dt(1), dt(rows),
+            need_grad, np.empty(rows, z.dtype), np.empty_like(z2), grad)
+        return dt(value), grad.reshape(z.shape) if need_grad else None
 
     def _forward(self, y_true, y_pred, from_logits, shapes):
         if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:

@@ -213,11 +213,23 @@ class MeanMetricWrapper(Mean):
         self._fn = fn
         self._fn_kwargs = kwargs
 
+    def _count_matches(self, y_true, y_pred) -> tuple[int, int] | None:
+        """(number of 1s, number of samples) when `fn` gives one 0/1 value per sample, so
+        that the unweighted update is an exact count; None where the general path applies.
+        The accuracies override it; the result equals summing `fn`'s values."""
+        return None
+
     def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
-        values = self._fn(y_true, y_pred, **self._fn_kwargs)
         if sample_weight is None and mask is None:
-            super().update_state(values)
+            counted = self._count_matches(y_true, y_pred)
+            if counted is not None:  # 0/1 values per sample: their sum is an exact count
+                dt = _SCALAR_TYPES[self.dtype]
+                self.total = dt(self.total + dt(counted[0]))
+                self.count = dt(self.count + dt(counted[1]))
+                return
+            super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs))
             return
+        values = self._fn(y_true, y_pred, **self._fn_kwargs)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight)
         sample_weight = losses._apply_mask(
@@ -302,6 +314,16 @@ class BinaryAccuracy(MeanMetricWrapper):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
         self.threshold = threshold
 
+    def _count_matches(self, y_true, y_pred):
+        if not (isinstance(y_true, np.ndarray) and isinstance(y_pred, np.ndarray)):
+            return None
+        n = len(y_pred) if y_pred.ndim else 0
+        if y_pred.shape != (n, 1) or y_true.shape not in ((n,), (n, 1)) or \
+                y_true.dtype.kind not in "fiub":
+            return None
+        predicted = (y_pred[:, 0] > np.float32(self.threshold)).astype(y_true.dtype)
+        return np.count_nonzero(predicted == y_true.reshape(n)), n
+
     def get_config(self) -> dict:
         return {**super().get_config(), "threshold": self.threshold}
 
@@ -332,6 +354,16 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 
     def __init__(self, name="sparse_categorical_accuracy", dtype=None) -> None:
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
+
+    def _count_matches(self, y_true, y_pred):
+        if not (isinstance(y_true, np.ndarray) and isinstance(y_pred, np.ndarray)):
+            return None
+        n = len(y_pred) if y_pred.ndim else 0
+        if y_pred.ndim != 2 or y_pred.dtype.kind != "f" or \
+                y_true.shape not in ((n,), (n, 1)) or y_true.dtype.kind not in "fiub":
+            return None
+        predicted = np.argmax(y_pred, axis=-1).astype(y_pred.dtype)
+        return np.count_nonzero(predicted == y_true.reshape(n).astype(y_pred.dtype)), n
 
 
 class MeanSquaredError(MeanMetricWrapper):

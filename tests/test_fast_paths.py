@@ -66,32 +66,55 @@ def logits_cases(draw):
     dtype = draw(st.sampled_from(DTYPES))
     lead = tuple(draw(st.lists(st.integers(1, 9), min_size=1, max_size=3)))
     k = draw(st.integers(2, 12)) if kind == "scce" else draw(st.integers(1, 4))
-    return (kind, dtype, lead, k, draw(st.sampled_from(["sum_over_batch_size", "sum", "none"])),
-            draw(st.booleans()), draw(st.floats(0.1, 60.0)), draw(st.integers(0, 2**31 - 1)))
+    reduction = draw(st.sampled_from(["sum_over_batch_size", "mean_with_sample_weight", "sum",
+                                      "none"]))
+    labels = draw(st.sampled_from(["plain", "column", "float"]))
+    return (kind, dtype, lead, k, reduction, draw(st.booleans()), draw(st.booleans()), labels,
+            draw(st.floats(0.1, 60.0)), draw(st.integers(0, 2**31 - 1)))
+
+
+def _activation(z: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "bce":
+        return np.asarray(scratch.activations.sigmoid(z))
+    return np.asarray(scratch.activations.softmax(z))
 
 
 @cheap
 @given(logits_cases())
 def test_fast_crossentropy_logits_equal_readable(case):
-    kind, dtype, lead, k, reduction, weighted, scale, seed = case
+    """The Numba twins (from_logits=True), and the one-call unweighted mean on hidden logits
+    (a sigmoid/softmax head), against the NumPy pipeline: values and gradients."""
+    kind, dtype, lead, k, reduction, weighted, hidden, labels, scale, seed = case
     rng = np.random.default_rng(seed)
     z = (rng.standard_normal(lead + (k,)) * scale).astype(dtype)
     if kind == "bce":
         y = (rng.random(z.shape) > 0.5).astype(dtype)
-        fast, readable = _pair(losses.BinaryCrossentropy, from_logits=True, reduction=reduction)
+        if labels == "column" and k == 1:
+            y = y[..., 0]  # (N, ..., ) labels against (N, ..., 1) predictions
+        cls = losses.BinaryCrossentropy
     else:
         y = rng.integers(0, k, lead)
-        fast, readable = _pair(losses.SparseCategoricalCrossentropy, from_logits=True,
-                               reduction=reduction)
+        y = {"plain": y, "column": y[..., None], "float": y.astype(dtype)}[labels]
+        cls = losses.SparseCategoricalCrossentropy
+    fast, readable = _pair(cls, from_logits=not hidden, reduction=reduction)
     sw = rng.random(lead).astype(dtype) if weighted else None
-    v_fast, g_fast = fast.value_and_grad(y, z, sample_weight=sw)
-    v_ref, g_ref = readable.value_and_grad(y, z, sample_weight=sw)
+    if hidden:
+        kwargs = {"logits": z, "activation": "sigmoid" if kind == "bce" else "softmax"}
+        y_pred = _activation(z, kind)
+    else:
+        kwargs, y_pred = {}, z
+    v_fast, g_fast = fast.value_and_grad(y, y_pred, sample_weight=sw, **kwargs)
+    v_ref, g_ref = readable.value_and_grad(y, y_pred, sample_weight=sw, **kwargs)
+    value_only = fast(y, y_pred, sw, logits=kwargs.get("logits"))
     assert g_fast.shape == g_ref.shape == z.shape and g_fast.dtype == z.dtype
+    assert np.asarray(v_fast).dtype == np.asarray(v_ref).dtype
     if dtype == "float64":
         assert np.array_equal(v_fast, v_ref) and np.array_equal(g_fast, g_ref)
+        assert np.array_equal(value_only, v_ref)
     else:
         assert_close(v_fast, v_ref, kind="fast_vs_readable", dtype=dtype)
         assert_close(g_fast, g_ref, kind="fast_vs_readable", dtype=dtype)
+        assert_close(value_only, v_ref, kind="fast_vs_readable", dtype=dtype)
 
 
 @pytest.mark.parametrize("kind", ["bce", "scce"])
@@ -157,3 +180,29 @@ def test_fit_with_shortcuts_equals_readable_paths(loss, units, dtype, monkeypatc
             assert np.array_equal(a, b)
         else:
             assert_close(a, b, kind="fast_vs_readable", dtype=dtype)
+
+
+@cheap
+@given(st.sampled_from(["binary", "sparse"]), st.sampled_from(DTYPES), st.integers(0, 40),
+       st.sampled_from(["int", "float", "column"]), st.integers(0, 2**31 - 1))
+def test_accuracy_counts_equal_the_general_update(kind, dtype, n, labels, seed):
+    """The accuracies' exact-count shortcut against summing their per-sample 0/1 values."""
+    rng = np.random.default_rng(seed)
+    if kind == "binary":
+        fast, general = scratch.metrics.BinaryAccuracy(), scratch.metrics.BinaryAccuracy()
+        y_pred = rng.random((n, 1)).astype(dtype)
+        y_pred[: n // 4] = 0.5  # exactly the threshold: predicts 0
+        y = rng.integers(0, 2, n)
+    else:
+        fast = scratch.metrics.SparseCategoricalAccuracy()
+        general = scratch.metrics.SparseCategoricalAccuracy()
+        y_pred = rng.random((n, 4)).astype(dtype)
+        y_pred[: n // 4] = 0.25  # ties: the first index wins
+        y = rng.integers(0, 4, n)
+    y = {"int": y, "float": y.astype(dtype), "column": y[:, None]}[labels]
+    general._count_matches = lambda *args: None
+    for _ in range(2):
+        fast.update_state(y, y_pred)
+        general.update_state(y, y_pred)
+    assert fast.total == general.total and fast.count == general.count
+    assert fast.result() == general.result() and fast.total.dtype == general.total.dtype

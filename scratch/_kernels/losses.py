@@ -25,36 +25,72 @@ _BLOCK = 128  # NumPy's PW_BLOCKSIZE
 
 
 @nb.njit(cache=True)
-def pairwise_sum(a, start, n):
-    """Σ a[start:start+n] in NumPy's order (`pairwise_sum` of numpy/_core/src/umath/loops):
-    sequential below 8 elements, eight interleaved partial sums up to 128, halves above."""
+def _block_sum(a, start, n):
+    """NumPy's pairwise sum of n <= 128 elements: sequential below 8, else eight interleaved
+    partial sums combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then the remainder."""
     if n < 8:  # n >= 1 here; NumPy starts from -0.0, and -0.0 + a[0] is a[0]
         res = a[start]
         for i in range(1, n):
             res += a[start + i]
         return res
+    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
+    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[start + i]
+        r1 += a[start + i + 1]
+        r2 += a[start + i + 2]
+        r3 += a[start + i + 3]
+        r4 += a[start + i + 4]
+        r5 += a[start + i + 5]
+        r6 += a[start + i + 6]
+        r7 += a[start + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[start + i]
+        i += 1
+    return res
+
+
+@nb.njit(cache=True)
+def pairwise_sum(a, start, n):
+    """Σ a[start:start+n] in NumPy's order (`pairwise_sum` of numpy/_core/src/umath/loops):
+    blocks of at most 128 (`_block_sum`), and above that the sum of the two halves, the
+    first half cut to a multiple of 8. NumPy recurses; this walks the same tree with an
+    explicit stack (a recursive function loaded from Numba's cache crashes).
+    """
     if n <= _BLOCK:
-        r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
-        r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
-        i = 8
-        while i < n - (n % 8):
-            r0 += a[start + i]
-            r1 += a[start + i + 1]
-            r2 += a[start + i + 2]
-            r3 += a[start + i + 3]
-            r4 += a[start + i + 4]
-            r5 += a[start + i + 5]
-            r6 += a[start + i + 6]
-            r7 += a[start + i + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += a[start + i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return pairwise_sum(a, start, n2) + pairwise_sum(a, start + n2, n - n2)
+        return _block_sum(a, start, n)
+    # post-order walk: each frame is (start, n, halves done); partial sums on `vals`
+    starts = np.empty(64, np.int64)
+    sizes = np.empty(64, np.int64)
+    done = np.zeros(64, np.int64)
+    vals = np.empty(64, a.dtype)
+    depth, nvals = 0, 0
+    starts[0], sizes[0], done[0] = start, n, 0
+    while depth >= 0:
+        s, m = starts[depth], sizes[depth]
+        if m <= _BLOCK:
+            vals[nvals] = _block_sum(a, s, m)
+            nvals += 1
+            depth -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        if done[depth] == 0:  # descend into the first half
+            done[depth] = 1
+            depth += 1
+            starts[depth], sizes[depth], done[depth] = s, half, 0
+        elif done[depth] == 1:  # then into the second
+            done[depth] = 2
+            depth += 1
+            starts[depth], sizes[depth], done[depth] = s + half, m - half, 0
+        else:  # both halves summed: combine them
+            nvals -= 1
+            vals[nvals - 1] = vals[nvals - 1] + vals[nvals]
+            depth -= 1
+    return vals[0]
 
 
 # Literals inside a kernel would be float64 and promote float32 arithmetic, so every constant
@@ -141,3 +177,36 @@ def scce_logits_grad(dvalues, labels, softmax, one, out):
         for c in range(C):
             out[r, c] *= dvalues[r]
     return out
+
+
+# The whole unweighted loss in one call: per-sample values, their mean (NumPy's pairwise sum
+# divided by the count, as losses.reduce_weighted_values), and, when asked, dL/dz with
+# dvalues = 1/count, as the pipeline computes them step by step.
+@nb.njit(cache=True, error_model="numpy")
+def bce_logits_mean(y, z, one, k, divisor, need_grad, values, exp_neg_abs, elem, grad):
+    """mean over rows of bce_logits_values; grad (if need_grad) = bce_logits_grad at 1/count.
+
+    Shapes: y, z, exp_neg_abs, elem, grad (R, k) with R >= 1; values (R,) scratch.
+    """
+    bce_logits_values(y, z, one, k, values, exp_neg_abs, elem)
+    total = pairwise_sum(values, 0, values.size) / divisor
+    if need_grad:
+        dv = one / divisor
+        for r in range(values.size):
+            values[r] = dv
+        bce_logits_grad(values, y, z, exp_neg_abs, one, k, grad)
+    return total
+
+
+@nb.njit(cache=True, error_model="numpy")
+def scce_logits_mean(z, labels, one, divisor, need_grad, values, softmax, grad):
+    """mean over rows of scce_logits_values; grad (if need_grad) = scce_logits_grad at
+    1/count. Shapes: z, softmax, grad (R, C) with R >= 1; labels (R,) int64; values (R,)."""
+    scce_logits_values(z, labels, values, softmax)
+    total = pairwise_sum(values, 0, values.size) / divisor
+    if need_grad:
+        dv = one / divisor
+        for r in range(values.size):
+            values[r] = dv
+        scce_logits_grad(values, labels, softmax, one, grad)
+    return total
