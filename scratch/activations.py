@@ -133,7 +133,8 @@ class Activation:
         self.config: dict[str, Any] = config
 
     def __call__(self, x) -> Array:
-        x = _as_float_array(x)
+        if type(x) is not np.ndarray or x.dtype.kind != "f":
+            x = _as_float_array(x)
         y = self.forward(x)
         return y if isinstance(y, np.ndarray) else np.asarray(y, dtype=x.dtype)
 

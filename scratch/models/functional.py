@@ -264,10 +264,15 @@ class Model(TrainingMixin, Layer):
             masks[id(t)] = None
         caches: dict[int, Any] = {}
         for node, layer, in_ids, out_ids, plain_mask in self._forward_plan():
-            args = [values[i] for i in in_ids]
-            in_masks = [masks[i] for i in in_ids]
-            x = args if node.multi_input else args[0]
-            if all(mm is None for mm in in_masks):
+            if node.multi_input:
+                x = [values[i] for i in in_ids]
+                in_masks = [masks[i] for i in in_ids]
+                unmasked = all(mm is None for mm in in_masks)
+            else:
+                x = values[in_ids[0]]
+                in_masks = [masks[in_ids[0]]]
+                unmasked = in_masks[0] is None
+            if unmasked:
                 y = layer.forward(x, training=training, **node.kwargs)
                 # Layer.compute_mask passes None through; only overrides make a mask here.
                 out_mask = None if plain_mask else layer.compute_mask(x, None)

@@ -99,16 +99,16 @@ class Adam(Optimizer):
     def update_step(self, gradient, variable, learning_rate) -> None:
         dtype = variable.dtype
         g = gradient
-        i = self._var_index(variable)
-        m = self._momentums[i]
-        v = self._velocities[i]
+        i = self._index[id(variable)]
         constants = self._step_constants(learning_rate, dtype)
-        alpha, one_minus_beta_1, one_minus_beta_2, epsilon = constants
         squares = getattr(g, "sum_of_squares", None)
         flat = self._flat[i]
-        if not self.amsgrad and squares is None and flat is not None and _fusable(variable, g):
+        if squares is None and flat is not None and not self.amsgrad and _fusable(variable, g):
             adam_update(flat[0], g.reshape(-1), flat[1], flat[2], *constants)
             return
+        m = self._momentums[i]
+        v = self._velocities[i]
+        alpha, one_minus_beta_1, one_minus_beta_2, epsilon = constants
         if not self.amsgrad and squares is not None and _fusable(variable, g, squares, m, v):
             adam_update_squares(variable.reshape(-1), np.asarray(g).reshape(-1),
                                 squares.reshape(-1), m.reshape(-1), v.reshape(-1), *constants)
