@@ -364,7 +364,7 @@ def _plain_hidden_logits(y_pred, logits):
     kernel (same shape and float32/float64 dtype, not empty), else None."""
     if not (isinstance(logits, np.ndarray) and isinstance(y_pred, np.ndarray)) or \
             logits.shape != y_pred.shape or logits.dtype != y_pred.dtype or \
-            logits.dtype.name not in ("float32", "float64") or logits.size == 0 or \
+            logits.dtype not in _FLOAT_DTYPES or logits.size == 0 or \
             logits.ndim == 0:
         return None
     return np.ascontiguousarray(logits)
