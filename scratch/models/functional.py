@@ -346,8 +346,7 @@ class Model(TrainingMixin, Layer):
         """
         caches = self._require_cache()
         plan = self._forward_plan()
-        trains = {id(layer): _trains(layer) for _, layer, _, _, _ in plan}
-        need = self._tensors_needing_grad(not getattr(self, "_skip_input_grad", False), trains)
+        trains, need, _ = self._grad_structure(not getattr(self, "_skip_input_grad", False))
         dys = as_list(dy) if self._multi_output else [dy]
         flags = list(from_logits) if from_logits is not None else [False] * len(dys)
         cot: dict[int, Any] = {}
@@ -430,6 +429,25 @@ class Model(TrainingMixin, Layer):
         else:
             store[key] = {k: store[key][k] + v if k in store[key] else v for k, v in g.items()}
 
+    def _grad_structure(self, need_input_grads: bool) -> tuple[dict, set, list]:
+        """(layer id → learns, ids of the tensors needing a gradient, trainable entries).
+
+        They follow from the graph and the trainable flags only, so while a train step pins
+        the flags (`TrainingMixin._train_step` sets `_pinned_flags` to its snapshot) they are
+        computed once and reused by every later step with the same snapshot.
+        """
+        pinned = getattr(self, "_pinned_flags", None)
+        cached = getattr(self, "_structure_cache", None)
+        if pinned is not None and cached is not None and cached[0] is pinned and \
+                cached[1] is self._nodes and cached[2] == need_input_grads:
+            return cached[3]
+        trains = {id(layer): _trains(layer) for _, layer, _, _, _ in self._forward_plan()}
+        value = (trains, self._tensors_needing_grad(need_input_grads, trains),
+                 self._trainable_entries())
+        if pinned is not None:
+            self._structure_cache = (pinned, self._nodes, need_input_grads, value)
+        return value
+
     def _trainable_entries(self) -> list[tuple[Layer, str, np.ndarray]]:
         """(layer, weight name, weight) for every trainable weight once, in Keras'
         `trainable_weights` order (nested models' layers in place, frozen ones left out)."""
@@ -447,7 +465,9 @@ class Model(TrainingMixin, Layer):
         """(gradient, weight) pairs of the last backward for every trainable weight,
         in `trainable_weights` order; weights that received no gradient are left out."""
         grads = getattr(self, "_layer_grads", {})
-        return [(grads[id(layer)][name], w) for layer, name, w in self._trainable_entries()
+        entries = self._trainable_entries() if getattr(self, "_pinned_flags", None) is None \
+            else self._grad_structure(not getattr(self, "_skip_input_grad", False))[2]
+        return [(grads[id(layer)][name], w) for layer, name, w in entries
                 if name in grads.get(id(layer), {})]
 
     def trainable_weights_with_paths(self) -> list[tuple[str, np.ndarray]]:

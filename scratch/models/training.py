@@ -326,9 +326,11 @@ class TrainingMixin:
                    if layer._trainable != flag]
         for layer, _, flag in changed:
             layer._trainable = flag
+        self._pinned_flags = self._trainable_snapshot  # lets backward reuse its structure
         try:
             return self._train_step_impl(xs, ys, sws)
         finally:
+            self._pinned_flags = None
             for layer, current, _ in changed:
                 layer._trainable = current
 
@@ -338,9 +340,9 @@ class TrainingMixin:
         self._skip_input_grad = True  # nobody needs dL/dx of the data
         try:
             self.backward(dys if len(self.outputs) > 1 else dys[0], from_logits=flags)
+            pairs = self.grads_and_vars()
         finally:
             self._skip_input_grad = False
-        pairs = self.grads_and_vars()
         if not pairs:
             self._warn_no_trainable()
         else:
