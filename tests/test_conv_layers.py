@@ -3,11 +3,14 @@ finite-difference gradients, Keras' errors without state change, and config roun
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from scratch.layers import conv
 from scratch.layers.conv import (
     Conv1D,
     Conv2D,
@@ -194,6 +197,41 @@ def test_conv2d_functions_gradcheck(case):
 
     gradcheck(fn, point, vjp_readable, seed=case["seed"])
     gradcheck(fn, point, vjp_fast, seed=case["seed"])
+
+
+@medium
+@given(conv_cases())
+@_apply_edge_cases
+def test_conv2d_fast_chunks_and_threads(case):
+    """The fast functions cut the batch into chunks of images and may run them in threads:
+    with one image per chunk (CHUNK_ROWS = 1) they still equal the readable functions, and
+    one or three threads give the same bits."""
+    shape, kernel_size, strides, dilation, padding = _as_2d(case)
+    groups, filters = case["config"]["groups"], case["config"]["filters"]
+    use_bias = case["config"]["use_bias"]
+    pads = tuple(conv_padding(n, k, s, d, padding)
+                 for n, k, s, d in zip(shape[1:3], kernel_size, strides, dilation))
+    geometry = (strides, pads, dilation, groups)
+    for dtype in DTYPES:
+        rng = np.random.default_rng(case["seed"])
+        x = rng.standard_normal(shape).astype(dtype)
+        kernel = rng.standard_normal(kernel_size + (shape[-1] // groups, filters)).astype(dtype)
+        bias = rng.standard_normal(filters).astype(dtype) if use_bias else None
+        z_ref = conv2d_forward(x, kernel, bias, *geometry)
+        dz = rng.standard_normal(z_ref.shape).astype(dtype)
+        dx_ref, g_ref = conv2d_backward(dz, x, kernel, *geometry, use_bias=use_bias)
+        runs = []
+        with mock.patch.object(conv, "CHUNK_ROWS", 1):
+            for threads in (1, 3):
+                z, cols = conv2d_forward_fast(x, kernel, bias, *geometry, threads=threads)
+                dx, g = conv2d_backward_fast(dz, cols, x.shape, kernel, *geometry,
+                                             use_bias=use_bias, threads=threads)
+                runs.append([z, dx] + [g[name] for name in sorted(g)])
+        msg = f"{case} {dtype}"
+        for got, want in zip(runs[0], [z_ref, dx_ref] + [g_ref[name] for name in sorted(g_ref)]):
+            assert_close(got, want, kind="fast_vs_readable", dtype=dtype, msg=msg)
+        for one, three in zip(*runs):
+            np.testing.assert_array_equal(one, three, err_msg=msg)
 
 
 def test_conv1d_same_puts_odd_padding_at_the_end():

@@ -112,6 +112,10 @@ def test_pooling_parity_with_keras(tf_keras, tf, case):
 @_apply(EDGE_CASES)
 def test_pooling_fast_vs_readable(case):
     """Numba kernels == readable NumPy (np.argmax / np.add.at / per-tap scatter)."""
+    _check_fast_vs_readable(case)
+
+
+def _check_fast_vs_readable(case):
     for dtype in DTYPES:
         rng, x = _input(case, dtype)
         layer = getattr(P, case["cls"])(**case["config"], dtype=dtype)
@@ -123,6 +127,38 @@ def test_pooling_fast_vs_readable(case):
         dx_ref = layer.backward(v)
         assert_close(y_fast, y_ref, kind="fast_vs_readable", dtype=dtype, msg=str(case))
         assert_close(dx_fast, dx_ref, kind="fast_vs_readable", dtype=dtype, msg=str(case))
+
+
+@st.composite
+def tiled_max_cases(draw):
+    """Max pooling whose windows neither overlap nor need padding (strides ≥ pool, 'valid'
+    or a 'same' input the strides divide): the tiled fast kernels, leftover rows, columns
+    and gaps between windows included."""
+    rank = draw(st.sampled_from([1, 2]))
+    padding = draw(st.sampled_from(["valid", "same"]))
+    pool = tuple(draw(st.integers(1, 4)) for _ in range(rank))
+    strides = tuple(p + draw(st.sampled_from([0, 0, 1, 2])) for p in pool)
+    if padding == "same":  # pads max((⌈n/s⌉ − 1)·s + p − n, 0) = 0 when s divides n, p ≤ s
+        spatial = tuple(s * draw(st.integers(1, 4)) for s in strides)
+    else:
+        spatial = tuple((draw(st.integers(1, 4)) - 1) * s + p + draw(st.integers(0, s))
+                        for p, s in zip(pool, strides))
+    return dict(cls=f"MaxPooling{rank}D",
+                config=dict(pool_size=pool, strides=strides, padding=padding),
+                shape=(draw(st.integers(1, 3)),) + spatial + (draw(st.integers(1, 5)),),
+                ties=draw(st.booleans()), seed=draw(st.integers(0, 2**16)))
+
+
+@medium
+@given(tiled_max_cases())
+def test_tiled_max_pooling_fast_vs_readable(case):
+    """The tiled kernels (uint8 taps, dx written in one pass) == readable NumPy, ties
+    included; cells in no window get a zero gradient."""
+    _check_fast_vs_readable(case)
+    _, x = _input(case, "float64")
+    layer = getattr(P, case["cls"])(**case["config"], dtype="float64")
+    layer(x)
+    assert layer._cache.taps is not None and layer._cache.argmax is None
 
 
 @medium

@@ -4,6 +4,12 @@ Each kernel mirrors a readable NumPy function of `scratch.layers.pooling`:
 
     max_pool2d_fwd   ⟷  max_pool2d_forward     (max and the index of the first maximum)
     max_pool2d_bwd   ⟷  max_pool2d_backward    (scatter-add to that index)
+    max_pool2d_fwd_tiled, max_pool2d_bwd_tiled  ⟷  the same two functions, for windows that
+                     do not overlap and need no padding (strides ≥ pool_size, the Keras
+                     default strides = pool_size): the winner is stored as its tap
+                     i·pw + j inside the window (uint8, a quarter of an int32 index), and the
+                     backward writes every cell of dx exactly once (dy where the cell won its
+                     window, else 0) instead of zero-filling dx and scattering into it
     avg_pool2d_fwd   ⟷  avg_pool2d_forward     (mean over the real cells of each window)
     avg_pool2d_bwd   ⟷  avg_pool2d_backward    (dy / count to every real cell)
 
@@ -115,4 +121,68 @@ def avg_pool2d_bwd(dy, ph, pw, sh, sw, top, left, dx):
                     for j in range(j0, j1):
                         for c in range(C):
                             dx[n, h0 + i, w0 + j, c] += dy[n, a, b, c] / count
+    return dx
+
+
+@nb.njit(cache=True, nogil=True)
+def max_pool2d_fwd_tiled(x, ph, pw, sh, sw, y, taps):
+    """Max pooling over non-overlapping, unpadded windows (sh ≥ ph, sw ≥ pw).
+
+    Math:
+        y[n, a, b, c] = max_{i<ph, j<pw} x[n, a·sh + i, b·sw + j, c]
+        taps[n, a, b, c] = i·pw + j of the first maximum in row-major order (strict >)
+
+    Shapes:
+        x (N, H, W, C); y (N, Ho, Wo, C) and taps (N, Ho, Wo, C) uint8 (ph·pw ≤ 256), filled
+        in place.
+    """
+    N, H, W, C = x.shape
+    Ho, Wo = y.shape[1], y.shape[2]
+    best = np.empty(C, dtype=x.dtype)  # local buffers: no aliasing with x, so LLVM
+    tap = np.empty(C, dtype=np.int32)  # vectorizes the select over channels
+    for n in range(N):
+        for a in range(Ho):
+            for b in range(Wo):
+                h0, w0 = a * sh, b * sw
+                for c in range(C):
+                    best[c] = x[n, h0, w0, c]
+                    tap[c] = 0
+                for i in range(ph):
+                    for j in range(1 if i == 0 else 0, pw):
+                        t = i * pw + j
+                        for c in range(C):
+                            v = x[n, h0 + i, w0 + j, c]
+                            wins = v > best[c]
+                            best[c] = v if wins else best[c]
+                            tap[c] = t if wins else tap[c]
+                for c in range(C):
+                    y[n, a, b, c] = best[c]
+                    taps[n, a, b, c] = tap[c]
+    return y
+
+
+@nb.njit(cache=True, nogil=True)
+def max_pool2d_bwd_tiled(dy, taps, ph, pw, sh, sw, dx):
+    """dx[n, a·sh + i, b·sw + j, c] = dy[n, a, b, c] if taps[n, a, b, c] = i·pw + j, else 0.
+
+    Every cell of dx is written once; cells in no window (strides > pool, or the rows and
+    columns past the last window) get 0. No zero-fill needed on entry.
+    """
+    N, Ho, Wo, C = dy.shape
+    H, W = dx.shape[1], dx.shape[2]
+    for n in range(N):
+        for h in range(H):
+            a, i = h // sh, h % sh
+            b = j = 0  # w = b·sw + j, counted up (no division per cell)
+            for w in range(W):
+                if a >= Ho or i >= ph or b >= Wo or j >= pw:
+                    for c in range(C):
+                        dx[n, h, w, c] = 0
+                else:
+                    t = i * pw + j
+                    for c in range(C):
+                        dx[n, h, w, c] = dy[n, a, b, c] if taps[n, a, b, c] == t else 0
+                j += 1
+                if j == sw:
+                    b, j = b + 1, 0
     return dx

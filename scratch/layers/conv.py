@@ -32,9 +32,16 @@ Two implementations with one contract, chosen by the layer attribute `fast_path`
 * readable (`conv2d_forward` / `conv2d_backward`): every window as a strided view and one
   `einsum` per group; the backward walks the kernel taps (i, j) and scatters one strided
   slice per tap. This is the oracle.
-* fast (`conv2d_forward_fast` / `conv2d_backward_fast`, the default): im2col (one strided
-  copy into an (N·Ho·Wo, kh·kw·C) matrix, kept for the backward) and one GEMM per group;
-  dW = colsᵀ·dz, dcols = dz·Wᵀ, then the Numba scatter `scratch._kernels.conv.col2im_add`.
+* fast (`conv2d_forward_fast` / `conv2d_backward_fast`, the default): im2col (the Numba
+  copy `scratch._kernels.conv.im2col` into an (N·Ho·Wo, kh·kw·C) matrix, kept for the
+  backward) and one GEMM per group; dW = colsᵀ·dz, dcols = dz·Wᵀ, then the Numba scatter
+  `scratch._kernels.conv.col2im_add`. Both run over chunks of whole images (a chunk's
+  matrices stay in cache), and a large batch's chunks run on two threads (`conv_threads`,
+  the engine's thread policy of `scratch._threads`; each GEMM on one BLAS thread, or, when
+  BLAS itself runs on several threads, the chunks in turn). Measured here on the
+  benchmark's 128×32×32×3 Conv2D(32, 3×3, 'same'), forward + backward: 13–17 ms on two
+  threads, 22–28 ms on one, 26–35 ms for the unchunked NumPy-im2col code this replaced.
+  The chunks are fixed by the shapes, so the results do not depend on the threads.
 
 Conv1D runs through the same 2-D functions with a height-1 image: (N, L, C) → (N, 1, L, C),
 kernel (k, C/g, F) → (1, k, C/g, F).
@@ -42,12 +49,18 @@ kernel (k, C/g, F) → (1, k, C/g, F).
 
 from __future__ import annotations
 
+import itertools
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import activations
+from .._threads import _blas_controllers, engine_blas_threads
 from ..typing import Array, Shape
 from .base import Layer
 from .core import _serialize_init
@@ -227,43 +240,123 @@ def conv2d_backward(dz: Array, x: Array, kernel: Array, strides=(1, 1),
 
 
 # ------------------------------------------------------------------------------ fast
+# The fast path cuts the batch into equal chunks of whole images, at most about CHUNK_ROWS
+# output pixels each, and runs im2col, the GEMMs and col2im chunk by chunk: a chunk's column
+# matrix stays in cache between its copy and its GEMM, and chunks can run in parallel
+# threads. The chunks depend on the shapes only, never on the number of threads, so the
+# results do not either (the weight gradients are summed chunk by chunk, in chunk order).
+CHUNK_ROWS = 4096
+_POOL: tuple[int, ThreadPoolExecutor] | None = None  # (pid that made it, the helper threads)
+
+
+def _image_chunks(n_images: int, pixels_per_image: int) -> list[slice]:
+    count = max(1, min(n_images, -(-n_images * pixels_per_image // CHUNK_ROWS)))
+    per = max(1, -(-n_images // count))
+    return [slice(s, min(s + per, n_images)) for s in range(0, n_images, per)]
+
+
+def _run_chunks(task: Callable[[int, slice], None], chunks: list[slice], threads: int) -> None:
+    """task(k, chunks[k]) for every k; with threads > 1, threads pull chunks as they finish
+    (so a thread on a core that another process holds simply takes fewer chunks).
+
+    Worker threads need BLAS on one thread (two BLAS threads per worker would oversubscribe
+    the cores), as the benchmarks and tests pin it; NumPy's GEMMs and the `nogil` kernels
+    release the GIL. When BLAS runs on several threads (inside fit for a large step, see
+    `scratch._threads.engine_threads`, or a process that never limited it), the chunks run
+    one after another and BLAS parallelizes their GEMMs: measured here in the Lecture 32
+    network at batch 128, worker threads on top of two-thread BLAS steps were 10–15% slower
+    than the unchunked code, BLAS threads alone as fast or faster.
+    """
+    if threads <= 1 or len(chunks) <= 1 or _blas_is_threaded():
+        for k, chunk in enumerate(chunks):
+            task(k, chunk)
+        return
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():  # a forked child has no pool threads
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
+                                                 thread_name_prefix="scratch-conv"))
+    counter = itertools.count()  # next() is atomic under the GIL
+
+    def work() -> None:
+        while (k := next(counter)) < len(chunks):
+            task(k, chunks[k])
+
+    helpers = [_POOL[1].submit(work) for _ in range(threads - 1)]
+    try:
+        work()
+    finally:
+        for helper in helpers:
+            helper.result()
+
+
+def _blas_is_threaded() -> bool:
+    return any(lib.get_num_threads() > 1 for lib in _blas_controllers())
+
+
+def conv_threads(multiply_adds: int) -> int:
+    """Threads for a fast-path convolution of `multiply_adds` (kernel size × output pixels).
+
+    The engine's BLAS policy decides (`scratch._threads.engine_blas_threads`): "auto" uses two
+    threads, where the machine has two cores, from 2**25 multiply-adds on (the benchmark's
+    128×32×32×3 Conv2D(32, 3×3) has 1.1e8: forward + backward about 1.6× faster on two
+    threads of an idle 2-core machine; with the other core busy, the free thread takes
+    most chunks and the time stays near one thread's); a fixed number is used as is; None
+    (the process' own BLAS setting) means one thread.
+    """
+    return engine_blas_threads(multiply_adds) or 1
+
+
 def conv2d_forward_fast(x: Array, kernel: Array, bias: Array | None, strides=(1, 1),
-                        pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1):
+                        pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1,
+                        threads: int = 1):
     """im2col + GEMM: the same z as `conv2d_forward`, plus the column matrix for backward.
 
     Math:
         cols[(n,h,w), (i,j,c)] = x_pad[n, h·sh + i·dh, w·sw + j·dw, c]
         z_g = cols_g · W_g   (one GEMM per group: (N·Ho·Wo, kh·kw·C/g) · (kh·kw·C/g, F/g))
 
+    Chunks of images (`CHUNK_ROWS`), in `threads` threads; the Numba kernel
+    `scratch._kernels.conv.im2col` builds each chunk's columns.
+
     Shapes:
         returns z (N, Ho, Wo, F) and cols (N·Ho·Wo, kh·kw, C).
     """
-    xp = _pad(x, pads)
+    from .._kernels.conv import add_bias, im2col
+
+    xp = np.ascontiguousarray(_pad(x, pads))
     kh, kw, c_group, filters = kernel.shape
+    n, c = x.shape[0], x.shape[3]
     ho, wo = _out_hw(xp.shape, kernel.shape, strides, dilation)
-    windows = _windows(xp, kh, kw, strides, dilation, (ho, wo))
-    m = x.shape[0] * ho * wo
-    cols = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(
-        m, kh * kw, x.shape[3])
-    if groups == 1:
-        z = cols.reshape(m, -1) @ kernel.reshape(-1, filters)
-    else:
-        f_group = filters // groups
-        z = np.empty((m, filters), dtype=x.dtype)
-        for g in range(groups):
-            cin, fout = slice(g * c_group, (g + 1) * c_group), slice(g * f_group, (g + 1) * f_group)
-            z[:, fout] = cols[:, :, cin].reshape(m, -1) @ kernel[..., fout].reshape(-1, f_group)
-    if bias is not None:
-        z += bias
-    return z.reshape(x.shape[0], ho, wo, filters), cols
+    cols = np.empty((n, ho, wo, kh, kw, c), dtype=x.dtype)
+    z = np.empty((n, ho, wo, filters), dtype=x.dtype)
+    f_group = filters // groups
+    w_groups = [kernel[..., g * f_group:(g + 1) * f_group].reshape(-1, f_group)
+                for g in range(groups)]
+
+    def task(_: int, s: slice) -> None:
+        im2col(xp[s], cols[s], strides[0], strides[1], dilation[0], dilation[1])
+        rows = cols[s].reshape(-1, kh * kw, c)
+        out = z[s].reshape(-1, filters)
+        if groups == 1:
+            np.matmul(rows.reshape(len(out), -1), w_groups[0], out=out)
+        else:
+            for g in range(groups):
+                cin = slice(g * c_group, (g + 1) * c_group)
+                out[:, g * f_group:(g + 1) * f_group] = (
+                    rows[:, :, cin].reshape(len(out), -1) @ w_groups[g])
+        if bias is not None:
+            add_bias(out, bias)
+
+    _run_chunks(task, _image_chunks(n, ho * wo), threads)
+    return z, cols.reshape(n * ho * wo, kh * kw, c)
 
 
 def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides=(1, 1),
                          pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1,
-                         use_bias: bool = True, need_dx: bool = True):
+                         use_bias: bool = True, need_dx: bool = True, threads: int = 1):
     """GEMM gradients plus the Numba col2im scatter (same results as `conv2d_backward`).
 
-    Math:
+    Math (per chunk of images, summed over the chunks in order):
         dW_g = cols_gᵀ · dz_g;   dcols_g = dz_g · W_gᵀ;   dx = crop(col2im(dcols));  db = 1ᵀ·dz
 
     Shapes:
@@ -274,34 +367,50 @@ def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides
 
     kh, kw, c_group, filters = kernel.shape
     n, ho, wo = dz.shape[:3]
-    m = n * ho * wo
-    dz2 = np.ascontiguousarray(dz).reshape(m, filters)
-    if groups == 1:
-        cols2 = cols.reshape(m, -1)
-        dkernel = (cols2.T @ dz2).reshape(kernel.shape)
-        dcols = dz2 @ kernel.reshape(-1, filters).T if need_dx else None
-    else:
-        f_group = filters // groups
-        dkernel = np.empty_like(kernel)
-        dcols = np.empty_like(cols) if need_dx else None
-        for g in range(groups):
-            cin, fout = slice(g * c_group, (g + 1) * c_group), slice(g * f_group, (g + 1) * f_group)
-            cols_g = cols[:, :, cin].reshape(m, -1)
-            w_g = kernel[..., fout].reshape(-1, f_group)
-            dkernel[..., fout] = (cols_g.T @ dz2[:, fout]).reshape(kh, kw, c_group, f_group)
-            if need_dx:
-                dcols[:, :, cin] = (dz2[:, fout] @ w_g.T).reshape(m, kh * kw, c_group)
-    grads = {"kernel": dkernel}
-    if use_bias:  # 1ᵀ·dz as a BLAS GEMV: 4–8× faster than dz2.sum(axis=0) on tall dz2
-        grads["bias"] = np.ones(m, dtype=dz2.dtype) @ dz2
-    if not need_dx:
-        return None, grads
-    hp = x_shape[1] + pads[0][0] + pads[0][1]
-    wp = x_shape[2] + pads[1][0] + pads[1][1]
-    dxp = np.zeros((n, hp, wp, x_shape[3]), dtype=dz.dtype)
-    col2im_add(dcols.reshape(n, ho, wo, kh, kw, x_shape[3]), dxp, strides[0], strides[1],
-               dilation[0], dilation[1])
-    return _crop(dxp, pads, x_shape), grads
+    h, w, c = x_shape[1:]
+    (top, bottom), (left, right) = pads
+    dz = np.ascontiguousarray(dz)
+    cols6 = cols.reshape(n, ho, wo, kh, kw, c)
+    f_group = filters // groups
+    chunks = _image_chunks(n, ho * wo)
+    dkernel_parts = np.empty((len(chunks),) + kernel.shape, dtype=dz.dtype)
+    dbias_parts = np.empty((len(chunks), filters), dtype=dz.dtype)
+    dx = np.empty(x_shape, dtype=dz.dtype) if need_dx else None
+    w_groups = [kernel[..., g * f_group:(g + 1) * f_group].reshape(-1, f_group)
+                for g in range(groups)]
+
+    def task(k: int, s: slice) -> None:
+        dz2 = dz[s].reshape(-1, filters)
+        m = len(dz2)
+        rows = cols6[s].reshape(m, kh * kw, c)
+        if use_bias:  # 1ᵀ·dz as a BLAS GEMV: 4–8× faster than dz2.sum(axis=0) on tall dz2
+            np.matmul(np.ones(m, dtype=dz.dtype), dz2, out=dbias_parts[k])
+        if groups == 1:
+            np.matmul(rows.reshape(m, -1).T, dz2, out=dkernel_parts[k].reshape(-1, filters))
+            dcols = dz2 @ w_groups[0].T if need_dx else None
+        else:
+            dcols = np.empty_like(rows) if need_dx else None
+            for g in range(groups):
+                cin = slice(g * c_group, (g + 1) * c_group)
+                fout = slice(g * f_group, (g + 1) * f_group)
+                rows_g = rows[:, :, cin].reshape(m, -1)
+                dkernel_parts[k][..., fout] = (rows_g.T @ dz2[:, fout]).reshape(
+                    kh, kw, c_group, f_group)
+                if need_dx:
+                    dcols[:, :, cin] = (dz2[:, fout] @ w_groups[g].T).reshape(
+                        m, kh * kw, c_group)
+        if need_dx:
+            dxp = np.zeros((s.stop - s.start, h + top + bottom, w + left + right, c),
+                           dtype=dz.dtype)
+            col2im_add(dcols.reshape(-1, ho, wo, kh, kw, c), dxp, strides[0], strides[1],
+                       dilation[0], dilation[1])
+            dx[s] = dxp[:, top:top + h, left:left + w]
+
+    _run_chunks(task, chunks, threads)
+    grads = {"kernel": dkernel_parts.sum(axis=0)}
+    if use_bias:
+        grads["bias"] = dbias_parts.sum(axis=0)
+    return dx, grads
 
 
 # ------------------------------------------------------------------------------ layers
@@ -441,7 +550,9 @@ class _Conv(Layer):
         pads = self._pads_2d(x.shape[1:-1])
         bias = self.params.get("bias")
         if self.fast_path:
-            z, cols = conv2d_forward_fast(x2, kernel, bias, strides, pads, dilation, self.groups)
+            pixels = x.shape[0] * math.prod(self._spatial_output(x.shape[1:-1]))
+            z, cols = conv2d_forward_fast(x2, kernel, bias, strides, pads, dilation, self.groups,
+                                          conv_threads(kernel.size * pixels))
             x_keep = None
         else:
             z = conv2d_forward(x2, kernel, bias, strides, pads, dilation, self.groups)
@@ -479,7 +590,9 @@ class _Conv(Layer):
             dx, grads = conv2d_backward_fast(dz2, cache.cols, cache.x_shape, kernel, strides,
                                              cache.pads, dilation, self.groups, self.use_bias,
                                              need_dx=not getattr(self, "_skip_input_grad",
-                                                                 False))
+                                                                 False),
+                                             threads=conv_threads(kernel.size * dz2.size
+                                                                  // dz2.shape[-1]))
         else:
             dx, grads = conv2d_backward(dz2, cache.x, kernel, strides, cache.pads, dilation,
                                         self.groups, self.use_bias)

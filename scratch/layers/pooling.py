@@ -23,8 +23,13 @@ Math (window R(a, b) of output cell (a, b), real cells only; count = |R(a, b)|):
 Implementations: the readable NumPy functions below (`max_pool2d_forward`, ...: every window
 as a strided view; `np.add.at` for the max scatter) and Numba kernels
 (`scratch._kernels.pooling`) used by default (`layer.fast_path = True`); a test checks they
-agree. 1-D pooling runs through the 2-D functions with a height-1 image. Global pooling is a
-single NumPy reduction, which is already the fast path.
+agree. Max pooling over windows that neither overlap nor need padding (the default strides =
+pool_size on a divisible input) has its own pair of kernels: the forward records each
+winner's tap in its window (uint8) and the backward writes every cell of dx once, instead of
+zero-filling dx and scattering into it (measured here on 128×32×32×32, 2×2: forward +
+backward 4.7–5.9 ms against 12–13 ms for the general kernels). 1-D pooling runs through the
+2-D functions with a height-1 image. Global pooling is a single NumPy reduction, which is
+already the fast path.
 """
 
 from __future__ import annotations
@@ -62,6 +67,13 @@ def _windows(xp: Array, pool, strides, out_hw) -> Array:
 
 def _out_hw(x_shape, pool, strides, pads) -> tuple[int, int]:
     return tuple((x_shape[1 + k] + sum(pads[k]) - pool[k]) // strides[k] + 1 for k in (0, 1))
+
+
+def _tiled(pool, strides, pads: Pads) -> bool:
+    """Windows that neither overlap nor need padding: the fast max pooling's tiled kernels
+    (uint8 tap indices, so at most 256 cells per window)."""
+    return (pads == ((0, 0), (0, 0)) and strides[0] >= pool[0] and strides[1] >= pool[1]
+            and pool[0] * pool[1] <= 256)
 
 
 # ------------------------------------------------------------------------------ readable
@@ -132,8 +144,9 @@ def avg_pool2d_backward(dy: Array, x_shape, pool, strides, pads: Pads) -> Array:
 class PoolCache(NamedTuple):
     x_shape: tuple       # 2-D view (N, H, W, C)
     pads: Pads
-    argmax: Array | None
+    argmax: Array | None  # flat index h·W + w of each window's winner (max pooling)
     y_shape: tuple       # the layer's output shape
+    taps: Array | None = None  # uint8 tap i·pw + j of the winner (fast path, tiled windows)
 
 
 class _Pooling(Layer):
@@ -198,14 +211,17 @@ class _Pooling(Layer):
         self._validate_shape(x.shape)
         pool, strides, pads = self._geometry_2d(x.shape[1:-1])
         x2 = x[:, None] if self.rank == 1 else x
-        argmax = None
+        argmax = taps = None
         if self.fast_path:
             from .._kernels import pooling as kernels
 
             ho, wo = _out_hw(x2.shape, pool, strides, pads)
             y = np.empty((x2.shape[0], ho, wo, x2.shape[3]), dtype=x.dtype)
             xc = np.ascontiguousarray(x2)
-            if self.mode == "max":
+            if self.mode == "max" and _tiled(pool, strides, pads):
+                taps = np.empty(y.shape, dtype=np.uint8)
+                kernels.max_pool2d_fwd_tiled(xc, *pool, *strides, y, taps)
+            elif self.mode == "max":
                 argmax = np.empty(y.shape, dtype=np.int32)
                 kernels.max_pool2d_fwd(xc, *pool, *strides, pads[0][0], pads[1][0], y, argmax)
             else:
@@ -215,7 +231,7 @@ class _Pooling(Layer):
         else:
             y = avg_pool2d_forward(x2, pool, strides, pads)
         y = y[:, 0] if self.rank == 1 else y
-        self._cache = PoolCache(x2.shape, pads, argmax, y.shape)
+        self._cache = PoolCache(x2.shape, pads, argmax, y.shape, taps)
         return y
 
     def backward(self, dy: Array) -> Array:
@@ -224,7 +240,13 @@ class _Pooling(Layer):
         dy2 = dy[:, None] if self.rank == 1 else dy
         pool, strides, _ = self._geometry_2d(cache.x_shape[1 + (self.rank == 1):3])
         pads = cache.pads
-        if self.fast_path:
+        if cache.taps is not None:  # the tiled fast forward ran: one pass writes all of dx
+            from .._kernels import pooling as kernels
+
+            dx = np.empty(cache.x_shape, dtype=dy.dtype)
+            kernels.max_pool2d_bwd_tiled(np.ascontiguousarray(dy2), cache.taps, *pool,
+                                         *strides, dx)
+        elif self.fast_path:
             from .._kernels import pooling as kernels
 
             dx = np.zeros(cache.x_shape, dtype=dy.dtype)
