@@ -134,6 +134,8 @@ def _keras_cast(value, dtype) -> np.floating:
     A Python float becomes a float32 tensor first, then is cast: float64(float32(value)).
     Python ints convert exactly. NumPy scalars/arrays are cast directly.
     """
+    if isinstance(value, np.generic) and value.dtype == dtype:
+        return value  # already a scalar of that dtype (the usual learning rate)
     dtype = np.dtype(dtype)
     if isinstance(value, (np.ndarray, np.generic)):
         return np.asarray(value).astype(dtype)[()]
