@@ -115,7 +115,9 @@ class Dense(Layer):
     def forward(self, x: Array, training: bool = False) -> Array:
         self._check_input(x)
         z = dense_forward(x, self.params["kernel"], self.params.get("bias"))
-        y = self.activation(z)
+        y = self.activation.forward(z)  # z is a float array: no conversion needed
+        if type(y) is not np.ndarray:
+            y = np.asarray(y, dtype=z.dtype)
         self._cache = DenseCache(x, z, y)
         return y
 
