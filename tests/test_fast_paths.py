@@ -206,3 +206,52 @@ def test_accuracy_counts_equal_the_general_update(kind, dtype, n, labels, seed):
         general.update_state(y, y_pred)
     assert fast.total == general.total and fast.count == general.count
     assert fast.result() == general.result() and fast.total.dtype == general.total.dtype
+
+
+@pytest.mark.parametrize("frozen", [None, 0, 2])
+def test_chain_walk_equals_graph_walk(frozen, monkeypatch):
+    """A Sequential-like model runs forward/backward as a plain loop over its layers; the
+    graph walk gives the same bits: outputs, input gradients and weights after fit steps
+    (with Dropout and BatchNormalization, and a frozen first, middle or no layer)."""
+    from scratch.models.functional import Model
+
+    def run(use_chain: bool):
+        if not use_chain:
+            monkeypatch.setattr(Model, "_chain", lambda self: None)
+        scratch.utils.set_random_seed(5)
+        layers = [scratch.layers.Dense(7, activation="relu"), scratch.layers.Dropout(0.3),
+                  scratch.layers.BatchNormalization(),
+                  scratch.layers.Dense(3, activation="softmax")]
+        model = scratch.Sequential([scratch.Input((4,))] + layers)
+        if frozen is not None:
+            layers[frozen].trainable = False
+        model.compile(optimizer=scratch.optimizers.Adam(0.05),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((20, 4)).astype("float32")
+        y = rng.integers(0, 3, 20)
+        history = model.fit(x, y, batch_size=6, epochs=2, shuffle=False, verbose=0).history
+        out = model.forward(x, training=False)
+        dx = model.backward(np.ones_like(out))
+        monkeypatch.undo()
+        return [out, dx] + model.get_weights(), history
+
+    (chain, h_chain), (graph, h_graph) = run(True), run(False)
+    assert h_chain == h_graph
+    for a, b in zip(chain, graph):
+        assert np.array_equal(a, b)
+
+
+def test_chain_detection():
+    """Only plain stacks take the loop: a branch, a mask or a nested model keep the graph."""
+    inputs = scratch.Input((4,))
+    stack = scratch.Model(inputs, scratch.layers.Dense(2)(scratch.layers.Dense(3)(inputs)))
+    assert stack._chain() is not None
+    a = scratch.layers.Dense(3)(inputs)
+    branch = scratch.Model(inputs, scratch.layers.Add()([a, scratch.layers.Dense(3)(inputs)]))
+    assert branch._chain() is None
+    ids = scratch.Input((5,))
+    masked = scratch.Model(ids, scratch.layers.Embedding(9, 2, mask_zero=True)(ids))
+    assert masked._chain() is None
+    nested = scratch.Model(inputs, stack(inputs))
+    assert nested._chain() is None

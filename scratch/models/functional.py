@@ -257,6 +257,15 @@ class Model(TrainingMixin, Layer):
                 f"Model {self.name!r} expects {len(self.inputs)} input(s). "
                 f"Received: {len(xs)}"
             )
+        chain = self._chain()
+        if chain is not None:  # a plain stack of layers: the same calls, without the graph
+            x, caches = xs[0], {}
+            for node, layer in chain:
+                x = layer.forward(x, training=training)
+                caches[id(node)] = layer._cache
+            self._cache = caches
+            self._output_masks = [None]
+            return [x] if self._multi_output else x
         values: dict[int, Any] = {}
         masks: dict[int, Any] = {}
         for t, x in zip(self.inputs, xs):
@@ -295,6 +304,33 @@ class Model(TrainingMixin, Layer):
         self._output_masks = [masks[id(t)] for t in self.outputs]
         outs = [values[id(t)] for t in self.outputs]
         return outs if self._multi_output else outs[0]
+
+    def _chain(self) -> list[tuple] | None:
+        """[(node, layer), ...] when the graph is a plain stack (Sequential-like): one input,
+        one output, each node the single-input, single-output, keyword-free call of its own
+        layer on the previous node's output, no nested models and no layer that makes a mask.
+        forward and backward then walk that list instead of the graph (same layer calls, same
+        order, same results); None otherwise."""
+        cached = getattr(self, "_chain_cache", None)
+        if cached is not None and cached[0] is self._nodes:
+            return cached[1]
+        chain: list[tuple] | None = []
+        previous = self.inputs[0] if len(self.inputs) == 1 else None
+        layers = set()
+        for node, layer, in_ids, _, plain_mask in self._forward_plan():
+            if previous is None or node.multi_input or node.multi_output or node.kwargs or \
+                    not plain_mask or isinstance(layer, Model) or id(layer) in layers or \
+                    in_ids != [id(previous)]:
+                chain = None
+                break
+            layers.add(id(layer))
+            chain.append((node, layer))
+            previous = node.outputs[0]
+        if chain is not None and (not chain or len(self.outputs) != 1 or
+                                  self.outputs[0] is not previous):
+            chain = None
+        self._chain_cache = (self._nodes, chain)
+        return chain
 
     def _forward_plan(self) -> list[tuple]:
         """(node, layer, input ids, output ids, compute_mask is Layer's own) per non-Input
@@ -345,6 +381,9 @@ class Model(TrainingMixin, Layer):
         (the hidden-logits path of the cross-entropy losses).
         """
         caches = self._require_cache()
+        chain = self._chain()
+        if chain is not None and dy is not None:
+            return self._chain_backward(chain, caches, dy, bool(from_logits and from_logits[0]))
         plan = self._forward_plan()
         trains, need, _ = self._grad_structure(not getattr(self, "_skip_input_grad", False))
         dys = as_list(dy) if self._multi_output else [dy]
@@ -386,6 +425,36 @@ class Model(TrainingMixin, Layer):
         self._layer_grads = grads
         dxs = [cot.get(id(t)) for t in self.inputs]
         return dxs if self._multi_input else dxs[0]
+
+    def _chain_backward(self, chain: list, caches: dict, dy, from_logits: bool):
+        """`backward` on a plain stack: the general walk's layer calls in reverse order,
+        with its skips (no dx where no input needs one, no dW for frozen layers, nothing
+        below the last layer that learns or needs dx)."""
+        trains, need, _ = self._grad_structure(not getattr(self, "_skip_input_grad", False))
+        grads: dict[int, dict[str, np.ndarray]] = {}
+        g = dy[0] if self._multi_output else dy
+        last = len(chain) - 1
+        for k in range(last, -1, -1):
+            node, layer = chain[k]
+            inputs_need_grad = id(node.inputs[0]) in need
+            learns = trains[id(layer)]
+            if g is None or not (inputs_need_grad or learns):
+                g = None
+                break  # nothing below learns or needs a gradient
+            layer._cache = caches[id(node)]
+            layer._skip_input_grad = not inputs_need_grad
+            layer._skip_param_grads = not learns
+            try:
+                g = layer.backward_from_logits(g) if k == last and from_logits else \
+                    layer.backward(g)
+            finally:
+                layer._skip_input_grad = layer._skip_param_grads = False
+            grads[id(layer)] = dict(layer.grads)
+            if not inputs_need_grad:
+                g = None
+                break
+        self._layer_grads = grads
+        return [g] if self._multi_input else g
 
     def backward_from_logits(self, dz):
         return self.backward(dz, from_logits=[True])
