@@ -210,9 +210,10 @@ def test_accuracy_counts_equal_the_general_update(kind, dtype, n, labels, seed):
 
 @pytest.mark.parametrize("frozen", [None, 0, 2])
 def test_chain_walk_equals_graph_walk(frozen, monkeypatch):
-    """A Sequential-like model runs forward/backward as a plain loop over its layers; the
-    graph walk gives the same bits: outputs, input gradients and weights after fit steps
-    (with Dropout and BatchNormalization, and a frozen first, middle or no layer)."""
+    """A Sequential-like model runs forward/backward, and its train and test steps, as plain
+    loops over its layers; the graph walk gives the same bits: history (validation included),
+    evaluate, train_on_batch, outputs, input gradients and weights (with Dropout and
+    BatchNormalization, and a frozen first, middle or no layer)."""
     from scratch.models.functional import Model
 
     def run(use_chain: bool):
@@ -230,7 +231,10 @@ def test_chain_walk_equals_graph_walk(frozen, monkeypatch):
         rng = np.random.default_rng(0)
         x = rng.standard_normal((20, 4)).astype("float32")
         y = rng.integers(0, 3, 20)
-        history = model.fit(x, y, batch_size=6, epochs=2, shuffle=False, verbose=0).history
+        history = model.fit(x, y, batch_size=6, epochs=2, shuffle=False, verbose=0,
+                            validation_split=0.25).history
+        history["evaluate"] = model.evaluate(x, y, batch_size=7, verbose=0)
+        history["train_on_batch"] = model.train_on_batch(x[:5], y[:5])
         out = model.forward(x, training=False)
         dx = model.backward(np.ones_like(out))
         monkeypatch.undo()

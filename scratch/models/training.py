@@ -335,6 +335,9 @@ class TrainingMixin:
                 layer._trainable = current
 
     def _train_step_impl(self, xs, ys, sws):
+        chain = self._plain_step_chain(ys, sws)
+        if chain is not None:
+            return self._chain_train_step(chain, xs[0], ys[0])
         y_preds = self._forward_list(xs, training=True)
         loss, dys, flags = self._compute_loss(ys, y_preds, sws, training=True)
         self._skip_input_grad = True  # nobody needs dL/dx of the data
@@ -343,6 +346,53 @@ class TrainingMixin:
             pairs = self.grads_and_vars()
         finally:
             self._skip_input_grad = False
+        self._apply_pairs(pairs)
+        return loss, y_preds
+
+    def _plain_step_chain(self, ys, sws):
+        """The model's layer chain (`Model._chain`) when a step can be the plain loop of
+        `_chain_train_step` / `_chain_test_step`: one unweighted output with its loss at
+        weight 1; None sends the step through the general code."""
+        chain = self._chain() if hasattr(self, "_chain") else None
+        if chain is None or self._multi_output or self._multi_input or sws[0] is not None or \
+                ys[0] is None or self._losses[0] is None or self._loss_weights[0] != 1.0:
+            return None
+        return chain
+
+    def _chain_loss(self, chain, caches: dict, x, y, training: bool):
+        """Forward through the chain, then the loss (and dL/dy_pred or dL/dz): the calls of
+        `_forward_list` + `_compute_loss` for this case, in the same order."""
+        for node, layer in chain:
+            x = layer.forward(x, training=training)
+            caches[id(node)] = layer._cache
+        self._cache = caches
+        self._output_masks = [None]
+        loss = self._losses[0]
+        logits = getattr(chain[-1][1], "logits", None) if loss.is_crossentropy else None
+        if training:
+            activation = self._output_activation(0) if logits is not None else None
+            value, grad = loss.value_and_grad(y, x, sample_weight=None, logits=logits,
+                                              mask=None, activation=activation)
+        else:
+            value, grad = loss(y, x, None, logits=logits, mask=None), None
+        self._last_output_losses = [value]
+        return np.zeros((), dtype=self.dtype) + value, x, grad, logits is not None
+
+    def _chain_train_step(self, chain, x, y):
+        """`_train_step_impl` for a plain chain with one unweighted output: the same layer,
+        loss and optimizer calls without the graph bookkeeping (tests/test_fast_paths.py)."""
+        caches: dict = {}
+        loss, y_pred, grad, from_logits = self._chain_loss(chain, caches, x, y, True)
+        self._skip_input_grad = True  # nobody needs dL/dx of the data
+        try:
+            self._chain_backward(chain, caches, grad, from_logits)
+            pairs = self.grads_and_vars()
+        finally:
+            self._skip_input_grad = False
+        self._apply_pairs(pairs)
+        return loss, [y_pred]
+
+    def _apply_pairs(self, pairs) -> None:
         if not pairs:
             self._warn_no_trainable()
         else:
@@ -350,7 +400,6 @@ class TrainingMixin:
                 named = self.trainable_weights_with_paths()
                 self.optimizer.build([w for _, w in named], var_names=[n for n, _ in named])
             self.optimizer._apply_engine_gradients(pairs)
-        return loss, y_preds
 
     def _warn_no_trainable(self) -> None:
         import warnings
@@ -571,10 +620,15 @@ class TrainingMixin:
     def _evaluate_arrays(self, xs, ys, sws, batch_size: int) -> dict:
         self._reset_metrics()
         n = len(xs[0])
+        chain = self._plain_step_chain(ys, sws)
         for idx in self._batches(n, batch_size, False):
             bx, by, bsw = self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
-            y_preds = self._forward_list(bx, training=False)
-            loss, _, _ = self._compute_loss(by, y_preds, bsw, training=False)
+            if chain is not None:
+                loss, y_pred, _, _ = self._chain_loss(chain, {}, bx[0], by[0], False)
+                y_preds = [y_pred]
+            else:
+                y_preds = self._forward_list(bx, training=False)
+                loss, _, _ = self._compute_loss(by, y_preds, bsw, training=False)
             self._track_loss(loss, len(bx[0]))
             self._update_metrics(by, y_preds, bsw)
         return self._logs()
