@@ -147,6 +147,7 @@ def is_binary_or_sparse_categorical(y_true_shape: Shape, y_pred_shape: Shape) ->
 
 
 _FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
+_MAX_KERNEL_CLASSES = 128  # scratch._kernels.losses.MAX_CLASSES (not imported: Numba is lazy)
 
 
 def _compute_dtype(y_pred: np.ndarray, what: str = "y_pred") -> np.dtype:
@@ -365,9 +366,20 @@ def _plain_hidden_logits(y_pred, logits):
     if not (isinstance(logits, np.ndarray) and isinstance(y_pred, np.ndarray)) or \
             logits.shape != y_pred.shape or logits.dtype != y_pred.dtype or \
             logits.dtype not in _FLOAT_DTYPES or logits.size == 0 or \
-            logits.ndim == 0:
+            logits.ndim == 0 or logits.shape[-1] > _MAX_KERNEL_CLASSES:
         return None
     return np.ascontiguousarray(logits)
+
+
+def _mean_and_grad(values: Array, need_grad: bool, backward, cache):
+    """`reduce_weighted_values` without weights or mask (mean over all values), then the
+    gradient through `backward`: the pipeline's operations for that case."""
+    dtype = values.dtype
+    divisor = dtype.type(values.size)
+    value = dtype.type(np.add.reduce(values, axis=None, dtype=dtype) / divisor)
+    if not need_grad:
+        return value, None
+    return value, backward(np.full(values.shape, dtype.type(1) / divisor, dtype=dtype), cache)
 
 
 def bce_logits_forward_fast(y_true: Array, logits: Array):
@@ -628,10 +640,10 @@ class Loss:
         return value, grad
 
     def _fused_mean(self, y_true, y_pred, logits, need_grad: bool):
-        """(value, dL/dz) of the unweighted mean on hidden logits in one kernel call, where a
-        loss has such a kernel and the case is its plain one (no rank fix-up that drops the
-        logits, no smoothing, valid labels); None sends the call down the general pipeline,
-        which computes the same numbers step by step (tests/test_fast_paths.py)."""
+        """(value, dL/dz) of the unweighted mean on hidden logits straight through the Numba
+        twins, where a loss has them and the case is its plain one (no rank fix-up that drops
+        the logits, no smoothing, valid labels); None sends the call down the general
+        pipeline, which computes the same numbers step by step (tests/test_fast_paths.py)."""
         return None
 
     def _drops_hidden_logits(self, y_true_shape, y_pred_shape) -> bool:
@@ -823,7 +835,8 @@ class _SmoothedCrossentropy(Loss):
         if self.label_smoothing:
             y_true = self._smooth(y_true, y_pred.dtype.type)
         forward, backward = self._LOGITS if from_logits else self._PROBS
-        if from_logits and self.fast_path and self._FAST_LOGITS and y_pred.size:
+        if from_logits and self.fast_path and self._FAST_LOGITS and y_pred.size and \
+                y_pred.shape[-1] <= _MAX_KERNEL_CLASSES:
             forward, backward = self._FAST_LOGITS
         values, cache = forward(y_true, y_pred)
         return values, lambda dv: backward(dv, cache), None
@@ -865,15 +878,8 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
             return None
         if y_true.shape != z.shape and not (y_true.ndim == 1 and z.shape == y_true.shape + (1,)):
             return None
-        dt, k = z.dtype.type, z.shape[-1]
-        z2 = z.reshape(-1, k)
-        y2 = np.ascontiguousarray(y_true, dtype=z.dtype).reshape(z2.shape)
-        rows = z2.shape[0]
-        grad = np.empty_like(z2)
-        value = _loss_kernels().bce_logits_mean(
-            y2, z2, dt(1), dt(k), dt(rows), need_grad, np.empty(rows, z.dtype),
-            np.empty_like(z2), np.empty_like(z2), grad)
-        return dt(value), grad.reshape(z.shape) if need_grad else None
+        values, cache = bce_logits_forward_fast(y_true, z)
+        return _mean_and_grad(values, need_grad, bce_logits_backward_fast, cache)
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name="binary_crossentropy") -> None:
@@ -1034,14 +1040,8 @@ class SparseCategoricalCrossentropy(Loss):
                 y_true.size and (np.minimum.reduce(y_true, axis=None) < 0 or
                                  np.maximum.reduce(y_true, axis=None) >= classes)):
             return None  # the general path raises its error on bad labels
-        dt = z.dtype.type
-        z2 = z.reshape(-1, classes)
-        rows = z2.shape[0]
-        grad = np.empty_like(z2)
-        value = _loss_kernels().scce_logits_mean(
-            z2, np.ascontiguousarray(y_true, dtype=np.int64).reshape(rows), dt(1), dt(rows),
-            need_grad, np.empty(rows, z.dtype), np.empty_like(z2), grad)
-        return dt(value), grad.reshape(z.shape) if need_grad else None
+        values, cache = scce_logits_forward_fast(y_true, z)
+        return _mean_and_grad(values, need_grad, scce_logits_backward_fast, cache)
 
     def _forward(self, y_true, y_pred, from_logits, shapes):
         if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
@@ -1055,7 +1055,8 @@ class SparseCategoricalCrossentropy(Loss):
             valid = labels != self.ignore_class
             labels = np.where(valid, labels, 0)
             y_pred = np.where(valid[..., None], y_pred, 0).astype(y_pred.dtype, copy=False)
-        if from_logits and valid is None and self.fast_path and y_pred.size:
+        if from_logits and valid is None and self.fast_path and y_pred.size and \
+                y_pred.shape[-1] <= _MAX_KERNEL_CLASSES:
             values, cache = scce_logits_forward_fast(labels, y_pred)
             return values, lambda dv: scce_logits_backward_fast(dv, cache), None
         values, cache = scce_forward(labels, y_pred, from_logits)

@@ -9,11 +9,13 @@ performs the same operations in the same order:
     bce_logits_values / bce_logits_grad      ⟷  losses.bce_logits_forward / _backward
     scce_logits_values / scce_logits_grad    ⟷  losses.scce_forward / scce_backward (logits)
 
-Sums over the class axis use `pairwise_sum`, NumPy's own summation order, so in float64 a
-kernel's result equals its NumPy twin bit for bit. In float32 NumPy's exp and log are its own
-SIMD routines, which differ from the C library's in the last bit on some inputs: there the
-kernels agree with NumPy to float32 rounding (tests/test_fast_paths.py checks both).
-Compiled lazily with `cache=True`, no fastmath.
+Sums over the class axis use `block_sum`, NumPy's own summation order for rows of up to
+MAX_CLASSES elements (longer rows take the NumPy path), so in float64 a kernel's result equals
+its NumPy twin bit for bit. In float32 NumPy's exp and log are its own SIMD routines, which
+differ from the C library's in the last bit on some inputs: there the kernels agree with NumPy
+to float32 rounding (tests/test_fast_paths.py checks both). The reduction over samples stays
+in NumPy. Compiled lazily with `cache=True`, no fastmath; kept small on purpose (compiling
+costs about a second per kernel on a fresh machine).
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-_BLOCK = 128  # NumPy's PW_BLOCKSIZE
+MAX_CLASSES = 128  # NumPy's PW_BLOCKSIZE: rows up to this long are one block
 
 
 @nb.njit(cache=True)
-def _block_sum(a, start, n):
-    """NumPy's pairwise sum of n <= 128 elements: sequential below 8, else eight interleaved
-    partial sums combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then the remainder."""
+def block_sum(a, start, n):
+    """Σ a[start:start+n] for 1 <= n <= 128 in NumPy's order (`pairwise_sum` of
+    numpy/_core/src/umath/loops, whose blocks are 128 long): sequential below 8, else eight
+    interleaved partial sums combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then the rest.
+    Longer rows (more than 128 classes) stay on the NumPy path."""
     if n < 8:  # n >= 1 here; NumPy starts from -0.0, and -0.0 + a[0] is a[0]
         res = a[start]
         for i in range(1, n):
@@ -53,46 +57,6 @@ def _block_sum(a, start, n):
     return res
 
 
-@nb.njit(cache=True)
-def pairwise_sum(a, start, n):
-    """Σ a[start:start+n] in NumPy's order (`pairwise_sum` of numpy/_core/src/umath/loops):
-    blocks of at most 128 (`_block_sum`), and above that the sum of the two halves, the
-    first half cut to a multiple of 8. NumPy recurses; this walks the same tree with an
-    explicit stack (a recursive function loaded from Numba's cache crashes).
-    """
-    if n <= _BLOCK:
-        return _block_sum(a, start, n)
-    # post-order walk: each frame is (start, n, halves done); partial sums on `vals`
-    starts = np.empty(64, np.int64)
-    sizes = np.empty(64, np.int64)
-    done = np.zeros(64, np.int64)
-    vals = np.empty(64, a.dtype)
-    depth, nvals = 0, 0
-    starts[0], sizes[0], done[0] = start, n, 0
-    while depth >= 0:
-        s, m = starts[depth], sizes[depth]
-        if m <= _BLOCK:
-            vals[nvals] = _block_sum(a, s, m)
-            nvals += 1
-            depth -= 1
-            continue
-        half = m // 2
-        half -= half % 8
-        if done[depth] == 0:  # descend into the first half
-            done[depth] = 1
-            depth += 1
-            starts[depth], sizes[depth], done[depth] = s, half, 0
-        elif done[depth] == 1:  # then into the second
-            done[depth] = 2
-            depth += 1
-            starts[depth], sizes[depth], done[depth] = s + half, m - half, 0
-        else:  # both halves summed: combine them
-            nvals -= 1
-            vals[nvals - 1] = vals[nvals - 1] + vals[nvals]
-            depth -= 1
-    return vals[0]
-
-
 # Literals inside a kernel would be float64 and promote float32 arithmetic, so every constant
 # comes in as an argument of the arrays' dtype: `one` (1) and `k` (the class count).
 
@@ -114,7 +78,7 @@ def bce_logits_values(y, z, one, k, values, exp_neg_abs, elem):
             exp_neg_abs[r, j] = e
             relu = zj if positive else zero  # NumPy: where(z >= 0, z, 0)
             elem[r, j] = relu - zj * y[r, j] + np.log1p(e)
-        values[r] = pairwise_sum(flat, r * K, K) / k
+        values[r] = block_sum(flat, r * K, K) / k
     return values
 
 
@@ -156,7 +120,7 @@ def scce_logits_values(z, labels, values, softmax):
                 top = z[r, c]
         for c in range(C):
             softmax[r, c] = np.exp(z[r, c] - top)
-        total = pairwise_sum(flat, r * C, C)
+        total = block_sum(flat, r * C, C)
         values[r] = np.log(total) - (z[r, labels[r]] - top)
         for c in range(C):
             softmax[r, c] = softmax[r, c] / total
@@ -177,36 +141,3 @@ def scce_logits_grad(dvalues, labels, softmax, one, out):
         for c in range(C):
             out[r, c] *= dvalues[r]
     return out
-
-
-# The whole unweighted loss in one call: per-sample values, their mean (NumPy's pairwise sum
-# divided by the count, as losses.reduce_weighted_values), and, when asked, dL/dz with
-# dvalues = 1/count, as the pipeline computes them step by step.
-@nb.njit(cache=True, error_model="numpy")
-def bce_logits_mean(y, z, one, k, divisor, need_grad, values, exp_neg_abs, elem, grad):
-    """mean over rows of bce_logits_values; grad (if need_grad) = bce_logits_grad at 1/count.
-
-    Shapes: y, z, exp_neg_abs, elem, grad (R, k) with R >= 1; values (R,) scratch.
-    """
-    bce_logits_values(y, z, one, k, values, exp_neg_abs, elem)
-    total = pairwise_sum(values, 0, values.size) / divisor
-    if need_grad:
-        dv = one / divisor
-        for r in range(values.size):
-            values[r] = dv
-        bce_logits_grad(values, y, z, exp_neg_abs, one, k, grad)
-    return total
-
-
-@nb.njit(cache=True, error_model="numpy")
-def scce_logits_mean(z, labels, one, divisor, need_grad, values, softmax, grad):
-    """mean over rows of scce_logits_values; grad (if need_grad) = scce_logits_grad at
-    1/count. Shapes: z, softmax, grad (R, C) with R >= 1; labels (R,) int64; values (R,)."""
-    scce_logits_values(z, labels, values, softmax)
-    total = pairwise_sum(values, 0, values.size) / divisor
-    if need_grad:
-        dv = one / divisor
-        for r in range(values.size):
-            values[r] = dv
-        scce_logits_grad(values, labels, softmax, one, grad)
-    return total
