@@ -350,9 +350,9 @@ class TrainingMixin:
         return loss, y_preds
 
     def _plain_step_chain(self, ys, sws):
-        """The model's layer chain (`Model._chain`) when a step can be the plain loop of
-        `_chain_train_step` / `_chain_test_step`: one unweighted output with its loss at
-        weight 1; None sends the step through the general code."""
+        """The model's layer chain (`Model._chain`) when a train or test step can be the
+        plain loop of `_chain_train_step` / `_chain_loss`: one unweighted output with its loss
+        at weight 1; None sends the step through the general code."""
         chain = self._chain() if hasattr(self, "_chain") else None
         if chain is None or self._multi_output or self._multi_input or sws[0] is not None or \
                 ys[0] is None or self._losses[0] is None or self._loss_weights[0] != 1.0:
@@ -393,6 +393,7 @@ class TrainingMixin:
         return loss, [y_pred]
 
     def _apply_pairs(self, pairs) -> None:
+        """One optimizer step on the (gradient, weight) pairs (building its slots first)."""
         if not pairs:
             self._warn_no_trainable()
         else:
