@@ -9,7 +9,6 @@ TensorFlow is imported lazily, so `import keras_ref` is cheap.
 
 from __future__ import annotations
 
-import inspect
 import os
 from typing import Any
 
@@ -25,13 +24,12 @@ def keras():
     return tf.keras
 
 
-class UnsupportedError(ValueError):
-    """A Keras layer, argument or setting that scratch does not implement."""
-
-
-# Keras config keys scratch does not model, with the value that means "not used" (one table,
-# kept with the file formats).
+# One error class, one layer registry, one table of Keras config keys scratch does not model
+# (with the value that means "not used"), one rule for a class' arguments: the file formats'.
 from scratch.saving.keras_format import NEUTRAL as _NEUTRAL  # noqa: E402
+from scratch.saving.keras_format import UnsupportedError  # noqa: E402
+from scratch.saving.keras_format import accepted_args as _accepted_args  # noqa: E402
+from scratch.saving.keras_format import layer_class as _scratch_layer_class  # noqa: E402
 
 _ANY_VALUE = {"implementation", "unroll", "use_cudnn", "zero_output_for_mask", "module",
               "registered_name", "build_config", "compile_config"}
@@ -50,24 +48,6 @@ def _init_config(init):
                or v != _NEUTRAL[k]}
         return {"class_name": init["class_name"], "config": cfg}
     return init
-
-
-def _scratch_layer_class(class_name: str):
-    import scratch.layers
-
-    cls = getattr(scratch.layers, class_name, None)
-    if cls is None:
-        raise UnsupportedError(f"scratch has no layer {class_name!r} (yet).")
-    return cls
-
-
-def _accepted_args(cls) -> set[str]:
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        if "__init__" in vars(klass):
-            sig = inspect.signature(vars(klass)["__init__"])
-            names |= {p for p in sig.parameters if p not in ("self", "args", "kwargs")}
-    return names | {"name", "dtype", "trainable", "input_shape", "batch_size", "input_dim"}
 
 
 def scratch_config_from_keras(class_name: str, config: dict) -> dict:

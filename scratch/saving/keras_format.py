@@ -131,7 +131,8 @@ def layer_class(class_name: str, custom_objects: dict | None = None):
     raise UnsupportedError(f"scratch has no layer {class_name!r}{hint}.")
 
 
-def _accepted_args(cls) -> set[str]:
+def accepted_args(cls) -> set[str]:
+    """The keyword arguments a scratch layer class accepts (its __init__s, and Layer's)."""
     names: set[str] = set()
     for klass in cls.__mro__:
         if "__init__" in vars(klass):
@@ -183,7 +184,7 @@ def _init_config(init):
 def scratch_config_from_keras(class_name: str, config: dict, custom_objects=None) -> dict:
     """Filter a Keras layer config into the kwargs of the scratch class of that name."""
     cls = layer_class(class_name, custom_objects)
-    accepted = _accepted_args(cls)
+    accepted = accepted_args(cls)
     out: dict[str, Any] = {}
     where = f"Layer {config.get('name')!r} ({class_name}): "
     for key, value in config.items():
