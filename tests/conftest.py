@@ -9,6 +9,7 @@ HYPOTHESIS_PROFILE=... . Per-test example counts come from the cost-class decora
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -20,6 +21,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 # Course-sized matrices are faster on one BLAS thread, and two threads collapse when another
 # process holds a core (scratch/_threads.py has the measurements).
+import scratch  # noqa: E402
 from scratch._threads import limit_blas_threads  # noqa: E402
 
 limit_blas_threads(1)
@@ -69,3 +71,16 @@ def tf_keras():
 @pytest.fixture(scope="session")
 def tf():
     return pytest.importorskip("tensorflow")
+
+
+@contextlib.contextmanager
+def floatx(tf_keras, dtype):
+    """Both engines' global float type for the block (Keras computes its losses and
+    accumulates its metrics in floatx), then float32 again."""
+    scratch.set_floatx(dtype)
+    tf_keras.backend.set_floatx(dtype)
+    try:
+        yield
+    finally:
+        scratch.set_floatx("float32")
+        tf_keras.backend.set_floatx("float32")

@@ -4,8 +4,6 @@ trained 2 epochs (shuffle=False), and training from an ImageDataGenerator throug
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -19,19 +17,9 @@ from scratch.layers.pooling import GlobalMaxPooling2D, MaxPooling2D
 from scratch.preprocessing.image import ImageDataGenerator
 from scratch.testing import assert_close
 
+from conftest import floatx
+
 pytest.importorskip("sklearn")
-
-
-@contextlib.contextmanager
-def floatx(tf_keras, dtype):
-    """The global float type in both engines (Keras' metrics accumulate in floatx)."""
-    scratch.set_floatx(dtype)
-    tf_keras.backend.set_floatx(dtype)
-    try:
-        yield
-    finally:
-        scratch.set_floatx("float32")
-        tf_keras.backend.set_floatx("float32")
 
 
 def _digits(n=96, dtype="float32"):

@@ -4,8 +4,6 @@ clear errors before any state changes."""
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 from hypothesis import example, given
@@ -17,7 +15,7 @@ from scratch.layers import Dense, Flatten, Input
 from scratch.layers.embedding import Embedding, embedding_backward, embedding_forward
 from scratch.models import Model
 from scratch.testing import assert_close, gradcheck
-from tests.conftest import cheap
+from tests.conftest import cheap, floatx
 
 
 @st.composite
@@ -208,16 +206,6 @@ def test_bad_ids_in_fit_leave_the_model_unchanged():
 
 
 # ------------------------------------------------------------------------- training parity
-@contextlib.contextmanager
-def floatx(tf_keras, dtype):
-    """Both engines' floatx (Keras computes its losses in floatx)."""
-    scratch.set_floatx(dtype)
-    tf_keras.backend.set_floatx(dtype)
-    try:
-        yield
-    finally:
-        scratch.set_floatx("float32")
-        tf_keras.backend.set_floatx("float32")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -11,7 +11,6 @@ per-step loss averages over the valid steps only.
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 
 import numpy as np
@@ -27,21 +26,9 @@ from scratch.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from scratch.layers.recurrent import GRU, LSTM, SimpleRNN
 from scratch.models import Model
 from scratch.testing import assert_close
-from tests.conftest import expensive
+from tests.conftest import expensive, floatx
 
 RNNS = {"SimpleRNN": SimpleRNN, "GRU": GRU, "GRU_v1": GRU, "LSTM": LSTM}
-
-
-@contextlib.contextmanager
-def floatx(tf_keras, dtype):
-    """Both engines' floatx: Keras computes its losses in floatx."""
-    scratch.set_floatx(dtype)
-    tf_keras.backend.set_floatx(dtype)
-    try:
-        yield
-    finally:
-        scratch.set_floatx("float32")
-        tf_keras.backend.set_floatx("float32")
 
 
 @st.composite

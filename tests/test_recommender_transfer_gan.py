@@ -18,7 +18,6 @@ effect until compile() is called again (see test_trainable_is_frozen_at_the_firs
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 
 import numpy as np
@@ -33,19 +32,9 @@ from scratch.layers.normalization import BatchNormalization
 from scratch.models import Model
 from scratch.testing import assert_close
 
+from conftest import floatx
+
 DTYPES = ["float64", "float32"]
-
-
-@contextlib.contextmanager
-def floatx(tf_keras, dtype):
-    """Both engines' floatx: Keras computes its losses (and metrics) in floatx."""
-    scratch.set_floatx(dtype)
-    tf_keras.backend.set_floatx(dtype)
-    try:
-        yield
-    finally:
-        scratch.set_floatx("float32")
-        tf_keras.backend.set_floatx("float32")
 
 
 # ------------------------------------------------------------------------- recommender

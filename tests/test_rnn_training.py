@@ -12,8 +12,6 @@ tolerances: whole runs drift slowly in float32).
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -25,16 +23,7 @@ from scratch.layers.recurrent import GRU, LSTM, SimpleRNN
 from scratch.models import Model
 from scratch.testing import assert_close
 
-
-@contextlib.contextmanager
-def floatx(tf_keras, dtype):
-    scratch.set_floatx(dtype)
-    tf_keras.backend.set_floatx(dtype)
-    try:
-        yield
-    finally:
-        scratch.set_floatx("float32")
-        tf_keras.backend.set_floatx("float32")
+from conftest import floatx
 
 
 def get_label(x, i1, i2, i3):

@@ -3,14 +3,14 @@ evaluate, predict (keras-numerics §11)."""
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 
 import keras_ref
 import scratch
 from scratch.testing import assert_close
+
+from conftest import floatx
 
 
 def _data(n=125, d=6, head="sigmoid", seed=0, dtype="float32"):
@@ -31,18 +31,6 @@ def _model(head, dtype):
         scratch.layers.Dense(8, activation="relu", dtype=dtype),
         out,
     ])
-
-
-@contextlib.contextmanager
-def floatx(tf_keras, dtype):
-    """Set the global float type in both engines (Keras' metrics accumulate in floatx)."""
-    scratch.set_floatx(dtype)
-    tf_keras.backend.set_floatx(dtype)
-    try:
-        yield
-    finally:
-        scratch.set_floatx("float32")
-        tf_keras.backend.set_floatx("float32")
 
 
 OPTIMIZERS = {
