@@ -54,6 +54,18 @@ def _trains(layer: Layer) -> bool:
     return layer.trainable and bool(layer.trainable_weights)
 
 
+def _layer_backward(layer: Layer, dy, from_logits: bool, need_dx: bool, learns: bool):
+    """One layer's backward inside a model's: dL/dz through `backward_from_logits` when
+    `from_logits`, and the layer told not to compute dx (`_skip_input_grad`) nobody needs or
+    dW of a frozen layer (`_skip_param_grads`); the flags are cleared afterwards."""
+    layer._skip_input_grad = not need_dx
+    layer._skip_param_grads = not learns
+    try:
+        return layer.backward_from_logits(dy) if from_logits else layer.backward(dy)
+    finally:
+        layer._skip_input_grad = layer._skip_param_grads = False
+
+
 def _accepts_mask(layer: Layer) -> bool:
     try:
         return "mask" in inspect.signature(layer.forward).parameters
@@ -259,13 +271,8 @@ class Model(TrainingMixin, Layer):
             )
         chain = self._chain()
         if chain is not None:  # a plain stack of layers: the same calls, without the graph
-            x, caches = xs[0], {}
-            for node, layer in chain:
-                x = layer.forward(x, training=training)
-                caches[id(node)] = layer._cache
-            self._cache = caches
-            self._output_masks = [None]
-            return [x] if self._multi_output else x
+            y = self._chain_forward(chain, xs[0], training)
+            return [y] if self._multi_output else y
         values: dict[int, Any] = {}
         masks: dict[int, Any] = {}
         for t, x in zip(self.inputs, xs):
@@ -331,6 +338,17 @@ class Model(TrainingMixin, Layer):
             chain = None
         self._chain_cache = (self._nodes, chain)
         return chain
+
+    def _chain_forward(self, chain: list, x, training: bool):
+        """`forward` on a plain stack (see `_chain`): each layer on the previous output,
+        one cache per node, no masks."""
+        caches = {}
+        for node, layer in chain:
+            x = layer.forward(x, training=training)
+            caches[id(node)] = layer._cache
+        self._cache = caches
+        self._output_masks = [None]
+        return x
 
     def _forward_plan(self) -> list[tuple]:
         """(node, layer, input ids, output ids, compute_mask is Layer's own) per non-Input
@@ -401,19 +419,13 @@ class Model(TrainingMixin, Layer):
             if all(g is None for g in outs) or not (inputs_need_grad or learns):
                 continue  # nothing upstream learns from this node: skip its backward
             layer._cache = caches[id(node)]
-            layer._skip_input_grad = not inputs_need_grad
-            layer._skip_param_grads = not learns  # frozen: dW is not needed
-            try:
-                if node.multi_output:
-                    outs = [np.zeros_like(v) if g is None else g
-                            for g, v in zip(outs, self._zeros_like_outputs(node))]
-                    dx = layer.backward(outs)
-                elif out_ids[0] in logit_tensors:
-                    dx = layer.backward_from_logits(outs[0])
-                else:
-                    dx = layer.backward(outs[0])
-            finally:
-                layer._skip_input_grad = layer._skip_param_grads = False
+            if node.multi_output:
+                outs = [np.zeros_like(v) if g is None else g
+                        for g, v in zip(outs, self._zeros_like_outputs(node))]
+                dx = _layer_backward(layer, outs, False, inputs_need_grad, learns)
+            else:
+                dx = _layer_backward(layer, outs[0], out_ids[0] in logit_tensors,
+                                     inputs_need_grad, learns)
             self._accumulate_layer_grads(grads, layer)
             if not inputs_need_grad:
                 continue  # its weight gradients are all this node contributes
@@ -442,13 +454,7 @@ class Model(TrainingMixin, Layer):
                 g = None
                 break  # nothing below learns or needs a gradient
             layer._cache = caches[id(node)]
-            layer._skip_input_grad = not inputs_need_grad
-            layer._skip_param_grads = not learns
-            try:
-                g = layer.backward_from_logits(g) if k == last and from_logits else \
-                    layer.backward(g)
-            finally:
-                layer._skip_input_grad = layer._skip_param_grads = False
+            g = _layer_backward(layer, g, k == last and from_logits, inputs_need_grad, learns)
             grads[id(layer)] = dict(layer.grads)
             if not inputs_need_grad:
                 g = None

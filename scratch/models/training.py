@@ -359,14 +359,10 @@ class TrainingMixin:
             return None
         return chain
 
-    def _chain_loss(self, chain, caches: dict, x, y, training: bool):
+    def _chain_loss(self, chain, x, y, training: bool):
         """Forward through the chain, then the loss (and dL/dy_pred or dL/dz): the calls of
         `_forward_list` + `_compute_loss` for this case, in the same order."""
-        for node, layer in chain:
-            x = layer.forward(x, training=training)
-            caches[id(node)] = layer._cache
-        self._cache = caches
-        self._output_masks = [None]
+        x = self._chain_forward(chain, x, training)
         loss = self._losses[0]
         logits = getattr(chain[-1][1], "logits", None) if loss.is_crossentropy else None
         if training:
@@ -381,11 +377,10 @@ class TrainingMixin:
     def _chain_train_step(self, chain, x, y):
         """`_train_step_impl` for a plain chain with one unweighted output: the same layer,
         loss and optimizer calls without the graph bookkeeping (tests/test_fast_paths.py)."""
-        caches: dict = {}
-        loss, y_pred, grad, from_logits = self._chain_loss(chain, caches, x, y, True)
+        loss, y_pred, grad, from_logits = self._chain_loss(chain, x, y, True)
         self._skip_input_grad = True  # nobody needs dL/dx of the data
         try:
-            self._chain_backward(chain, caches, grad, from_logits)
+            self._chain_backward(chain, self._cache, grad, from_logits)
             pairs = self.grads_and_vars()
         finally:
             self._skip_input_grad = False
@@ -625,7 +620,7 @@ class TrainingMixin:
         for idx in self._batches(n, batch_size, False):
             bx, by, bsw = self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
             if chain is not None:
-                loss, y_pred, _, _ = self._chain_loss(chain, {}, bx[0], by[0], False)
+                loss, y_pred, _, _ = self._chain_loss(chain, bx[0], by[0], False)
                 y_preds = [y_pred]
             else:
                 y_preds = self._forward_list(bx, training=False)
