@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -152,13 +153,24 @@ def limit_blas_threads(n: int):
 
 # ----------------------------------------------------------------------------- engine policy
 # How many BLAS threads scratch uses inside fit / evaluate / predict / train_on_batch:
-# "auto" (default) picks by the size of the work, an int fixes it, None leaves the process'
-# own setting alone. Measured here (table above): small GEMMs (a 32×784 @ 784×128 layer) are
-# fastest on one thread and collapse on two when another process holds a core, while large
-# ones gain 1.6× from a second thread and lose only ~25% under contention. "auto" therefore
-# uses two threads (where the machine has them) when parameters × batch size reaches
-# `AUTO_TWO_THREADS_WORK`, i.e. for GEMMs well past the collapse range, and one otherwise.
-AUTO_TWO_THREADS_WORK = 2**25
+# "auto" (default) picks by the size of the work and the machine's load, an int fixes it,
+# None leaves the process' own setting alone. Measured here (table above): small GEMMs
+# gain a little from a second thread on an idle machine and collapse on two when another
+# process holds a core; large ones gain up to 1.6×. "auto" therefore uses two threads (where
+# the machine has them) when parameters × batch size reaches `AUTO_TWO_THREADS_WORK` *and*
+# other processes leave a core free (`spare_core`), and one otherwise. The Lecture 69 GAN's
+# discriminator step (5.3e5 parameters × 32) sits just above the threshold: its three
+# train_on_batch calls are about 1.4× faster on two threads of an idle machine.
+#
+# The load is re-read while a fit runs (every `SPARE_CORE_WINDOW` seconds at most), so a
+# process that starts beside a long fit costs at most one window of slow steps.
+# One consequence to know: two BLAS threads split a float32 GEMM differently from one, so
+# the last bits of float32 results can differ between a step taken on an idle machine and
+# one taken on a busy one. `set_engine_blas_threads(1)` (or any fixed number) gives the
+# same bits run after run.
+AUTO_TWO_THREADS_WORK = 2**24
+SPARE_CORE_WINDOW = 0.25  # seconds between two readings of the machine's load
+SPARE_CORE_LOAD = 0.3  # cores other processes may use on average, the second one still free
 _ENGINE_THREADS: int | str | None = "auto"
 _CONTROLLERS: list | None = None
 
@@ -173,7 +185,59 @@ def engine_blas_threads(work: int = 0) -> int | None:
     """The number of BLAS threads the engine uses for `work` (parameters × batch size)."""
     if _ENGINE_THREADS != "auto":
         return _ENGINE_THREADS
-    return 2 if _cpu_count() >= 2 and work >= AUTO_TWO_THREADS_WORK else 1
+    if _cpu_count() < 2 or work < AUTO_TWO_THREADS_WORK:
+        return 1
+    return 2 if spare_core() else 1
+
+
+class _Load:
+    """The last reading of the machine's load: when, CPU seconds the whole machine had
+    spent busy (steal included), CPU seconds this process had used, and the verdict."""
+
+    time: float | None = None
+    busy: float = 0.0
+    own: float = 0.0
+    spare: bool = False
+
+
+def _busy_seconds() -> float | None:
+    """CPU seconds all cores have spent not idle since boot (Linux's /proc/stat: user, nice,
+    system, irq, softirq and steal, the hypervisor's time elsewhere); None where unknown."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = f.readline().split()
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system + irq + softirq + steal) / _clock_ticks()
+
+
+@functools.lru_cache(maxsize=1)
+def _clock_ticks() -> int:
+    return os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def spare_core() -> bool:
+    """Whether other processes left a second core free over the last `SPARE_CORE_WINDOW`.
+
+    Other processes' CPU time is the machine's busy time minus this process' own (every
+    thread of it: BLAS, TensorFlow in the same process); a core counts as free when they
+    used at most `cpu_count − 2 + SPARE_CORE_LOAD` cores on average. The reading is kept for
+    a window (a call costs a clock read; a new reading about 20 µs). Where the load cannot
+    be read (no /proc/stat), True: the size of the work alone decides, as before.
+    The first reading is taken when this module loads.
+    """
+    now = time.monotonic()
+    if _Load.time is not None and now - _Load.time < SPARE_CORE_WINDOW:
+        return _Load.spare
+    busy, own = _busy_seconds(), time.process_time()
+    if busy is None:
+        return True
+    if _Load.time is not None:
+        others = (busy - _Load.busy) - (own - _Load.own)
+        _Load.spare = others <= (_cpu_count() - 2 + SPARE_CORE_LOAD) * (now - _Load.time)
+    _Load.time, _Load.busy, _Load.own = now, busy, own
+    return _Load.spare
 
 
 @functools.lru_cache(maxsize=1)
@@ -213,7 +277,55 @@ def scoped_blas_threads(n: int) -> Iterator[None]:
             lib.set_num_threads(before)
 
 
+class _EngineScope:
+    """The training loop's BLAS scope for a step of `work`: enters with
+    `engine_blas_threads(work)` threads, follows the machine's load on `refresh()`, restores
+    every library's own limit on exit."""
+
+    active: list[_EngineScope] = []  # the scopes entered and not yet left, innermost last
+
+    def __init__(self, work: int) -> None:
+        self.work = work
+        self.threads: int | None = None
+        self._before: list[tuple[Any, int]] = []
+
+    def _apply(self, n: int) -> None:
+        for lib in _blas_controllers():
+            current = lib.get_num_threads()
+            if current != n:
+                if not any(lib is seen for seen, _ in self._before):
+                    self._before.append((lib, current))
+                lib.set_num_threads(n)
+        self.threads = n
+
+    def refresh(self) -> None:
+        n = engine_blas_threads(self.work)
+        if n != self.threads:
+            self._apply(n)
+
+    def __enter__(self) -> _EngineScope:
+        self._apply(engine_blas_threads(self.work))
+        _EngineScope.active.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _EngineScope.active.remove(self)
+        for lib, before in reversed(self._before):
+            lib.set_num_threads(before)
+
+
 def engine_threads(work: int = 0) -> contextlib.AbstractContextManager:
     """The training loop's BLAS scope (see `engine_blas_threads`), restored afterwards."""
-    n = engine_blas_threads(work)
-    return contextlib.nullcontext() if n is None else scoped_blas_threads(n)
+    if _ENGINE_THREADS is None:
+        return contextlib.nullcontext()
+    return _EngineScope(work)
+
+
+def refresh_engine_threads() -> None:
+    """Between two steps of a loop: follow the machine's load in the innermost engine scope
+    (a clock read while the load's reading is recent)."""
+    if _ENGINE_THREADS == "auto" and _EngineScope.active:
+        _EngineScope.active[-1].refresh()
+
+
+spare_core()  # the first reading, so that the first step already has a window behind it

@@ -586,14 +586,41 @@ class ReLU(Activation):
         return dx
 
 
+def leaky_relu_numpy(x: Array, alpha) -> Array:
+    """y = x if x > 0 else α·x (the readable formula; α in x's dtype)."""
+    return np.where(x > 0, x, x * alpha)
+
+
+def leaky_relu_backward_numpy(dy: Array, x: Array, alpha) -> Array:
+    """dx = dy if x > 0 else α·dy (the readable formula; α in x's dtype)."""
+    return np.where(x > 0, dy, dy * alpha)
+
+
+def _one_pass(*arrays: Array) -> bool:
+    """Whether the one-pass Numba kernels take these arrays: same shape, same float32 or
+    float64 dtype, C-contiguous (any other case keeps the NumPy formula)."""
+    a = arrays[0]
+    return a.dtype in _KERNEL_DTYPES and all(
+        b.dtype == a.dtype and b.shape == a.shape and b.flags.c_contiguous for b in arrays)
+
+
+_KERNEL_DTYPES = (np.dtype("float32"), np.dtype("float64"))
+
+
 def _leaky_relu(x: Array, negative_slope: float) -> Array:
     alpha = x.dtype.type(np.float32(negative_slope))  # TF's LeakyRelu: float32 attribute
-    return np.where(x > 0, x, x * alpha)
+    if _one_pass(x):
+        from ._kernels.activations import leaky_relu_forward
+        return leaky_relu_forward(x.reshape(-1), alpha).reshape(x.shape)
+    return leaky_relu_numpy(x, alpha)
 
 
 def _leaky_relu_backward(dy: Array, x: Array, negative_slope: float) -> Array:
     alpha = x.dtype.type(np.float32(negative_slope))
-    return np.where(x > 0, dy, dy * alpha)
+    if _one_pass(dy, x):
+        from ._kernels.activations import leaky_relu_backward
+        return leaky_relu_backward(dy.reshape(-1), x.reshape(-1), alpha).reshape(dy.shape)
+    return leaky_relu_backward_numpy(dy, x, alpha)
 
 
 class LeakyReLU(Activation):

@@ -8,6 +8,8 @@
   reductions and shapes.
 * fit with every shortcut (fast losses, fused optimizer kernels, slice batches, skipped batch
   logs) gives the History and weights of fit with the readable paths.
+* The one-pass LeakyReLU kernels give np.where's bits; BatchNormalization's Numba passes
+  give its NumPy fast form's numbers.
 """
 
 from __future__ import annotations
@@ -259,3 +261,72 @@ def test_chain_detection():
     assert masked._chain() is None
     nested = scratch.Model(inputs, stack(inputs))
     assert nested._chain() is None
+
+
+@st.composite
+def leaky_cases(draw):
+    dtype = draw(st.sampled_from(DTYPES))
+    shape = tuple(draw(st.lists(st.integers(0, 9), min_size=0, max_size=3)))
+    specials = draw(st.lists(st.sampled_from([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45,
+                                              -1e-45, 3e38, -3e38]), max_size=6))
+    slope = draw(st.sampled_from([0.2, 0.3, 0.01, 1.5, -0.5, 1e-7]))
+    return dtype, shape, specials, slope, draw(st.integers(0, 2**31 - 1))
+
+
+@cheap
+@given(leaky_cases())
+def test_leaky_relu_kernels_equal_numpy_bitwise(case):
+    """The one-pass Numba LeakyReLU forward and backward give np.where's bits, NaN, ±0,
+    inf and subnormals included; arrays the kernels do not take keep the NumPy formula."""
+    from scratch.activations import (
+        _leaky_relu,
+        _leaky_relu_backward,
+        leaky_relu_backward_numpy,
+        leaky_relu_numpy,
+    )
+
+    dtype, shape, specials, slope, seed = case
+    rng = np.random.default_rng(seed)
+    with np.errstate(all="ignore"):
+        x = np.asarray(rng.standard_normal(shape) * 10, dtype=dtype)
+        dy = np.asarray(rng.standard_normal(shape) * 10, dtype=dtype)
+        flat = x.reshape(-1)
+        flat[:len(specials)] = np.asarray(specials[:flat.size], dtype=dtype)
+        alpha = x.dtype.type(np.float32(slope))
+        y, ref = _leaky_relu(x, slope), leaky_relu_numpy(x, alpha)
+        dx, dref = _leaky_relu_backward(dy, x, slope), leaky_relu_backward_numpy(dy, x, alpha)
+        strided = x.T if x.ndim > 1 else x[::-1] if x.ndim else x
+        y_strided = _leaky_relu(strided, slope)  # not C-contiguous: the NumPy formula
+    for ours, theirs in ((y, ref), (dx, dref), (y_strided, leaky_relu_numpy(strided, alpha))):
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+        assert np.array_equal(ours.view(f"u{ours.itemsize}"), theirs.view(f"u{ours.itemsize}"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_kernels_equal_their_numpy_form(dtype, training, monkeypatch):
+    """BatchNormalization's Numba passes give the NumPy fast form's numbers (the sums run
+    over the rows in the same order; dγ's einsum may differ in the last bits)."""
+    from scratch.layers import normalization
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((32, 48)) * 3 + 1).astype(dtype)
+    dy = rng.standard_normal((32, 48)).astype(dtype)
+    outs = []
+    for kernels in (True, False):
+        if not kernels:
+            monkeypatch.setattr(normalization, "_kernels_take", lambda *a: False)
+        layer = normalization.BatchNormalization(dtype=dtype)
+        layer.build(x.shape)
+        layer.params["gamma"][...] = rng.uniform(0.5, 2, 48) if kernels else outs[0][4]
+        layer.params["beta"][...] = rng.uniform(-1, 1, 48) if kernels else outs[0][5]
+        y = layer.forward(x, training=training)
+        dx = layer.backward(dy)
+        outs.append((y, dx, layer.grads["gamma"], layer.grads["beta"],
+                     layer.params["gamma"].copy(), layer.params["beta"].copy(),
+                     layer.state["moving_mean"].copy(), layer.state["moving_variance"].copy()))
+    (y, dx, dg, db, *_, mm, mv), (y_np, dx_np, dg_np, db_np, *_, mm_np, mv_np) = outs
+    for ours, theirs in ((y, y_np), (db, db_np), (mm, mm_np), (mv, mv_np)):
+        assert np.array_equal(ours, theirs)
+    for ours, theirs in ((dx, dx_np), (dg, dg_np)):
+        assert_close(ours, theirs, kind="fast_vs_readable", dtype=dtype)

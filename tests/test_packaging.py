@@ -298,6 +298,128 @@ def test_describe_blas_is_one_readable_line():
     assert re.search(r", 1 thread\b", text) and "1 threads" not in text, text
 
 
+class _FakeClock:
+    """Stands in for the `time` module in scratch._threads: monotonic and process_time."""
+
+    def __init__(self):
+        self.now, self.cpu = 0.0, 0.0
+
+    def monotonic(self):
+        return self.now
+
+    def process_time(self):
+        return self.cpu
+
+
+@pytest.fixture
+def load_reader(monkeypatch):
+    """scratch._threads reading a scripted machine: set clock.now / clock.cpu and
+    machine["busy"] (CPU seconds all cores spent busy), on 2 CPUs, with a fresh reading."""
+    from scratch import _threads
+
+    clock, machine = _FakeClock(), {"busy": 0.0}
+    monkeypatch.setattr(_threads, "time", clock)
+    monkeypatch.setattr(_threads, "_busy_seconds", lambda: machine["busy"])
+    monkeypatch.setattr(_threads, "_cpu_count", lambda: 2)
+    for name, value in (("time", None), ("busy", 0.0), ("own", 0.0), ("spare", False)):
+        monkeypatch.setattr(_threads._Load, name, value)
+    return _threads, clock, machine
+
+
+def test_spare_core_counts_other_processes_cpu_time(load_reader):
+    threads, clock, machine = load_reader
+    assert threads.spare_core() is False  # the first reading: no window behind it yet
+    # 0.5 s later: the machine was busy 0.5 CPU-s, 0.45 of them ours → others 0.05 core·s
+    clock.now, clock.cpu, machine["busy"] = 0.5, 0.45, 0.5
+    assert threads.spare_core() is True
+    # inside the window the reading is kept, whatever happens meanwhile
+    clock.now, machine["busy"] = 0.6, 5.0
+    assert threads.spare_core() is True
+    # another process held a core for the next 0.5 s (we used 0.45 s of the other)
+    clock.now, clock.cpu, machine["busy"] = 1.0, 0.9, 1.45
+    assert threads.spare_core() is False
+    # and left: our own two BLAS threads' time does not count as others'
+    clock.now, clock.cpu, machine["busy"] = 1.5, 1.8, 2.37
+    assert threads.spare_core() is True
+
+
+def test_spare_core_without_a_load_reading_keeps_the_size_rule(load_reader, monkeypatch):
+    threads, _, _ = load_reader
+    monkeypatch.setattr(threads, "_busy_seconds", lambda: None)
+    assert threads.spare_core() is True
+    assert threads.engine_blas_threads(threads.AUTO_TWO_THREADS_WORK) == 2
+
+
+def test_busy_seconds_reads_this_machine():
+    from scratch import _threads
+
+    busy = _threads._busy_seconds()
+    if not Path("/proc/stat").exists():
+        assert busy is None
+    else:
+        assert isinstance(busy, float) and busy > 0
+
+
+def test_engine_blas_threads_auto_needs_work_and_a_spare_core(monkeypatch):
+    from scratch import _threads
+
+    spare = {"value": True}
+    monkeypatch.setattr(_threads, "spare_core", lambda: spare["value"])
+    monkeypatch.setattr(_threads, "_cpu_count", lambda: 2)
+    big = _threads.AUTO_TWO_THREADS_WORK
+    assert _threads.engine_blas_threads(big - 1) == 1
+    assert _threads.engine_blas_threads(big) == 2
+    spare["value"] = False
+    assert _threads.engine_blas_threads(big) == 1
+    monkeypatch.setattr(_threads, "_cpu_count", lambda: 1)
+    spare["value"] = True
+    assert _threads.engine_blas_threads(big) == 1
+    monkeypatch.setattr(_threads, "_ENGINE_THREADS", 3)
+    assert _threads.engine_blas_threads(0) == 3
+
+
+def test_engine_scope_follows_the_load_then_restores_the_limits(monkeypatch):
+    from scratch import _threads
+
+    spare = {"value": True}
+    monkeypatch.setattr(_threads, "spare_core", lambda: spare["value"])
+    monkeypatch.setattr(_threads, "_cpu_count", lambda: 2)
+
+    def counts():
+        return [info["num_threads"] for info in _threads.blas_info()]
+
+    with _threads.blas_threads(1):
+        with _threads.engine_threads(_threads.AUTO_TWO_THREADS_WORK):
+            assert set(counts()) == {2}
+            spare["value"] = False
+            _threads.refresh_engine_threads()
+            assert set(counts()) == {1}
+            spare["value"] = True
+            _threads.refresh_engine_threads()
+            assert set(counts()) == {2}
+        assert set(counts()) == {1}
+        _threads.refresh_engine_threads()  # outside any engine scope: nothing to follow
+        assert set(counts()) == {1}
+
+
+def test_training_loops_follow_the_load_every_batch(monkeypatch):
+    import numpy as np
+
+    import scratch
+    from scratch.models import training
+
+    calls = []
+    monkeypatch.setattr(training, "refresh_engine_threads", lambda: calls.append(1))
+    model = scratch.Sequential([scratch.layers.Input((3,)), scratch.layers.Dense(1)])
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = np.zeros((10, 3)), np.zeros(10)
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    assert len(calls) == 6
+    model.evaluate(x, y, batch_size=5, verbose=0)
+    model.predict(x, batch_size=5, verbose=0)
+    assert len(calls) == 10
+
+
 @pytest.mark.parametrize("n", [0, -1, 1.5, True, "2", None])
 def test_thread_counts_must_be_positive_integers(n):
     from scratch._threads import blas_threads, limit_blas_threads

@@ -115,6 +115,9 @@ def batch_norm_forward_fast(x2: Array, mean: Array, var: Array, gamma, beta, eps
     inv_std = 1.0 / np.sqrt(var + _f(epsilon, x2.dtype))
     a = inv_std * gamma if gamma is not None else inv_std
     b = beta - mean * a if beta is not None else -mean * a
+    if _kernels_take(x2, mean, inv_std, a, b):
+        y, xhat = _norm_kernels().batch_norm_apply(x2, mean, inv_std, a, b)
+        return y, NormCache(xhat, inv_std, gamma, training)
     y = np.multiply(x2, a)
     y += b
     xhat = np.subtract(x2, mean)
@@ -130,20 +133,44 @@ def batch_norm_backward_fast(dy2: Array, cache: NormCache, center: bool, scale: 
         training: dx = a·dy − (a/n)·dβ − (a/n)·dγ·x̂   (a = γ·inv_std), in place
     """
     xhat, inv_std, gamma, training = cache
+    a = inv_std * gamma if gamma is not None else inv_std
+    if _kernels_take(dy2, xhat, a):
+        dx, dbeta, dgamma = _norm_kernels().batch_norm_grads(dy2, xhat, a, bool(training))
+        return dx, _norm_grads(dbeta, dgamma, center, scale)
     dbeta = dy2.sum(axis=0)
     dgamma = np.einsum("ij,ij->j", dy2, xhat)
-    a = inv_std * gamma if gamma is not None else inv_std
     dx = np.multiply(dy2, a)
     if training:
         n = _f(dy2.shape[0], dy2.dtype)
         dx -= (a / n) * dbeta
         dx -= xhat * ((a / n) * dgamma)
+    return dx, _norm_grads(dbeta, dgamma, center, scale)
+
+
+def _norm_grads(dbeta: Array, dgamma: Array, center: bool, scale: bool) -> dict:
     grads = {}
     if scale:
         grads["gamma"] = dgamma
     if center:
         grads["beta"] = dbeta
-    return dx, grads
+    return grads
+
+
+# The Numba passes of `scratch._kernels.normalization` take 2-D C-contiguous (rows ≥ 1,
+# channels) float32/float64 arrays and per-channel vectors of the same dtype.
+_KERNEL_DTYPES = (np.dtype("float32"), np.dtype("float64"))
+
+
+def _kernels_take(x2: Array, *vectors: Array) -> bool:
+    return (x2.ndim == 2 and x2.shape[0] >= 1 and x2.dtype in _KERNEL_DTYPES and
+            x2.flags.c_contiguous and
+            all(v.dtype == x2.dtype and v.flags.c_contiguous and
+                v.shape in (x2.shape, x2.shape[1:]) for v in vectors))
+
+
+def _norm_kernels():
+    from .._kernels import normalization  # Numba loads on first use
+    return normalization
 
 
 # ------------------------------------------------------------------------------ layer norm
@@ -320,7 +347,9 @@ class BatchNormalization(Layer):
             shape = [x.shape[-1]]
         else:
             x_in = x
-        if use_batch and fast:
+        if use_batch and fast and _kernels_take(x_in):
+            mean, var = _norm_kernels().batch_moments(x_in)
+        elif use_batch and fast:
             mean = x_in.mean(axis=0)
             var = np.square(x_in - mean).mean(axis=0)
         elif use_batch:

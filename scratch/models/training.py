@@ -25,7 +25,7 @@ from .. import initializers
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
-from .._threads import engine_threads
+from .._threads import engine_threads, refresh_engine_threads
 from ..layers.base import as_list
 from .progress import Progbar
 
@@ -589,6 +589,7 @@ class TrainingMixin:
             batch_logs = hooks or bar.shows_steps  # else nobody reads the per-batch logs
             start = time.perf_counter()
             for step, (bx, by, bsw) in enumerate(batches()):
+                refresh_engine_threads()  # follow the machine's load (scratch._threads)
                 if hooks:
                     cbs.on_train_batch_begin(step)
                 loss, y_preds = self._train_step(bx, by, bsw)
@@ -618,6 +619,7 @@ class TrainingMixin:
         n = len(xs[0])
         chain = self._plain_step_chain(ys, sws)
         for idx in self._batches(n, batch_size, False):
+            refresh_engine_threads()
             bx, by, bsw = self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
             if chain is not None:
                 loss, y_pred, _, _ = self._chain_loss(chain, bx[0], by[0], False)
@@ -665,6 +667,7 @@ class TrainingMixin:
         n = len(xs[0])
         chunks: list[list] = [[] for _ in self.outputs]
         for idx in self._batches(n, batch_size, False):
+            refresh_engine_threads()
             for c, out in zip(chunks, self._forward_list(self._take(xs, idx), False)):
                 c.append(out)
         outs = [np.concatenate(c) if c else np.zeros((0,) + tuple(
