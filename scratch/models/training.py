@@ -46,11 +46,22 @@ def _in_engine_threads(method):
             batch = len(first) if hasattr(first, "__len__") else 1
         else:
             batch = value or 32
-        work = (self.count_params() if self.built else 0) * batch
-        with engine_threads(work):
+        with engine_threads(_param_count(self) * batch):
             return method(self, *args, **kwargs)
 
     return wrapper
+
+
+def _param_count(model) -> int:
+    """`count_params()` for the thread policy, 0 before the build; kept per graph (a built
+    graph's weights keep their shapes), as counting walks every layer (~20 µs a call)."""
+    if not model.built:
+        return 0
+    graph = getattr(model, "_nodes", None)
+    cached = model.__dict__.get("_param_count_cache")
+    if graph is None or cached is None or cached[0] is not graph:
+        cached = model._param_count_cache = (graph, model.count_params())
+    return cached[1]
 
 
 def _is_array_data(x) -> bool:
