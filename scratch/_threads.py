@@ -27,13 +27,16 @@ Recommendation:
     * Tests, CI and anything that runs beside other work (TensorFlow in the same process,
       other processes on the machine): one BLAS thread, ``limit_blas_threads(1)``.
     * Training loops on course-sized models (batch 32, a few hundred units): one thread; the
-      second thread gains at most 1.3× on a quiet machine and loses 14× on a busy one.
+      second thread gains at most 1.3× on a quiet machine and loses 14× on a busy one. The
+      engine's "auto" policy (below) takes the second thread only for large steps and only
+      while no other process holds a core, which it reads from /proc/stat as it goes.
     * Large GEMMs (about 1024² and up) on an otherwise idle machine: two threads, 1.6–1.8×
       faster; use ``with blas_threads(2): ...`` around that work only.
     * Benchmarks log ``describe_blas()`` next to their numbers; a kernel other than Haswell
       (``OPENBLAS_CORETYPE`` set to an older core) makes GEMMs 1.5–5× slower.
 
-Importing this module changes nothing: threads are limited only when asked.
+Importing this module changes nothing: threads are limited only when asked (it takes the
+first reading of the machine's load, a read of /proc/stat).
 threadpoolctl limits only the libraries already loaded, so every function here first loads
 NumPy's and SciPy's BLAS (``scipy.linalg``), which a Numba ``np.dot`` would load later anyway.
 """

@@ -297,11 +297,12 @@ def conv_threads(multiply_adds: int) -> int:
     """Threads for a fast-path convolution of `multiply_adds` (kernel size × output pixels).
 
     The engine's BLAS policy decides (`scratch._threads.engine_blas_threads`): "auto" uses two
-    threads, where the machine has two cores, from 2**25 multiply-adds on (the benchmark's
-    128×32×32×3 Conv2D(32, 3×3) has 1.1e8: forward + backward about 1.6× faster on two
-    threads of an idle 2-core machine; with the other core busy, the free thread takes
-    most chunks and the time stays near one thread's); a fixed number is used as is; None
-    (the process' own BLAS setting) means one thread.
+    threads, where the machine has two cores, from `AUTO_TWO_THREADS_WORK` (2**24)
+    multiply-adds on while no other process holds a core (the benchmark's 128×32×32×3
+    Conv2D(32, 3×3) has 1.1e8: forward + backward about 1.6× faster on two threads of an
+    idle 2-core machine; with the other core busy, the free thread takes most chunks and the
+    time stays near one thread's); a fixed number is used as is; None (the process' own BLAS
+    setting) means one thread.
     """
     return engine_blas_threads(multiply_adds) or 1
 
