@@ -69,7 +69,7 @@ def run_demo(model: str = "dense", epochs: int | None = None, batch_size: int = 
     print(f"scratch demo: {title}, Adam, sparse categorical cross-entropy, "
           f"batch {batch_size}, {epochs} epochs, shuffle=False")
     print(f"BLAS: {describe_blas()}; scratch's training loop picks 1 or 2 BLAS threads by the "
-          f"size of a step (scratch._threads)")
+          f"size of a step and the machine's load (scratch._threads)")
     net = _cnn_model(scratch) if model == "cnn" else _dense_model(scratch)
     net.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
