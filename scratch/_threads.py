@@ -163,7 +163,7 @@ def limit_blas_threads(n: int):
 # the machine has them) when parameters × batch size reaches `AUTO_TWO_THREADS_WORK` *and*
 # other processes leave a core free (`spare_core`), and one otherwise. The Lecture 69 GAN's
 # discriminator step (5.3e5 parameters × 32) sits just above the threshold: its three
-# train_on_batch calls are about 1.4× faster on two threads of an idle machine.
+# train_on_batch calls are about 1.2× faster on two threads of an idle machine.
 #
 # The load is re-read while a fit runs (every `SPARE_CORE_WINDOW` seconds at most), so a
 # process that starts beside a long fit costs at most one window of slow steps.
@@ -226,7 +226,7 @@ def spare_core() -> bool:
     Other processes' CPU time is the machine's busy time minus this process' own (every
     thread of it: BLAS, TensorFlow in the same process); a core counts as free when they
     used at most `cpu_count − 2 + SPARE_CORE_LOAD` cores on average. The reading is kept for
-    a window (a call costs a clock read; a new reading about 20 µs). Where the load cannot
+    a window (a call costs a clock read; a new reading about 35 µs). Where the load cannot
     be read (no /proc/stat), True: the size of the work alone decides, as before.
     The first reading is taken when this module loads.
     """
