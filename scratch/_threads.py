@@ -204,15 +204,37 @@ class _Load:
 
 
 def _busy_seconds() -> float | None:
-    """CPU seconds all cores have spent not idle since boot (Linux's /proc/stat: user, nice,
-    system, irq, softirq and steal, the hypervisor's time elsewhere); None where unknown."""
+    """CPU seconds the cores this process may run on (its affinity) have spent not idle since
+    boot: Linux's /proc/stat per-core lines, user + nice + system + irq + softirq + steal (the
+    hypervisor's time elsewhere); None where unknown."""
     try:
         with open("/proc/stat", "rb") as f:
-            fields = f.readline().split()
-        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])
+            return _busy_ticks(f.read(), _allowed_cpus()) / _clock_ticks()
     except (OSError, ValueError):
         return None
-    return (user + nice + system + irq + softirq + steal) / _clock_ticks()
+
+
+def _busy_ticks(stat: bytes, cpus: frozenset | None) -> int:
+    """Busy clock ticks of the cores `cpus` (all where None) in a /proc/stat text."""
+    total = 0
+    for line in stat.splitlines():
+        if line[:3] != b"cpu" or not line[3:4].isdigit():
+            continue  # the first line sums every core; other lines are not cores
+        fields = line.split()
+        if cpus is not None and int(fields[0][3:]) not in cpus:
+            continue
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])
+        total += user + nice + system + irq + softirq + steal
+    return total
+
+
+@functools.lru_cache(maxsize=1)
+def _allowed_cpus() -> frozenset | None:
+    """The cores this process may run on (`os.sched_getaffinity`), None where unknown."""
+    try:
+        return frozenset(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -223,11 +245,12 @@ def _clock_ticks() -> int:
 def spare_core() -> bool:
     """Whether other processes left a second core free over the last `SPARE_CORE_WINDOW`.
 
-    Other processes' CPU time is the machine's busy time minus this process' own (every
-    thread of it: BLAS, TensorFlow in the same process); a core counts as free when they
-    used at most `cpu_count − 2 + SPARE_CORE_LOAD` cores on average. The reading is kept for
-    a window (a call costs a clock read; a new reading about 35 µs). Where the load cannot
-    be read (no /proc/stat), True: the size of the work alone decides, as before.
+    Other processes' CPU time is the busy time of the cores this process may run on minus
+    this process' own (every thread of it: BLAS, TensorFlow in the same process); a core
+    counts as free when they used at most `cores − 2 + SPARE_CORE_LOAD` cores on average.
+    The reading is kept for a window (a call costs a clock read; a new reading about 35 µs).
+    Where the load cannot be read (no /proc/stat), True: the size of the work alone decides,
+    as before.
     The first reading is taken when this module loads.
     """
     now = time.monotonic()
@@ -245,7 +268,9 @@ def spare_core() -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _cpu_count() -> int:
-    return os.cpu_count() or 1  # about 10 µs per call here: read once
+    """The cores this process may use (its affinity where known), read once (~10 µs)."""
+    cpus = _allowed_cpus()
+    return len(cpus) if cpus else (os.cpu_count() or 1)
 
 
 def _blas_controllers() -> list:

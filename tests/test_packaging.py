@@ -360,6 +360,18 @@ def test_busy_seconds_reads_this_machine():
         assert isinstance(busy, float) and busy > 0
 
 
+def test_busy_ticks_count_only_the_cores_this_process_may_use():
+    from scratch._threads import _busy_ticks
+
+    stat = (b"cpu  60 1 30 900 5 0 2 7 0 0\n"
+            b"cpu0 10 0 5 450 2 0 1 3 0 0\n"
+            b"cpu1 50 1 25 450 3 0 1 4 0 0\n"
+            b"intr 12345 0 0\nctxt 999\nbtime 1\n")
+    assert _busy_ticks(stat, None) == (10 + 5 + 1 + 3) + (50 + 1 + 25 + 1 + 4)
+    assert _busy_ticks(stat, frozenset({1})) == 50 + 1 + 25 + 1 + 4  # idle, iowait left out
+    assert _busy_ticks(stat, frozenset({7})) == 0
+
+
 def test_engine_blas_threads_auto_needs_work_and_a_spare_core(monkeypatch):
     from scratch import _threads
 
