@@ -26,7 +26,9 @@ batch, with no moving statistics.
 Two implementations per layer, chosen by `layer.fast_path` (default True): the readable
 functions (`batch_norm_forward`, ... written literally over the reduction axes) and a fast
 form on a 2-D (positions, channels) view when the normalized axis is last, with per-channel
-coefficients and fewer temporaries (`batch_norm_forward_fast`, ...). A test checks they agree.
+coefficients and fewer temporaries (`batch_norm_forward_fast`, ...), whose batch statistics,
+normalization and gradients run as Numba passes (`scratch._kernels.normalization`). Tests
+check they agree.
 """
 
 from __future__ import annotations
@@ -111,6 +113,9 @@ def batch_norm_forward_fast(x2: Array, mean: Array, var: Array, gamma, beta, eps
 
     Math:
         a = γ/√(σ² + ε),  b = β − μ·a  (per channel);   y = x·a + b   (one pass, in place)
+
+    y and x̂ come from one Numba pass (`scratch._kernels.normalization.batch_norm_apply`)
+    where `_kernels_take` the arrays, else from the NumPy lines below (same operations).
     """
     inv_std = 1.0 / np.sqrt(var + _f(epsilon, x2.dtype))
     a = inv_std * gamma if gamma is not None else inv_std
@@ -131,6 +136,9 @@ def batch_norm_backward_fast(dy2: Array, cache: NormCache, center: bool, scale: 
     Math:
         dβ = 1ᵀdy, dγ = Σ_rows dy ⊙ x̂ (einsum, no temporary);
         training: dx = a·dy − (a/n)·dβ − (a/n)·dγ·x̂   (a = γ·inv_std), in place
+
+    One Numba pass (`scratch._kernels.normalization.batch_norm_grads`) where
+    `_kernels_take` the arrays, else the NumPy lines below (same operations).
     """
     xhat, inv_std, gamma, training = cache
     a = inv_std * gamma if gamma is not None else inv_std
@@ -162,6 +170,8 @@ _KERNEL_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
 
 def _kernels_take(x2: Array, *vectors: Array) -> bool:
+    """Whether the Numba passes take a (rows, channels) array and its per-channel vectors
+    (or arrays shaped like it)."""
     return (x2.ndim == 2 and x2.shape[0] >= 1 and x2.dtype in _KERNEL_DTYPES and
             x2.flags.c_contiguous and
             all(v.dtype == x2.dtype and v.flags.c_contiguous and
