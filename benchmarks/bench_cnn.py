@@ -17,9 +17,10 @@ Method: everything is warmed up first (tf.function traces, Numba compiles); each
 `--steps` calls and keeps the mean; the figure is the median over `--repeats` repeats, which
 alternate scratch, tf.keras, scratch, ... so that the load of a shared machine weighs on
 both alike. scratch's process is pinned to one BLAS thread; inside fit/train_on_batch the
-engine's policy (`scratch._threads`) uses two for large steps, and the convolution layers
-follow the same policy everywhere: a large batch runs as chunks of images on two threads,
-each GEMM on one BLAS thread (`scratch.layers.conv.conv_threads`). tf.keras runs with its own
+engine's policy (`scratch._threads`) uses two for large steps while no other process holds
+a core, and the convolution layers follow the same policy everywhere: a large batch runs as
+chunks of images on two threads, each GEMM on one BLAS thread
+(`scratch.layers.conv.conv_threads`). tf.keras runs with its own
 defaults unless `--tf-threads` is given. ratio = scratch time / tf.keras time
 (smaller is better).
 

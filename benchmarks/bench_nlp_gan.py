@@ -19,7 +19,8 @@ Method: both engines are warmed up first (tf.keras traces its functions); the fi
 median over `--repeats` repeats of the mean time over `--steps` steps, the repeats
 alternating scratch, tf.keras, scratch, ... so a change in the machine's load hits both
 alike. scratch's process is pinned to one BLAS thread (inside train_on_batch the engine's
-policy, `scratch._threads`, uses two for large steps such as the GAN's combined model);
+policy, `scratch._threads`, uses two for large steps, all three of the GAN's, while no other
+process holds a core);
 tf.keras runs with `--tf-threads` intra-op threads (default: TensorFlow's own choice).
 Speedup = tf.keras time / scratch time.
 
