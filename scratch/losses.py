@@ -374,12 +374,8 @@ def _plain_hidden_logits(y_pred, logits):
 def _mean_and_grad(values: Array, need_grad: bool, backward, cache):
     """`reduce_weighted_values` without weights or mask (mean over all values), then the
     gradient through `backward`: the pipeline's operations for that case."""
-    dtype = values.dtype
-    divisor = dtype.type(values.size)
-    value = dtype.type(np.add.reduce(values, axis=None, dtype=dtype) / divisor)
-    if not need_grad:
-        return value, None
-    return value, backward(np.full(values.shape, dtype.type(1) / divisor, dtype=dtype), cache)
+    value, dvalues = _plain_mean(values, need_grad)
+    return value, None if dvalues is None else backward(dvalues, cache)
 
 
 def bce_logits_forward_fast(y_true: Array, logits: Array):
@@ -449,6 +445,18 @@ def _apply_mask(sample_weight, mask, dtype, reduction):
         ) from None
 
 
+def _plain_mean(values: Array, need_grad: bool = True):
+    """Σ values / size and, if `need_grad`, its gradient 1/size per value (else None): the
+    mean-like reductions of non-empty values without weights or mask, with the general
+    code's operations and rounding."""
+    dtype = values.dtype
+    divisor = dtype.type(values.size)
+    result = dtype.type(np.add.reduce(values, axis=None, dtype=dtype) / divisor)
+    if not need_grad:
+        return result, None
+    return result, np.full(values.shape, dtype.type(1) / divisor, dtype=dtype)
+
+
 def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum_over_batch_size",
                            *, name: str = "Loss"):
     """Weight and reduce per-sample values; also return d(result)/d(values).
@@ -467,10 +475,7 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
     reduction = standardize_reduction(reduction)
     dtype = values.dtype
     if sample_weight is None and mask is None and reduction in _MEAN_LIKE and values.size:
-        # Fast path of the general code below (same operations, same rounding).
-        divisor = dtype.type(values.size)
-        result = dtype.type(np.add.reduce(values, axis=None, dtype=dtype) / divisor)
-        return result, np.full(values.shape, dtype.type(1) / divisor, dtype=dtype)
+        return _plain_mean(values)  # the general code below, for this case
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight)
         if sample_weight.dtype.kind not in "fiub":
@@ -932,6 +937,12 @@ class CategoricalCrossentropy(_SmoothedCrossentropy):
         return y_true * dt(1.0 - ls) + dt(ls) / dt(y_true.shape[-1])
 
 
+def _int_labels_in_range(labels: np.ndarray, n_classes: int) -> bool:
+    """Whether integer labels all lie in [0, n_classes) (two reductions; True when empty)."""
+    return labels.size == 0 or (np.minimum.reduce(labels, axis=None) >= 0 and
+                                np.maximum.reduce(labels, axis=None) < n_classes)
+
+
 class SparseCategoricalCrossentropy(Loss):
     """Cross-entropy on integer class labels, Keras' `SparseCategoricalCrossentropy`.
 
@@ -995,9 +1006,8 @@ class SparseCategoricalCrossentropy(Loss):
             )
         n_classes = y_pred.shape[-1]
         labels = y_true
-        if labels.dtype.kind in "iu" and self.ignore_class is None and (
-                labels.size == 0 or (np.minimum.reduce(labels, axis=None) >= 0 and
-                                     np.maximum.reduce(labels, axis=None) < n_classes)):
+        if labels.dtype.kind in "iu" and self.ignore_class is None and \
+                _int_labels_in_range(labels, n_classes):
             return y_true  # integer labels in range: two reductions settle it
         if labels.dtype.kind == "f":
             bad = ~np.isfinite(labels)
@@ -1036,9 +1046,8 @@ class SparseCategoricalCrossentropy(Loss):
                 not isinstance(y_true, np.ndarray) or y_true.dtype.kind not in "iu":
             return None
         classes = z.shape[-1]
-        if classes < 2 or y_true.shape not in (z.shape[:-1], z.shape[:-1] + (1,)) or (
-                y_true.size and (np.minimum.reduce(y_true, axis=None) < 0 or
-                                 np.maximum.reduce(y_true, axis=None) >= classes)):
+        if classes < 2 or y_true.shape not in (z.shape[:-1], z.shape[:-1] + (1,)) or \
+                not _int_labels_in_range(y_true, classes):
             return None  # the general path raises its error on bad labels
         values, cache = scce_logits_forward_fast(y_true, z)
         return _mean_and_grad(values, need_grad, scce_logits_backward_fast, cache)
