@@ -100,8 +100,7 @@ def _sigmoid(x: Array) -> Array:
     """σ(x) = e / (1 + e) with e = exp(x): TF's (Eigen's) formulation, see `Sigmoid`."""
     e = np.minimum(x, 40.0, out=np.empty(x.shape, x.dtype))  # σ(40) == 1 in both dtypes
     np.exp(e, out=e)  # in place: one temporary fewer (out= keeps 0-d input an array)
-    if x.size and np.minimum.reduce(x, axis=None) < _log_tiny(x.dtype) + 1.0:
-        e = _flush_subnormals(e, x, _log_tiny(x.dtype) + 1.0)
+    e = _flush_subnormals(e, x, _log_tiny(x.dtype) + 1.0)
     return np.divide(e, e + 1.0, out=e)
 
 
