@@ -599,11 +599,8 @@ def _one_pass(*arrays: Array) -> bool:
     """Whether the one-pass Numba kernels take these arrays: same shape, same float32 or
     float64 dtype, C-contiguous (any other case keeps the NumPy formula)."""
     a = arrays[0]
-    return a.dtype in _KERNEL_DTYPES and all(
+    return a.dtype in backend.FLOAT_DTYPES and all(
         b.dtype == a.dtype and b.shape == a.shape and b.flags.c_contiguous for b in arrays)
-
-
-_KERNEL_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
 
 def _leaky_relu(x: Array, negative_slope: float) -> Array:

@@ -13,6 +13,9 @@ import numpy as np
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _FLOAT_DTYPES = ("float32", "float64")
+# The same two as NumPy dtypes, for the fast paths' `array.dtype in FLOAT_DTYPES` tests (a
+# comparison with a string would parse it on every call).
+FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
 
 def floatx() -> str:

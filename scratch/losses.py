@@ -146,13 +146,12 @@ def is_binary_or_sparse_categorical(y_true_shape: Shape, y_pred_shape: Shape) ->
     return is_binary, is_sparse
 
 
-_FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 _MAX_KERNEL_CLASSES = 128  # scratch._kernels.losses.MAX_CLASSES (not imported: Numba is lazy)
 
 
 def _compute_dtype(y_pred: np.ndarray, what: str = "y_pred") -> np.dtype:
     """The dtype a loss computes in: y_pred's float dtype, floatx() for integer/bool data."""
-    if y_pred.dtype in _FLOAT_DTYPES:
+    if y_pred.dtype in backend.FLOAT_DTYPES:
         return y_pred.dtype
     kind = y_pred.dtype.kind
     if kind == "f":
@@ -365,7 +364,7 @@ def _plain_hidden_logits(y_pred, logits):
     kernel (same shape and float32/float64 dtype, not empty), else None."""
     if not (isinstance(logits, np.ndarray) and isinstance(y_pred, np.ndarray)) or \
             logits.shape != y_pred.shape or logits.dtype != y_pred.dtype or \
-            logits.dtype not in _FLOAT_DTYPES or logits.size == 0 or \
+            logits.dtype not in backend.FLOAT_DTYPES or logits.size == 0 or \
             logits.ndim == 0 or logits.shape[-1] > _MAX_KERNEL_CLASSES:
         return None
     return np.ascontiguousarray(logits)

@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..backend import FLOAT_DTYPES
 from ..typing import Array, Shape
 from .base import Layer
 from .core import _serialize_init
@@ -166,13 +167,12 @@ def _norm_grads(dbeta: Array, dgamma: Array, center: bool, scale: bool) -> dict:
 
 # The Numba passes of `scratch._kernels.normalization` take 2-D C-contiguous (rows ≥ 1,
 # channels) float32/float64 arrays and per-channel vectors of the same dtype.
-_KERNEL_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
 
 def _kernels_take(x2: Array, *vectors: Array) -> bool:
     """Whether the Numba passes take a (rows, channels) array and its per-channel vectors
     (or arrays shaped like it)."""
-    return (x2.ndim == 2 and x2.shape[0] >= 1 and x2.dtype in _KERNEL_DTYPES and
+    return (x2.ndim == 2 and x2.shape[0] >= 1 and x2.dtype in FLOAT_DTYPES and
             x2.flags.c_contiguous and
             all(v.dtype == x2.dtype and v.flags.c_contiguous and
                 v.shape in (x2.shape, x2.shape[1:]) for v in vectors))
