@@ -59,6 +59,7 @@ import numpy as np
 from scipy import special
 
 from . import backend
+from ._kernels import load as load_kernels
 from .typing import Array
 
 __all__ = [
@@ -606,16 +607,16 @@ def _one_pass(*arrays: Array) -> bool:
 def _leaky_relu(x: Array, negative_slope: float) -> Array:
     alpha = x.dtype.type(np.float32(negative_slope))  # TF's LeakyRelu: float32 attribute
     if _one_pass(x):
-        from ._kernels.activations import leaky_relu_forward
-        return leaky_relu_forward(x.reshape(-1), alpha).reshape(x.shape)
+        kernels = load_kernels("activations")
+        return kernels.leaky_relu_forward(x.reshape(-1), alpha).reshape(x.shape)
     return leaky_relu_numpy(x, alpha)
 
 
 def _leaky_relu_backward(dy: Array, x: Array, negative_slope: float) -> Array:
     alpha = x.dtype.type(np.float32(negative_slope))
     if _one_pass(dy, x):
-        from ._kernels.activations import leaky_relu_backward
-        return leaky_relu_backward(dy.reshape(-1), x.reshape(-1), alpha).reshape(dy.shape)
+        kernels = load_kernels("activations")
+        return kernels.leaky_relu_backward(dy.reshape(-1), x.reshape(-1), alpha).reshape(dy.shape)
     return leaky_relu_backward_numpy(dy, x, alpha)
 
 

@@ -63,6 +63,7 @@ from typing import Any
 import numpy as np
 
 from . import backend
+from ._kernels import load as load_kernels
 from .typing import Array, Shape
 
 __all__ = [
@@ -347,16 +348,8 @@ def scce_backward(dvalues: Array, cache) -> Array:
 # The same contracts as bce_logits_* and scce_* on logits, each one Numba kernel call
 # (scratch/_kernels/losses.py). A loss uses them while its `fast_path` is True (the
 # default); tests/test_fast_paths.py checks them against the readable functions above.
-_KERNELS = None
-
-
 def _loss_kernels():
-    global _KERNELS
-    if _KERNELS is None:
-        from ._kernels import losses as kernels
-
-        _KERNELS = kernels
-    return _KERNELS
+    return load_kernels("losses")
 
 
 def _plain_hidden_logits(y_pred, logits):

@@ -60,6 +60,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import activations
+from .._kernels import load as load_kernels
 from .._threads import _blas_controllers, engine_blas_threads
 from ..typing import Array, Shape
 from .base import Layer
@@ -322,8 +323,8 @@ def conv2d_forward_fast(x: Array, kernel: Array, bias: Array | None, strides=(1,
     Shapes:
         returns z (N, Ho, Wo, F) and cols (N·Ho·Wo, kh·kw, C).
     """
-    from .._kernels.conv import add_bias, im2col
-
+    kernels = load_kernels("conv")
+    add_bias, im2col = kernels.add_bias, kernels.im2col
     xp = np.ascontiguousarray(_pad(x, pads))
     kh, kw, c_group, filters = kernel.shape
     n, c = x.shape[0], x.shape[3]
@@ -364,8 +365,7 @@ def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides
         dz (N, Ho, Wo, F); cols (N·Ho·Wo, kh·kw, C) from `conv2d_forward_fast` →
         dx (N, H, W, C) (None when need_dx is False), grads as in `conv2d_backward`.
     """
-    from .._kernels.conv import col2im_add
-
+    col2im_add = load_kernels("conv").col2im_add
     kh, kw, c_group, filters = kernel.shape
     n, ho, wo = dz.shape[:3]
     h, w, c = x_shape[1:]

@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import initializers
+from .._kernels import load as load_kernels
 from ..optimizers.base import RowSparseGradient
 from ..typing import Array, Shape
 from .base import Layer
@@ -216,8 +217,7 @@ class Embedding(Layer):
         """embedding_backward, by the Numba kernel on the fast path (bit-identical)."""
         if not self.fast_path:
             return embedding_backward(dy, ids, self.input_dim)
-        from .._kernels.embedding import embedding_scatter_add
-
+        embedding_scatter_add = load_kernels("embedding").embedding_scatter_add
         dE = np.zeros((self.input_dim, self.output_dim), dtype=dy.dtype)
         embedding_scatter_add(ids.reshape(-1).astype(np.int64, copy=False),
                               np.ascontiguousarray(dy.reshape(-1, self.output_dim)), dE)

@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._kernels import load as load_kernels
 from ..backend import FLOAT_DTYPES
 from ..typing import Array, Shape
 from .base import Layer
@@ -179,8 +180,7 @@ def _kernels_take(x2: Array, *vectors: Array) -> bool:
 
 
 def _norm_kernels():
-    from .._kernels import normalization  # Numba loads on first use
-    return normalization
+    return load_kernels("normalization")
 
 
 # ------------------------------------------------------------------------------ layer norm

@@ -40,6 +40,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .._kernels import load as load_kernels
 from ..typing import Array, Shape
 from .base import Layer
 from .conv import conv_padding, standardize_data_format, standardize_padding, standardize_tuple
@@ -213,8 +214,7 @@ class _Pooling(Layer):
         x2 = x[:, None] if self.rank == 1 else x
         argmax = taps = None
         if self.fast_path:
-            from .._kernels import pooling as kernels
-
+            kernels = load_kernels("pooling")
             ho, wo = _out_hw(x2.shape, pool, strides, pads)
             y = np.empty((x2.shape[0], ho, wo, x2.shape[3]), dtype=x.dtype)
             xc = np.ascontiguousarray(x2)
@@ -241,14 +241,12 @@ class _Pooling(Layer):
         pool, strides, _ = self._geometry_2d(cache.x_shape[1 + (self.rank == 1):3])
         pads = cache.pads
         if cache.taps is not None:  # the tiled fast forward ran: one pass writes all of dx
-            from .._kernels import pooling as kernels
-
+            kernels = load_kernels("pooling")
             dx = np.empty(cache.x_shape, dtype=dy.dtype)
             kernels.max_pool2d_bwd_tiled(np.ascontiguousarray(dy2), cache.taps, *pool,
                                          *strides, dx)
         elif self.fast_path:
-            from .._kernels import pooling as kernels
-
+            kernels = load_kernels("pooling")
             dx = np.zeros(cache.x_shape, dtype=dy.dtype)
             dyc = np.ascontiguousarray(dy2)
             if self.mode == "max":

@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ... import initializers
+from ..._kernels import load as load_kernels
 from ...typing import Array, Shape
 from ..base import Layer, as_list, shape_tuple
 from ..core import _serialize_init  # noqa: F401 (re-exported to the cell modules)
@@ -602,7 +603,7 @@ class RNN(Layer):
         self.cell.reset_recurrent_dropout_mask()
         run = rnn_forward
         if self.use_fast_path:
-            from ..._kernels import recurrent as fast_kernels
+            fast_kernels = load_kernels("recurrent")
             if fast_kernels.supports(self.cell, masks):
                 run = fast_kernels.rnn_forward
         outputs, final_states, seq_cache = run(
@@ -643,7 +644,7 @@ class RNN(Layer):
             d_out = full
         need_dx = not getattr(self, "_skip_input_grad", False)  # set by Model.backward
         if cache.fast:
-            from ..._kernels import recurrent as fast_kernels
+            fast_kernels = load_kernels("recurrent")
             dx, d_init, grads = fast_kernels.rnn_backward(self.cell, d_out, d_states,
                                                           cache.sequence, need_dx)
         else:

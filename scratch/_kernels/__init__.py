@@ -1,0 +1,22 @@
+"""The engine's Numba kernels, one module per subject, each loaded on first use.
+
+`load("pooling")` returns `scratch._kernels.pooling`, importing it (and compiling or loading
+its cached kernels) the first time only; later calls are one dict lookup. The layers call it
+on their fast paths instead of an ``import`` statement inside the function, which costs
+about 1.5 µs on every call (the GAN's step makes dozens of such calls).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+_LOADED: dict[str, ModuleType] = {}
+
+
+def load(name: str) -> ModuleType:
+    """The kernel module `scratch._kernels.<name>`, imported once."""
+    module = _LOADED.get(name)
+    if module is None:
+        module = _LOADED[name] = importlib.import_module(f"{__name__}.{name}")
+    return module
