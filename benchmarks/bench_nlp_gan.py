@@ -13,7 +13,9 @@ engines; the tf.keras models come from `keras_ref.to_keras`):
 * Lecture 69: the GAN step on 28×28 images (D = 784, latent 100, batch 32): the
   discriminator's two `train_on_batch` calls and the combined model's one, with the Keras 3
   `trainable` toggling; also the whole step with `generator.predict`. Target: the three
-  train_on_batch calls ≥ 3× faster than tf.keras'.
+  train_on_batch calls ≥ 3× faster than tf.keras'. The row below them times the same three
+  calls' math as a bare NumPy loop (`gan_floor.BareGan`: scratch's kernels, no engine; it
+  reaches scratch's weights bit for bit): the most any engine could gain on this machine.
 
 Method: both engines are warmed up first (tf.keras traces its functions); the figure is the
 median over `--repeats` repeats of the mean time over `--steps` steps, the repeats
@@ -44,6 +46,7 @@ from pathlib import Path
 
 if importlib.util.find_spec("scratch") is None:  # a checkout that was not `pip install -e`d
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # gan_floor, beside this file
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -163,6 +166,23 @@ class GanRunner:
             self.combined.train_on_batch(self.noise, self.ones)
 
 
+class FloorRunner:
+    """`gan_floor.BareGan` on the GAN runner's batches: the three calls' math and kernels
+    without the engine, on the BLAS threads scratch's engine takes for the step."""
+
+    def __init__(self, generator, discriminator, gan: GanRunner):
+        from gan_floor import BareGan
+
+        self.bare = BareGan(generator, discriminator)
+        self.gan = gan
+        self.threads = _threads.engine_blas_threads(discriminator.count_params() * 32)
+
+    def __call__(self, steps: int) -> None:
+        with _threads.scoped_blas_threads(self.threads):
+            for _ in range(steps):
+                self.bare.step(self.gan.real, self.gan.fake, self.gan.noise)
+
+
 def median_time(runners: list[Callable[[int], None]], repeats: int, steps: int) -> list:
     times: list[list[float]] = [[] for _ in runners]
     for _ in range(repeats):
@@ -252,11 +272,16 @@ def main(argv=None) -> int:
             if use_tf:
                 runners.append(GanRunner(keras, kG, kD, 100, 32, images,
                                          np.random.default_rng(1), with_predict))
+            if not with_predict:  # the same three calls' math with no engine: the floor
+                runners.append(FloorRunner(G, Dm, runners[0]))
             for r in runners:
                 r(3)
             times = median_time(runners, args.repeats, args.steps)
-            rows.append((label, target, *times, None) if use_tf else (label, target, times[0],
-                                                                       None, None))
+            t_keras = times[1] if use_tf else None
+            rows.append((label, target, times[0], t_keras, None))
+            if not with_predict:
+                rows.append(("  the same math as a bare NumPy loop", None, times[-1], t_keras,
+                             None))
 
     print(f"{'workload':<42}{'scratch':>11}{'tf.keras':>11}{'speedup':>9}{'target':>8}")
     for label, target, ts, tk, _ in rows:
