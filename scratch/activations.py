@@ -600,12 +600,22 @@ def _one_pass(*arrays: Array) -> bool:
     """Whether the one-pass Numba kernels take these arrays: same shape, same float32 or
     float64 dtype, C-contiguous (any other case keeps the NumPy formula)."""
     a = arrays[0]
-    return a.dtype in backend.FLOAT_DTYPES and all(
-        b.dtype == a.dtype and b.shape == a.shape and b.flags.c_contiguous for b in arrays)
+    if a.dtype not in backend.FLOAT_DTYPES:
+        return False
+    for b in arrays:  # a plain loop: this runs for every activation of every step
+        if b.dtype != a.dtype or b.shape != a.shape or not b.flags.c_contiguous:
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=64)
+def _slope_in(negative_slope: float, dtype: np.dtype) -> np.floating:
+    """The slope as TF's LeakyRelu holds it (a float32 attribute), in x's dtype."""
+    return dtype.type(np.float32(negative_slope))
 
 
 def _leaky_relu(x: Array, negative_slope: float) -> Array:
-    alpha = x.dtype.type(np.float32(negative_slope))  # TF's LeakyRelu: float32 attribute
+    alpha = _slope_in(negative_slope, x.dtype)
     if _one_pass(x):
         kernels = load_kernels("activations")
         return kernels.leaky_relu_forward(x.reshape(-1), alpha).reshape(x.shape)
@@ -613,7 +623,7 @@ def _leaky_relu(x: Array, negative_slope: float) -> Array:
 
 
 def _leaky_relu_backward(dy: Array, x: Array, negative_slope: float) -> Array:
-    alpha = x.dtype.type(np.float32(negative_slope))
+    alpha = _slope_in(negative_slope, x.dtype)
     if _one_pass(dy, x):
         kernels = load_kernels("activations")
         return kernels.leaky_relu_backward(dy.reshape(-1), x.reshape(-1), alpha).reshape(dy.shape)
