@@ -248,6 +248,39 @@ def test_chain_walk_equals_graph_walk(frozen, monkeypatch):
         assert np.array_equal(a, b)
 
 
+def test_nested_models_keep_one_gradient_structure_per_training_model():
+    """A discriminator trained on its own and inside a GAN's combined model (frozen there)
+    computes its gradient structure once per training model, and each step reuses the one of
+    the model being trained: learning on its own, frozen inside the combined model."""
+    scratch.utils.set_random_seed(2)
+    z = scratch.Input((3,))
+    generator = scratch.Model(z, scratch.layers.Dense(4, activation="tanh")(z))
+    x = scratch.Input((4,))
+    discriminator = scratch.Model(x, scratch.layers.Dense(1, activation="sigmoid")(x))
+    discriminator.compile(optimizer="adam", loss="binary_crossentropy")
+    discriminator.trainable = False
+    combined = scratch.Model(z, discriminator(generator(z)))
+    combined.compile(optimizer="adam", loss="binary_crossentropy")
+    rng = np.random.default_rng(0)
+    real = rng.standard_normal((8, 4)).astype("float32")
+    noise = rng.standard_normal((8, 3)).astype("float32")
+    seen = []
+    for _ in range(3):
+        discriminator.trainable = True
+        before = discriminator.get_weights()
+        discriminator.train_on_batch(real, np.ones(8))
+        assert not np.array_equal(before[0], discriminator.get_weights()[0])
+        discriminator.trainable = False
+        before = discriminator.get_weights()
+        combined.train_on_batch(noise, np.ones(8))
+        assert all(np.array_equal(a, b) for a, b in zip(before, discriminator.get_weights()))
+        seen.append({k: v[2] for k, v in discriminator._structure_cache.items()})
+    assert len(seen[0]) == 2  # one for its own steps, one for the combined model's
+    assert all(s.keys() == seen[0].keys() and all(s[k] is seen[0][k] for k in s)
+               for s in seen[1:])
+    assert discriminator._pinned_flags is None  # nothing stays pinned after a step
+
+
 def test_chain_detection():
     """Only plain stacks take the loop: a branch, a mask or a nested model keep the graph."""
     inputs = scratch.Input((4,))

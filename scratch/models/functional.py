@@ -508,19 +508,25 @@ class Model(TrainingMixin, Layer):
         """(layer id → learns, ids of the tensors needing a gradient, trainable entries).
 
         They follow from the graph and the trainable flags only, so while a train step pins
-        the flags (`TrainingMixin._train_step` sets `_pinned_flags` to its snapshot) they are
-        computed once and reused by every later step with the same snapshot.
+        the flags (`TrainingMixin._train_step` sets `_pinned_flags` to its snapshot, on this
+        model and on the models nested in it) they are computed once and reused by every
+        later step with the same snapshot: a discriminator trained on its own and inside a
+        GAN's combined model keeps one entry for each.
         """
         pinned = getattr(self, "_pinned_flags", None)
-        cached = getattr(self, "_structure_cache", None)
-        if pinned is not None and cached is not None and cached[0] is pinned and \
-                cached[1] is self._nodes and cached[2] == need_input_grads:
-            return cached[3]
+        key = (id(pinned), need_input_grads)
+        cache = getattr(self, "_structure_cache", None)
+        if pinned is not None and cache is not None:
+            hit = cache.get(key)
+            if hit is not None and hit[0] is pinned and hit[1] is self._nodes:
+                return hit[2]
         trains = {id(layer): _trains(layer) for _, layer, _, _, _ in self._forward_plan()}
         value = (trains, self._tensors_needing_grad(need_input_grads, trains),
                  self._trainable_entries())
         if pinned is not None:
-            self._structure_cache = (pinned, self._nodes, need_input_grads, value)
+            if cache is None or len(cache) >= 8:  # one entry per model that trains this one
+                cache = self._structure_cache = {}
+            cache[key] = (pinned, self._nodes, value)
         return value
 
     def _trainable_entries(self) -> list[tuple[Layer, str, np.ndarray]]:

@@ -333,15 +333,19 @@ class TrainingMixin:
         if getattr(self, "_trainable_snapshot", None) is None:
             self._trainable_snapshot = [(l, l._trainable) for l in self._leaf_layers_all()] \
                 + [(self, self._trainable)]
+            self._pinned_models = [self] + [layer for layer in self._leaf_layers_all()
+                                            if isinstance(layer, TrainingMixin)]
         changed = [(layer, layer._trainable, flag) for layer, flag in self._trainable_snapshot
                    if layer._trainable != flag]
         for layer, _, flag in changed:
             layer._trainable = flag
-        self._pinned_flags = self._trainable_snapshot  # lets backward reuse its structure
+        for model in self._pinned_models:  # lets backward reuse the structure of this
+            model._pinned_flags = self._trainable_snapshot  # model and of the nested ones
         try:
             return self._train_step_impl(xs, ys, sws)
         finally:
-            self._pinned_flags = None
+            for model in self._pinned_models:
+                model._pinned_flags = None
             for layer, current, _ in changed:
                 layer._trainable = current
 
