@@ -348,8 +348,6 @@ def scce_backward(dvalues: Array, cache) -> Array:
 # The same contracts as bce_logits_* and scce_* on logits, each one Numba kernel call
 # (scratch/_kernels/losses.py). A loss uses them while its `fast_path` is True (the
 # default); tests/test_fast_paths.py checks them against the readable functions above.
-def _loss_kernels():
-    return load_kernels("losses")
 
 
 def _plain_hidden_logits(y_pred, logits):
@@ -377,7 +375,7 @@ def bce_logits_forward_fast(y_true: Array, logits: Array):
     y = np.ascontiguousarray(y_true, dtype=logits.dtype).reshape(-1, k)
     values = np.empty(z.shape[0], dtype=logits.dtype)
     exp_neg_abs, elem = np.empty_like(z), np.empty_like(z)
-    _loss_kernels().bce_logits_values(y, z, dt(1), dt(k), values, exp_neg_abs, elem)
+    load_kernels("losses").bce_logits_values(y, z, dt(1), dt(k), values, exp_neg_abs, elem)
     return values.reshape(logits.shape[:-1]), (y, z, exp_neg_abs, logits.shape)
 
 
@@ -387,7 +385,7 @@ def bce_logits_backward_fast(dvalues: Array, cache) -> Array:
     dt = z.dtype.type
     dv = np.ascontiguousarray(dvalues, dtype=z.dtype).reshape(-1)
     out = np.empty_like(z)
-    _loss_kernels().bce_logits_grad(dv, y, z, exp_neg_abs, dt(1), dt(z.shape[1]), out)
+    load_kernels("losses").bce_logits_grad(dv, y, z, exp_neg_abs, dt(1), dt(z.shape[1]), out)
     return out.reshape(shape)
 
 
@@ -398,7 +396,7 @@ def scce_logits_forward_fast(labels: np.ndarray, logits: Array):
     flat_labels = np.ascontiguousarray(labels, dtype=np.int64).reshape(-1)
     values = np.empty(z.shape[0], dtype=logits.dtype)
     softmax = np.empty_like(z)
-    _loss_kernels().scce_logits_values(z, flat_labels, values, softmax)
+    load_kernels("losses").scce_logits_values(z, flat_labels, values, softmax)
     return values.reshape(logits.shape[:-1]), (flat_labels, softmax, logits.shape)
 
 
@@ -407,7 +405,7 @@ def scce_logits_backward_fast(dvalues: Array, cache) -> Array:
     labels, softmax, shape = cache
     dv = np.ascontiguousarray(dvalues, dtype=softmax.dtype).reshape(-1)
     out = np.empty_like(softmax)
-    _loss_kernels().scce_logits_grad(dv, labels, softmax, softmax.dtype.type(1), out)
+    load_kernels("losses").scce_logits_grad(dv, labels, softmax, softmax.dtype.type(1), out)
     return out.reshape(shape)
 
 

@@ -123,7 +123,7 @@ def batch_norm_forward_fast(x2: Array, mean: Array, var: Array, gamma, beta, eps
     a = inv_std * gamma if gamma is not None else inv_std
     b = beta - mean * a if beta is not None else -mean * a
     if _kernels_take(x2, mean, inv_std, a, b):
-        y, xhat = _norm_kernels().batch_norm_apply(x2, mean, inv_std, a, b)
+        y, xhat = load_kernels("normalization").batch_norm_apply(x2, mean, inv_std, a, b)
         return y, NormCache(xhat, inv_std, gamma, training)
     y = np.multiply(x2, a)
     y += b
@@ -145,7 +145,8 @@ def batch_norm_backward_fast(dy2: Array, cache: NormCache, center: bool, scale: 
     xhat, inv_std, gamma, training = cache
     a = inv_std * gamma if gamma is not None else inv_std
     if _kernels_take(dy2, xhat, a):
-        dx, dbeta, dgamma = _norm_kernels().batch_norm_grads(dy2, xhat, a, bool(training))
+        kernels = load_kernels("normalization")
+        dx, dbeta, dgamma = kernels.batch_norm_grads(dy2, xhat, a, bool(training))
         return dx, _norm_grads(dbeta, dgamma, center, scale)
     dbeta = dy2.sum(axis=0)
     dgamma = np.einsum("ij,ij->j", dy2, xhat)
@@ -177,10 +178,6 @@ def _kernels_take(x2: Array, *vectors: Array) -> bool:
             x2.flags.c_contiguous and
             all(v.dtype == x2.dtype and v.flags.c_contiguous and
                 v.shape in (x2.shape, x2.shape[1:]) for v in vectors))
-
-
-def _norm_kernels():
-    return load_kernels("normalization")
 
 
 # ------------------------------------------------------------------------------ layer norm
@@ -358,7 +355,7 @@ class BatchNormalization(Layer):
         else:
             x_in = x
         if use_batch and fast and _kernels_take(x_in):
-            mean, var = _norm_kernels().batch_moments(x_in)
+            mean, var = load_kernels("normalization").batch_moments(x_in)
         elif use_batch and fast:
             mean = x_in.mean(axis=0)
             var = np.square(x_in - mean).mean(axis=0)
