@@ -82,18 +82,12 @@ class BareGan:
         return self._act.leaky_relu_backward(dy.reshape(-1), z.reshape(-1),
                                              self.slope).reshape(dy.shape)
 
-    def _bce(self, y, z, need_grad=True):
-        """mean BCE from logits z (N, 1) and dL/dz, with scratch's fused kernels."""
-        one, k = np.float32(1), np.float32(1)
-        values = np.empty(z.shape[0], np.float32)
-        e, scratch_space = np.empty_like(z), np.empty_like(z)
-        self._loss.bce_logits_values(y, z, one, k, values, e, scratch_space)
-        n = np.float32(values.size)
-        loss = np.float32(np.add.reduce(values, axis=None, dtype=np.float32) / n)
+    def _bce(self, y, z):
+        """mean BCE from logits z (N, 1) and dL/dz, with scratch's one-call kernel."""
+        one, n = np.float32(1), np.float32(len(z))
         dz = np.empty_like(z)
-        self._loss.bce_logits_grad(np.full(values.shape, one / n, np.float32), y, z, e, one, k,
-                                   dz)
-        return loss, dz
+        loss = self._loss.bce_logits_mean(y, z, one, one, n, True, dz)
+        return np.float32(loss), dz
 
     @staticmethod
     def _sigmoid(z):

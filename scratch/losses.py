@@ -379,6 +379,19 @@ def bce_logits_forward_fast(y_true: Array, logits: Array):
     return values.reshape(logits.shape[:-1]), (y, z, exp_neg_abs, logits.shape)
 
 
+def bce_logits_mean_fast(y_true: Array, logits: Array, need_grad: bool):
+    """`_mean_and_grad` of `bce_logits_forward_fast` / `bce_logits_backward_fast` in one
+    kernel call, for 2-D logits of at most `_MAX_KERNEL_CLASSES` rows (NumPy sums that many
+    values in one block, which the kernel repeats): (mean, dL/dz or None)."""
+    rows, k = logits.shape
+    dt = logits.dtype.type
+    y = np.ascontiguousarray(y_true, dtype=logits.dtype).reshape(rows, k)
+    grad = np.empty_like(logits)
+    mean = load_kernels("losses").bce_logits_mean(y, logits, dt(1), dt(k), dt(rows), need_grad,
+                                                  grad)
+    return dt(mean), grad if need_grad else None
+
+
 def bce_logits_backward_fast(dvalues: Array, cache) -> Array:
     """`bce_logits_backward` in one kernel call."""
     y, z, exp_neg_abs, shape = cache
@@ -873,6 +886,8 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
             return None
         if y_true.shape != z.shape and not (y_true.ndim == 1 and z.shape == y_true.shape + (1,)):
             return None
+        if z.ndim == 2 and z.shape[0] <= _MAX_KERNEL_CLASSES:
+            return bce_logits_mean_fast(y_true, z, need_grad)
         values, cache = bce_logits_forward_fast(y_true, z)
         return _mean_and_grad(values, need_grad, bce_logits_backward_fast, cache)
 

@@ -5,7 +5,7 @@
 * The Numba twins of the cross-entropies' logits formulas (`Loss.fast_path`) equal the
   readable NumPy functions: bit for bit in float64, to float32 rounding in float32 (NumPy's
   float32 exp and log are its own SIMD routines), over values, gradients, sample weights,
-  reductions and shapes.
+  reductions and shapes. BCE's one-call mean gives the bits of its three steps.
 * fit with every shortcut (fast losses, fused optimizer kernels, slice batches, skipped batch
   logs) gives the History and weights of fit with the readable paths.
 * The one-pass LeakyReLU kernels give np.where's bits; BatchNormalization's Numba passes
@@ -117,6 +117,31 @@ def test_fast_crossentropy_logits_equal_readable(case):
         assert_close(v_fast, v_ref, kind="fast_vs_readable", dtype=dtype)
         assert_close(g_fast, g_ref, kind="fast_vs_readable", dtype=dtype)
         assert_close(value_only, v_ref, kind="fast_vs_readable", dtype=dtype)
+
+
+@cheap
+@given(st.sampled_from(DTYPES), st.integers(1, MAX_CLASSES), st.integers(1, 3),
+       st.sampled_from(["float64", "float32", "int64", "bool"]), st.booleans(),
+       st.sampled_from([1.0, 10.0, 100.0]), st.integers(0, 2**31 - 1))
+def test_bce_mean_kernel_equals_the_three_steps_bitwise(dtype, rows, k, label_dtype, column,
+                                                         scale, seed):
+    """`bce_logits_mean_fast` (values, mean and gradient in one kernel call) gives the bits of
+    the values kernel, NumPy's mean and the gradient kernel, in both dtypes."""
+    rng = np.random.default_rng(seed)
+    z = (rng.standard_normal((rows, k)) * scale).astype(dtype)
+    y = (rng.random((rows, k)) > 0.5).astype(label_dtype)
+    if column and k == 1:
+        y = y[:, 0]
+    for need_grad in (True, False):
+        mean, grad = losses.bce_logits_mean_fast(y, z, need_grad)
+        values, cache = losses.bce_logits_forward_fast(y, z)
+        ref_mean, ref_grad = losses._mean_and_grad(values, need_grad,
+                                                   losses.bce_logits_backward_fast, cache)
+        assert type(mean) is type(ref_mean) and np.array_equal(mean, ref_mean)
+        if need_grad:
+            assert grad.dtype == ref_grad.dtype and np.array_equal(grad, ref_grad)
+        else:
+            assert grad is None and ref_grad is None
 
 
 @pytest.mark.parametrize("kind", ["bce", "scce"])

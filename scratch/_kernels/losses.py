@@ -7,6 +7,7 @@ the Python and NumPy call overhead, not the arithmetic. Each kernel below is one
 performs the same operations in the same order:
 
     bce_logits_values / bce_logits_grad      ⟷  losses.bce_logits_forward / _backward
+    bce_logits_mean                          ⟷  both, and the mean between them
     scce_logits_values / scce_logits_grad    ⟷  losses.scce_forward / scce_backward (logits)
 
 Sums over the class axis use `block_sum`, NumPy's own summation order for rows of up to
@@ -14,8 +15,9 @@ MAX_CLASSES elements (longer rows take the NumPy path), so in float64 a kernel's
 its NumPy twin bit for bit. In float32 NumPy's exp and log are its own SIMD routines, which
 differ from the C library's in the last bit on some inputs: there the kernels agree with NumPy
 to float32 rounding (tests/test_fast_paths.py checks both). The reduction over samples stays
-in NumPy. Compiled lazily with `cache=True`, no fastmath; kept small on purpose (compiling
-costs about a second per kernel on a fresh machine).
+in NumPy, except in `bce_logits_mean` for batches of at most MAX_CLASSES rows (one block).
+Compiled lazily with `cache=True`, no fastmath; kept small on purpose (compiling costs about
+a second per kernel on a fresh machine).
 """
 
 from __future__ import annotations
@@ -100,6 +102,27 @@ def bce_logits_grad(dvalues, y, z, exp_neg_abs, one, k, out):
             else:
                 out[r, j] = zero - g * y[r, j] + d
     return out
+
+
+@nb.njit(cache=True, error_model="numpy")
+def bce_logits_mean(y, z, one, k, n, need_grad, grad):
+    """The unweighted mean of `bce_logits_values` and, if `need_grad`, its gradient
+    `bce_logits_grad(1/n per row)` written to `grad`: the pipeline's three steps (values,
+    mean, gradient) in one call. The mean is `block_sum`, NumPy's order for n <= MAX_CLASSES
+    rows, the callers' limit.
+
+    Shapes: y, z, grad (n, k); returns the mean.
+    """
+    R = z.shape[0]
+    values = np.empty(R, dtype=z.dtype)
+    exp_neg_abs, elem = np.empty_like(z), np.empty_like(z)
+    bce_logits_values(y, z, one, k, values, exp_neg_abs, elem)
+    mean = block_sum(values, 0, R) / n
+    if need_grad:
+        dvalues = np.empty(R, dtype=z.dtype)
+        dvalues[:] = one / n
+        bce_logits_grad(dvalues, y, z, exp_neg_abs, one, k, grad)
+    return mean
 
 
 @nb.njit(cache=True, error_model="numpy")
