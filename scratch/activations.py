@@ -599,13 +599,7 @@ def leaky_relu_backward_numpy(dy: Array, x: Array, alpha) -> Array:
 def _one_pass(*arrays: Array) -> bool:
     """Whether the one-pass Numba kernels take these arrays: same shape, same float32 or
     float64 dtype, C-contiguous (any other case keeps the NumPy formula)."""
-    a = arrays[0]
-    if a.dtype not in backend.FLOAT_DTYPES:
-        return False
-    for b in arrays:  # a plain loop: this runs for every activation of every step
-        if b.dtype != a.dtype or b.shape != a.shape or not b.flags.c_contiguous:
-            return False
-    return True
+    return arrays[0].dtype in backend.FLOAT_DTYPES and backend.same_layout(*arrays)
 
 
 @functools.lru_cache(maxsize=64)

@@ -18,6 +18,17 @@ _FLOAT_DTYPES = ("float32", "float64")
 FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
 
+def same_layout(*arrays: np.ndarray) -> bool:
+    """Whether every array has the first one's dtype and shape and is C-contiguous: what the
+    fast paths' one-pass kernels need (a plain loop: it runs for every activation and every
+    optimizer variable of every step)."""
+    first = arrays[0]
+    for a in arrays:
+        if a.dtype != first.dtype or a.shape != first.shape or not a.flags.c_contiguous:
+            return False
+    return True
+
+
 def floatx() -> str:
     """The default float dtype as a string ("float32" unless changed)."""
     return _FLOATX

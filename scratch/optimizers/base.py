@@ -113,13 +113,7 @@ _FUSE_MIN_SIZE = 1
 
 def _fusable(*arrays: np.ndarray) -> bool:
     """The fused kernel needs contiguous arrays of one dtype (views are updated in place)."""
-    w = arrays[0]
-    if w.size < _FUSE_MIN_SIZE:
-        return False
-    for a in arrays:  # a plain loop: this runs for every variable of every step
-        if a.dtype != w.dtype or a.shape != w.shape or not a.flags.c_contiguous:
-            return False
-    return True
+    return arrays[0].size >= _FUSE_MIN_SIZE and backend.same_layout(*arrays)
 
 
 def square(g: np.ndarray) -> np.ndarray:
