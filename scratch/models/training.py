@@ -333,8 +333,8 @@ class TrainingMixin:
         if getattr(self, "_trainable_snapshot", None) is None:
             self._trainable_snapshot = [(l, l._trainable) for l in self._leaf_layers_all()] \
                 + [(self, self._trainable)]
-            self._pinned_models = [self] + [layer for layer in self._leaf_layers_all()
-                                            if isinstance(layer, TrainingMixin)]
+            self._pinned_models = [layer for layer, _ in self._trainable_snapshot
+                                   if isinstance(layer, TrainingMixin)]  # self and nested
         changed = [(layer, layer._trainable, flag) for layer, flag in self._trainable_snapshot
                    if layer._trainable != flag]
         for layer, _, flag in changed:
