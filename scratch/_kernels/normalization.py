@@ -5,7 +5,7 @@ backward) spends most of its time in a dozen small temporaries and reductions; o
 GAN's (32, 256…1024) activations a layer's forward + backward took about 0.25 ms. These
 kernels do the same float operations with per-channel accumulators (sums run over the rows
 in order, as NumPy's reductions over axis 0 of a C-contiguous array do), in the input's
-dtype, no fastmath; tests/test_normalization.py checks them against the readable path.
+dtype, no fastmath; tests/test_fast_paths.py checks them against the NumPy fast form.
 """
 
 from __future__ import annotations
