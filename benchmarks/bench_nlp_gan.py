@@ -175,7 +175,7 @@ class FloorRunner:
 
         self.bare = BareGan(generator, discriminator)
         self.gan = gan
-        self.threads = _threads.engine_blas_threads(discriminator.count_params() * 32)
+        self.threads = _threads.engine_blas_threads(discriminator.count_params() * len(gan.real))
 
     def __call__(self, steps: int) -> None:
         with _threads.scoped_blas_threads(self.threads):

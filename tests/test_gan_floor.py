@@ -90,7 +90,7 @@ def test_bare_gan_step_is_scratchs_three_calls_bit_for_bit(gan_floor):
     for got, expected in zip(g_weights + d_weights,
                              generator.get_weights() + discriminator.get_weights(), strict=True):
         np.testing.assert_array_equal(got, expected)
-    assert bare.d_adam.iterations == 8 and bare.g_adam.iterations == 4
+    assert bare.d_adam.rule.iterations == 8 and bare.g_adam.rule.iterations == 4
 
 
 def test_gan_benchmark_prints_the_floor_row_without_tf(tmp_path):
