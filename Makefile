@@ -2,6 +2,7 @@
 #
 #   make demo    the demo (python -m scratch demo)
 #   make test    the whole test suite (parity against tf.keras included)
+#   make test-tiers   the suite again on each lower CPU tier (what CI adds)
 #
 # Both create .venv first if needed (`make venv`): Python >= 3.11 and pip are all a machine
 # needs. pip's index comes from the machine's own pip configuration, never from here.
@@ -23,7 +24,7 @@ export TF_ENABLE_ONEDNN_OPTS ?= 0
 export KERAS_BACKEND ?= tensorflow
 export MPLBACKEND ?= Agg
 
-.PHONY: venv demo test bench examples lint clean
+.PHONY: venv demo test test-tiers bench examples lint clean
 
 venv: $(STAMP)
 
@@ -44,6 +45,15 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q --durations=15 tests
+
+# The whole suite again on every x86-64 tier below this machine's (NumPy's SIMD dispatch,
+# Numba's target and OpenBLAS' kernels forced down: docs/PORTABILITY.md). CI runs it.
+test-tiers: venv
+	@set -e; tiers="$$($(PY) -c 'from scratch import cpu_tier; print(*cpu_tier.lower_tiers())')"; \
+	test -n "$$tiers" || echo "== no tier below this machine's ($$($(PY) -m scratch.cpu_tier))"; \
+	for tier in $$tiers; do \
+		$(PY) -m scratch.cpu_tier $$tier -- $(PY) -m pytest -q tests; \
+	done
 
 bench: venv
 	$(PY) benchmarks/run.py

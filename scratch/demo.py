@@ -56,6 +56,7 @@ def run_demo(model: str = "dense", epochs: int | None = None, batch_size: int = 
     import scratch
     from scratch import callbacks
 
+    from . import cpu_tier
     from ._threads import describe_blas
 
     scratch.utils.set_random_seed(0)
@@ -70,6 +71,7 @@ def run_demo(model: str = "dense", epochs: int | None = None, batch_size: int = 
           f"batch {batch_size}, {epochs} epochs, shuffle=False")
     print(f"BLAS: {describe_blas()}; scratch's training loop picks 1 or 2 BLAS threads by the "
           f"size of a step and the machine's load (scratch._threads)")
+    print(f"CPU tier: {cpu_tier.describe()} (docs/PORTABILITY.md)")
     net = _cnn_model(scratch) if model == "cnn" else _dense_model(scratch)
     net.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 

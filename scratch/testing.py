@@ -61,10 +61,10 @@ def assert_close(actual, ref, *, kind: str, dtype=None, msg: str = "") -> None:
     atol = atol_factor * scale
     bad = ~np.isclose(a, r, rtol=rtol, atol=atol, equal_nan=True)
     if bad.any():
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"):  # inf − inf, inf / inf: reported as inf or NaN
             abs_err = np.array(np.abs(a - r))
-        abs_err[~np.isfinite(abs_err)] = np.inf
-        rel_err = abs_err / np.maximum(np.abs(r), np.finfo(np.float64).tiny)
+            abs_err[~np.isfinite(abs_err)] = np.inf
+            rel_err = abs_err / np.maximum(np.abs(r), np.finfo(np.float64).tiny)
         ia = np.unravel_index(np.argmax(abs_err), a.shape)
         ir = np.unravel_index(np.argmax(rel_err), a.shape)
         raise AssertionError(

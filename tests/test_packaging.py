@@ -199,7 +199,8 @@ def test_makefile_venv_is_a_stamp_on_pyproject():
     assert "rm -rf .venv" not in text.replace("(rm -rf .venv)", "")  # never deletes the venv
 
 
-def _fake_ci(tmp_path: Path, test_rc: int, venv_rc: int = 0) -> subprocess.CompletedProcess:
+def _fake_ci(tmp_path: Path, test_rc: int, venv_rc: int = 0,
+             tiers_rc: int = 0) -> subprocess.CompletedProcess:
     """Run .ci/run in a copy of the repository whose `make` only pretends."""
     repo = tmp_path / "repo"
     (repo / ".ci").mkdir(parents=True)
@@ -216,6 +217,7 @@ def _fake_ci(tmp_path: Path, test_rc: int, venv_rc: int = 0) -> subprocess.Compl
         f"  chmod +x .venv/bin/python; exit {venv_rc}\n"
         "fi\n"
         f'if [[ "${{1:-}}" == test ]]; then echo "make test ran"; exit {test_rc}; fi\n'
+        f'if [[ "${{1:-}}" == test-tiers ]]; then echo "make test-tiers ran"; exit {tiers_rc}; fi\n'
         "exit 99\n"
     )
     make.chmod(0o755)
@@ -249,7 +251,16 @@ def test_ci_script_exit_code_follows_make_test(tmp_path, test_rc):
     assert "make test ran" in out.stdout, out.stdout + out.stderr
     assert "python" in out.stdout and "pip" in out.stdout
     assert ("BLAS:" in out.stdout) and ("thread" in out.stdout)
+    assert "CPU tier: NumPy dispatch" in out.stdout
     assert out.returncode == test_rc, out.stdout + out.stderr
+    assert ("make test-tiers ran" in out.stdout) == (test_rc == 0)
+
+
+@pytest.mark.parametrize("tiers_rc", [0, 1])
+def test_ci_script_runs_the_tier_suites_after_make_test(tmp_path, tiers_rc):
+    out = _fake_ci(tmp_path, 0, tiers_rc=tiers_rc)
+    assert out.stdout.index("make test ran") < out.stdout.index("make test-tiers ran")
+    assert out.returncode == tiers_rc, out.stdout + out.stderr
 
 
 # ---------------------------------------------------------------------------------------------

@@ -535,9 +535,14 @@ def test_keras2_linear_classifier_h5_loads_like_tf_keras(tmp_path, tf_keras):
     path = str(tmp_path / "linearclassifier.h5")
     _write_keras2_h5(path, config, [("dense", [("dense/kernel:0", kernel),
                                                ("dense/bias:0", bias)])], training, opt)
-    with pytest.warns(UserWarning, match="freshly initialized optimizer"):
+    with pytest.warns(UserWarning) as caught:
         model = load_model(path)
-    kmodel = tf_keras.models.load_model(path)
+    messages = [str(w.message) for w in caught]
+    assert any("freshly initialized optimizer" in m for m in messages), messages
+    assert any("`decay` is no longer supported" in m for m in messages), messages
+    with pytest.warns(UserWarning) as caught:  # tf.keras: `decay`, and `input_shape` given
+        kmodel = tf_keras.models.load_model(path)
+    assert any("`decay` is no longer supported" in str(w.message) for w in caught)
     _assert_bitwise(model.get_weights(), [kernel, bias])
     _assert_bitwise(model.get_weights(), kmodel.get_weights())
     assert type(model.optimizer).__name__ == "Adam" and model.optimizer.iterations == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -109,7 +110,7 @@ def _edit_archive(src, dst, *, config=None, metadata=None, weights=None) -> str:
 @pytest.mark.parametrize("keep", [0.5, 0.98])
 def test_truncated_archive(files, tmp_path, keep):
     paths, _, target = files
-    data = open(paths[".keras"], "rb").read()
+    data = Path(paths[".keras"]).read_bytes()
     bad = tmp_path / "cut.keras"
     bad.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(FileFormatError, match="not a valid `.keras` file"):
@@ -119,7 +120,7 @@ def test_truncated_archive(files, tmp_path, keep):
 
 def test_corrupt_bytes_inside_the_archive(files, tmp_path):
     paths, _, target = files
-    data = bytearray(open(paths[".keras"], "rb").read())
+    data = bytearray(Path(paths[".keras"]).read_bytes())
     with zipfile.ZipFile(paths[".keras"]) as zf:
         info = zf.getinfo("model.weights.h5")
     start = info.header_offset + 30 + len(info.filename) + len(info.extra)
@@ -168,7 +169,7 @@ def test_newer_keras_format_version(files, tmp_path, version):
         load_model(bad)
     _fails(target, bad, FileFormatError, "newer format")
     legacy = tmp_path / "new.h5"
-    legacy.write_bytes(open(paths[".h5"], "rb").read())
+    legacy.write_bytes(Path(paths[".h5"]).read_bytes())
     with h5py.File(legacy, "r+") as f:
         f.attrs["keras_version"] = version
     with pytest.raises(FileFormatError, match="newer format"):
@@ -303,7 +304,7 @@ def test_wrong_shape_changes_nothing(files, tmp_path):
 def test_wrong_shape_in_legacy_h5(files, tmp_path):
     paths, _, target = files
     bad = tmp_path / "t.h5"
-    bad.write_bytes(open(paths[".h5"], "rb").read())
+    bad.write_bytes(Path(paths[".h5"]).read_bytes())
     with h5py.File(bad, "r+") as f:
         group = f["model_weights/out"]
         name = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]][0]
@@ -317,7 +318,7 @@ def test_wrong_shape_in_legacy_h5(files, tmp_path):
 
 def test_truncated_legacy_h5(files, tmp_path):
     paths, _, target = files
-    data = open(paths[".h5"], "rb").read()
+    data = Path(paths[".h5"]).read_bytes()
     bad = tmp_path / "cut.h5"
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(FileFormatError, match="truncated or corrupt"):

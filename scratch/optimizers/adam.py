@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import scalar_math
 from .._kernels.optimizers import adam_update, adam_update_squares
 from .base import (
     Optimizer,
@@ -24,7 +25,8 @@ class Adam(Optimizer):
     Math:
         ```
         t = iterations + 1
-        α = lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ)           (β powers in the variable dtype)
+        α = lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ)           (β powers in the variable dtype,
+                                                  with the C library's pow, as TF)
         m ← m + (g − m)·(1 − β₁)
         v ← v + (g·g − v)·(1 − β₂)
         amsgrad: v̂ ← max(v̂, v) and v̂ replaces v below
@@ -96,8 +98,8 @@ class Adam(Optimizer):
             beta_1, beta_2, one_minus_beta_1, one_minus_beta_2, epsilon = self._fixed
             lr = _keras_cast(learning_rate, dtype)
             local_step = dtype.type(self._iterations + 1)
-            beta_1_power = np.power(beta_1, local_step)
-            beta_2_power = np.power(beta_2, local_step)
+            beta_1_power = scalar_math.pow(beta_1, local_step)
+            beta_2_power = scalar_math.pow(beta_2, local_step)
             alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
             self._constants = (dtype.type(alpha), one_minus_beta_1, one_minus_beta_2, epsilon)
             self._constants_key = key

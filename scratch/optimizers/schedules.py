@@ -7,8 +7,9 @@ Precision: Keras converts a Python-float `initial_learning_rate` to a **float32*
 whatever `floatx()` is, and casts the other Python floats through float32 as well, so every
 schedule here computes in float32 (or in the dtype of a NumPy `initial_learning_rate`) with
 Keras' operation order. The result is a NumPy scalar; the optimizer casts it to each
-variable's dtype. ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay and
-PolynomialDecay are bit-identical to Keras in float32; CosineDecay only to 1 ulp (cos).
+variable's dtype. Powers and the cosine come from `scalar_math` (the C library's powf/cosf,
+as TensorFlow computes a one-element tf.pow/tf.cos), never from NumPy's CPU-dependent SIMD
+routines, so every schedule is bit-identical to Keras in float32 on every CPU.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+from .. import scalar_math
 
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay",
            "InverseTimeDecay", "PolynomialDecay", "CosineDecay", "serialize",
@@ -125,7 +128,7 @@ class ExponentialDecay(_StepDecay):
 
     def __call__(self, step) -> np.floating:
         dtype, initial, decay_rate, p = self._terms(step)
-        return initial * np.power(decay_rate, p)
+        return initial * scalar_math.pow(decay_rate, p)
 
 
 class InverseTimeDecay(_StepDecay):
@@ -236,7 +239,7 @@ class PolynomialDecay(LearningRateSchedule):
         else:
             s = np.minimum(s, decay_steps)
         p = s / decay_steps
-        return (initial - end) * np.power(dtype.type(1) - p, power) + end
+        return (initial - end) * scalar_math.pow(dtype.type(1) - p, power) + end
 
     def get_config(self) -> dict[str, Any]:
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -277,7 +280,7 @@ class CosineDecay(LearningRateSchedule):
     def _decay(self, s, decay_steps, decay_from_lr, dtype):
         completed = s / decay_steps
         pi = dtype.type(math.pi)
-        cosine = dtype.type(0.5) * (dtype.type(1.0) + np.cos(pi * completed))
+        cosine = dtype.type(0.5) * (dtype.type(1.0) + scalar_math.cos(pi * completed))
         decayed = dtype.type(1 - self.alpha) * cosine + dtype.type(self.alpha)
         return decay_from_lr * decayed
 

@@ -1,0 +1,110 @@
+"""`pow` and `cos` of one number, with the bits TensorFlow's CPU kernels give, on every CPU.
+
+Why this module exists. Adam's bias correction needs β₁ᵗ and β₂ᵗ, and the learning-rate
+schedules need decay_rateᵖ and cos(π·s/D): one number each per step. NumPy's `np.power` and
+`np.cos` pick a SIMD routine by the CPU they run on (on AVX-512 they call other routines than
+on AVX2, and on AVX2 others than the C library's), so their last bit changes from machine to
+machine. TensorFlow computes a one-element `tf.pow` or `tf.cos` with Eigen's scalar path,
+which calls the C library (`powf`/`pow`, `cosf`/`cos`) with the CPU's flush-to-zero mode on:
+a subnormal argument is read as 0 and a subnormal result becomes 0. The functions below do
+exactly that, so the optimizers and schedules give TensorFlow's bits whatever the CPU
+(docs/PORTABILITY.md has the measurements).
+
+    pow(0.9, 3.0)            -> powf(0.9f, 3.0f)   for float32 arguments
+    pow(np.float64(0.9), 3)  -> pow(0.9, 3.0)      for float64 arguments
+
+Which C library: the process' own (glibc's libm on Linux, libSystem on macOS, the UCRT on
+Windows), the one TensorFlow calls on the same machine. Where none can be opened the
+functions fall back to Python's `math` module in float64, rounded to the argument's dtype;
+that is within 1 ulp of the C library's float32 results, not bit-identical.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import math
+from functools import cache
+
+import numpy as np
+
+__all__ = ["pow", "cos"]
+
+_C_TYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
+# The C names of each function per dtype.
+_C_NAMES = {"pow": {np.dtype(np.float32): "powf", np.dtype(np.float64): "pow"},
+            "cos": {np.dtype(np.float32): "cosf", np.dtype(np.float64): "cos"}}
+_ARITY = {"pow": 2, "cos": 1}
+
+
+@cache
+def _c_library() -> ctypes.CDLL | None:
+    """The process' C math library, or None where it cannot be opened."""
+    for name in ("libm.so.6", ctypes.util.find_library("m"), "ucrtbase"):
+        if name:
+            try:
+                return ctypes.CDLL(name)
+            except OSError:
+                continue
+    return None
+
+
+@cache
+def _c_function(name: str, dtype: np.dtype):
+    """The C function `name` for `dtype` (e.g. powf for float32), or None."""
+    library = _c_library()
+    c_name = _C_NAMES[name][dtype]
+    if library is None or not hasattr(library, c_name):
+        return None
+    function = getattr(library, c_name)
+    function.restype = _C_TYPES[dtype]
+    function.argtypes = [_C_TYPES[dtype]] * _ARITY[name]
+    return function
+
+
+# The smallest normal number of each dtype: below it a number is subnormal.
+_TINY = {dtype: np.finfo(dtype).tiny for dtype in _C_TYPES}
+# Scalar types and the dtype they compute in (a Python float or int counts as float64).
+_SCALAR_DTYPES = {np.float32: np.dtype(np.float32), np.float64: np.dtype(np.float64),
+                  float: np.dtype(np.float64), int: np.dtype(np.float64)}
+
+
+def _flush_to_zero(value: np.floating) -> np.floating:
+    """A subnormal number becomes a zero of its sign, as the CPU does in TensorFlow's
+    kernels (the FTZ and DAZ modes)."""
+    if value != 0 and abs(value) < _TINY[value.dtype]:
+        return value * value.dtype.type(0)
+    return value
+
+
+def _dtype_of(*values) -> np.dtype:
+    """The dtype of the result: float32 if every argument is a float32, else float64."""
+    dtypes = [_SCALAR_DTYPES.get(type(v)) for v in values]
+    if any(d is None for d in dtypes):  # (`None in dtypes` is True: dtype == None is float64)
+        raise TypeError(f"scalar_math works on float32 and float64 numbers. Received: "
+                        f"{', '.join(type(v).__name__ for v in values)}")
+    return np.dtype(np.float64) if np.dtype(np.float64) in dtypes else np.dtype(np.float32)
+
+
+def _call(name: str, fallback, *values) -> np.floating:
+    dtype = _dtype_of(*values)
+    args = [_flush_to_zero(dtype.type(v)) for v in values]
+    function = _c_function(name, dtype)
+    if function is None:
+        try:
+            result = dtype.type(fallback(*(float(a) for a in args)))
+        except OverflowError:
+            result = dtype.type(math.inf)
+    else:
+        result = dtype.type(function(*args))
+    return _flush_to_zero(result)
+
+
+def pow(base, exponent) -> np.floating:  # noqa: A001 (the C library's name)
+    """baseᵉˣᵖᵒⁿᵉⁿᵗ of two float32 (or two float64) scalars, as `tf.pow` on a CPU."""
+    return _call("pow", math.pow, base, exponent)
+
+
+def cos(x) -> np.floating:
+    """cos(x) of one float32 (or float64) scalar, as `tf.cos` on a CPU."""
+    return _call("cos", math.cos, x)
