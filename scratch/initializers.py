@@ -5,18 +5,18 @@ Usage mirrors `keras.initializers`::
     init = initializers.get("glorot_uniform")
     kernel = init((784, 128), dtype="float32")
 
-Randomness (keras-numerics §10, §12):
+Randomness, as in Keras 3 on TensorFlow (`scratch.random` has the details):
 
 * Every random initializer owns a seed. ``seed=<int>`` fixes it; ``seed=None`` draws one
-  integer seed from this module's global generator **when the initializer is constructed**
-  (Keras draws from Python `random` at the same moment). Each call then builds a fresh
-  ``np.random.default_rng(seed)``, so an initializer returns identical values on every
-  call, exactly as a Keras initializer does. A ``np.random.Generator`` passed as ``seed``
-  plays the role of Keras' ``SeedGenerator``: every call draws new values from it.
-* `set_random_seed(s)` seeds Python `random`, NumPy's legacy global state and the global
-  generator, so building the same model twice after it gives identical weights.
-* The values are NOT bit-identical to TensorFlow's Philox streams; only the distributions,
-  limits, truncation and fans match Keras.
+  with Python's ``random.randint(1, 10⁹)`` **when the initializer is constructed**, which is
+  when a layer is created (a layer resolves its initializers in its constructor, in Keras'
+  order). The values then come from TensorFlow's stateless Philox streams for the pair
+  (seed, 0), so an initializer returns identical values on every call. A
+  `scratch.random.SeedGenerator` passed as ``seed`` gives new values on every call.
+* `set_random_seed(s)` seeds Python `random` and NumPy's legacy global state and resets the
+  global SeedGenerator, as `keras.utils.set_random_seed` does: the same model code after the
+  same seed gives tf.keras' initial weights, bit for bit (Orthogonal: to the last bits of
+  the QR decomposition, which LAPACK and Eigen round differently).
 
 Fans (`compute_fans`, Keras' rule):
 
@@ -36,29 +36,28 @@ from typing import Any
 
 import numpy as np
 
-from . import backend
+from . import backend, random
+from .random import SeedGenerator, make_default_seed
 from .typing import Array
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "Identity", "RandomNormal", "RandomUniform",
     "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeNormal",
     "HeUniform", "LecunNormal", "LecunUniform", "Orthogonal", "compute_fans", "get",
-    "serialize", "deserialize", "set_random_seed", "global_generator", "make_default_seed",
+    "serialize", "deserialize", "set_random_seed", "make_default_seed",
 ]
 
 # Truncating N(0, 1) at ±2 leaves a distribution with this standard deviation; Keras divides
 # the target std by it so that the truncated draw has the requested std.
 TRUNCATION_STD = 0.87962566103423978
 
-# ----------------------------------------------------------------------------- global RNG
-_GLOBAL_RNG: np.random.Generator = np.random.default_rng()
-
-
+# ----------------------------------------------------------------------------- seeding
 def set_random_seed(seed: int) -> None:
-    """Seed every random source scratch uses (as `keras.utils.set_random_seed`).
+    """Seed every random source scratch uses, as `keras.utils.set_random_seed` does.
 
-    Seeds Python's `random`, NumPy's legacy global state (`np.random.seed`) and the module
-    generator from which unseeded initializers (and other scratch randomness) draw.
+    Seeds Python's `random` (from which unseeded initializers, Dropout layers and RNN cells
+    draw their seeds when they are made), NumPy's legacy global state (`np.random.seed`:
+    ImageDataGenerator and fit's shuffling) and forgets the global SeedGenerator.
 
     Raises:
         ValueError: if `seed` is not an int.
@@ -68,21 +67,10 @@ def set_random_seed(seed: int) -> None:
             f"Expected `seed` argument to be an integer. Received: seed={seed!r} "
             f"(of type {type(seed).__name__})"
         )
-    global _GLOBAL_RNG
     seed = int(seed)
     _python_random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002  (the legacy global state, as Keras)
-    _GLOBAL_RNG = np.random.default_rng(seed)
-
-
-def global_generator() -> np.random.Generator:
-    """The module-level generator that `set_random_seed` reseeds."""
-    return _GLOBAL_RNG
-
-
-def make_default_seed() -> int:
-    """Draw an integer seed in [1, 10⁹] from the global generator (Keras' range)."""
-    return int(_GLOBAL_RNG.integers(1, 10**9, endpoint=True))
+    random.reset_global_seed_generator(seed)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -159,57 +147,31 @@ class RandomInitializer(Initializer):
     """Base of the random initializers: owns the seed (see the module docstring).
 
     Args:
-        seed: an int (fixed values on every call), None (an int seed is drawn from the
-            global generator now) or a `np.random.Generator` (fresh values on every call).
+        seed: an int (the same values on every call), None (an int seed is drawn from
+            Python's `random` now, as Keras does) or a `scratch.random.SeedGenerator` (new
+            values on every call).
     """
 
     def __init__(self, seed=None) -> None:
         self._init_seed = seed
         if seed is None:
             seed = make_default_seed()
-        elif isinstance(seed, bool) or not isinstance(
-            seed, (int, np.integer, np.random.Generator)
-        ):
+        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer, SeedGenerator)):
             raise ValueError(
-                "`seed` argument should be an integer, None or a `np.random.Generator`. "
-                f"Received: seed={seed!r}"
+                "`seed` argument should be an instance of `scratch.random.SeedGenerator()` "
+                f"or an integer. Received: seed={seed!r}"
             )
-        self.seed = seed if isinstance(seed, np.random.Generator) else int(seed)
-
-    def _rng(self) -> np.random.Generator:
-        if isinstance(self.seed, np.random.Generator):
-            return self.seed
-        return np.random.default_rng(self.seed)
+        self.seed = seed if isinstance(seed, SeedGenerator) else int(seed)
 
     def get_config(self) -> dict[str, Any]:
         seed = self._init_seed
-        return {"seed": None if isinstance(seed, np.random.Generator) else seed}
+        return {"seed": None if isinstance(seed, SeedGenerator) else seed}
 
 
 def _float_dtype(dtype) -> np.dtype:
     return np.dtype(backend.standardize_dtype(dtype))
 
 
-def _normal(rng, shape, mean, stddev, dtype) -> Array:
-    """mean + stddev·z with z ~ N(0, 1), drawn and computed in `dtype`."""
-    z = rng.standard_normal(shape, dtype=dtype)
-    return (z * dtype.type(stddev) + dtype.type(mean)).astype(dtype, copy=False)
-
-
-def _truncated_normal(rng, shape, mean, stddev, dtype) -> Array:
-    """mean + stddev·z with z ~ N(0, 1) conditioned on |z| < 2 (rejection, like TF)."""
-    z = rng.standard_normal(shape, dtype=dtype)
-    bad = np.abs(z) >= 2
-    while bad.any():
-        z[bad] = rng.standard_normal(int(bad.sum()), dtype=dtype)
-        bad = np.abs(z) >= 2
-    return (z * dtype.type(stddev) + dtype.type(mean)).astype(dtype, copy=False)
-
-
-def _uniform(rng, shape, minval, maxval, dtype) -> Array:
-    """minval + u·(maxval − minval) with u ~ U[0, 1), computed in `dtype` (TF's order)."""
-    u = rng.random(shape, dtype=dtype)
-    return (u * dtype.type(maxval - minval) + dtype.type(minval)).astype(dtype, copy=False)
 
 
 # ----------------------------------------------------------------------------- constants
@@ -330,8 +292,8 @@ class RandomNormal(RandomInitializer):
         super().__init__(seed=seed)
 
     def __call__(self, shape, dtype=None) -> Array:
-        return _normal(self._rng(), _check_shape(shape), self.mean, self.stddev,
-                       _float_dtype(dtype))
+        return random.normal(_check_shape(shape), self.mean, self.stddev,
+                             _float_dtype(dtype), seed=self.seed)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
@@ -360,8 +322,8 @@ class TruncatedNormal(RandomInitializer):
         super().__init__(seed=seed)
 
     def __call__(self, shape, dtype=None) -> Array:
-        return _truncated_normal(self._rng(), _check_shape(shape), self.mean, self.stddev,
-                                 _float_dtype(dtype))
+        return random.truncated_normal(_check_shape(shape), self.mean, self.stddev,
+                                       _float_dtype(dtype), seed=self.seed)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
@@ -388,8 +350,8 @@ class RandomUniform(RandomInitializer):
         super().__init__(seed=seed)
 
     def __call__(self, shape, dtype=None) -> Array:
-        return _uniform(self._rng(), _check_shape(shape), self.minval, self.maxval,
-                        _float_dtype(dtype))
+        return random.uniform(_check_shape(shape), self.minval, self.maxval,
+                              _float_dtype(dtype), seed=self.seed)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}
@@ -457,13 +419,13 @@ class VarianceScaling(RandomInitializer):
         shape = _check_shape(shape)
         dtype = _float_dtype(dtype)
         s = self.scaled_variance(shape)
-        rng = self._rng()
         if self.distribution == "truncated_normal":
-            return _truncated_normal(rng, shape, 0.0, math.sqrt(s) / TRUNCATION_STD, dtype)
+            return random.truncated_normal(shape, 0.0, math.sqrt(s) / TRUNCATION_STD, dtype,
+                                           seed=self.seed)
         if self.distribution == "untruncated_normal":
-            return _normal(rng, shape, 0.0, math.sqrt(s), dtype)
+            return random.normal(shape, 0.0, math.sqrt(s), dtype, seed=self.seed)
         limit = math.sqrt(3.0 * s)
-        return _uniform(rng, shape, -limit, limit, dtype)
+        return random.uniform(shape, -limit, limit, dtype, seed=self.seed)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "scale": self.scale, "mode": self.mode,
@@ -606,7 +568,7 @@ class Orthogonal(RandomInitializer):
             )
         dtype = _float_dtype(dtype)
         rows, cols = math.prod(shape[:-1]), shape[-1]
-        a = self._rng().standard_normal((max(rows, cols), min(rows, cols)), dtype=dtype)
+        a = random.normal((max(rows, cols), min(rows, cols)), dtype=dtype, seed=self.seed)
         q, r = np.linalg.qr(a)
         q = q * np.sign(np.diag(r))
         if rows < cols:

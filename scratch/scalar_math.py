@@ -1,4 +1,4 @@
-"""`pow` and `cos` of one number, with the bits TensorFlow's CPU kernels give, on every CPU.
+"""`pow`, `cos`, `sin`, `log` of one number, with TensorFlow's CPU bits, on every CPU.
 
 Why this module exists. Adam's bias correction needs β₁ᵗ and β₂ᵗ, and the learning-rate
 schedules need decay_rateᵖ and cos(π·s/D): one number each per step. NumPy's `np.power` and
@@ -8,7 +8,8 @@ machine. TensorFlow computes a one-element `tf.pow` or `tf.cos` with Eigen's sca
 which calls the C library (`powf`/`pow`, `cosf`/`cos`) with the CPU's flush-to-zero mode on:
 a subnormal argument is read as 0 and a subnormal result becomes 0. The functions below do
 exactly that, so the optimizers and schedules give TensorFlow's bits whatever the CPU
-(docs/PORTABILITY.md has the measurements).
+(docs/PORTABILITY.md has the measurements). `sin` and `log` serve the same way as the plain
+twin of the Box–Muller step of TensorFlow's normal distribution (`scratch.random.philox`).
 
     pow(0.9, 3.0)            -> powf(0.9f, 3.0f)   for float32 arguments
     pow(np.float64(0.9), 3)  -> pow(0.9, 3.0)      for float64 arguments
@@ -28,13 +29,13 @@ from functools import cache
 
 import numpy as np
 
-__all__ = ["pow", "cos"]
+__all__ = ["pow", "cos", "sin", "log"]
 
 _C_TYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
 # The C names of each function per dtype.
-_C_NAMES = {"pow": {np.dtype(np.float32): "powf", np.dtype(np.float64): "pow"},
-            "cos": {np.dtype(np.float32): "cosf", np.dtype(np.float64): "cos"}}
-_ARITY = {"pow": 2, "cos": 1}
+_C_NAMES = {name: {np.dtype(np.float32): name + "f", np.dtype(np.float64): name}
+            for name in ("pow", "cos", "sin", "log")}
+_ARITY = {"pow": 2, "cos": 1, "sin": 1, "log": 1}
 
 
 @cache
@@ -108,3 +109,13 @@ def pow(base, exponent) -> np.floating:  # noqa: A001 (the C library's name)
 def cos(x) -> np.floating:
     """cos(x) of one float32 (or float64) scalar, as `tf.cos` on a CPU."""
     return _call("cos", math.cos, x)
+
+
+def sin(x) -> np.floating:
+    """sin(x) of one float32 (or float64) scalar, as `tf.sin` on a CPU."""
+    return _call("sin", math.sin, x)
+
+
+def log(x) -> np.floating:
+    """ln(x) of one float32 (or float64) scalar, as `tf.math.log` on a CPU."""
+    return _call("log", math.log, x)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+import scratch
 from scratch.layers import Activation, Dense, Dropout, Flatten, Reshape
 from scratch.testing import assert_close, gradcheck
 from tests.conftest import cheap
@@ -219,7 +220,7 @@ def _layer_gradcheck(layer, x, seed=0):
     def fn(p):
         # re-seed a Dropout so every evaluation draws the same mask
         if isinstance(layer, Dropout):
-            layer._rng = np.random.default_rng(seed)
+            layer.seed_generator = scratch.random.SeedGenerator(seed)
         return layer.forward(p["x"], training=True)
 
     def vjp(v):

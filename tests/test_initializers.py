@@ -1,9 +1,9 @@
 """Initializers: fans, distributions, truncation, orthogonality, seeding, dtypes and lookup.
 
-Values are not expected to equal TensorFlow's Philox streams (keras-numerics §12), so the
-parity checks are on what Keras defines exactly: fans, limits, the truncation rule, configs
-and names. Distribution checks draw many values and compare sample statistics with bounds
-derived from the sample size (k standard errors), not with the parity tolerance table.
+The values themselves are compared with tf.keras' bit for bit in tests/test_random.py; here
+are what Keras defines besides: fans, limits, the truncation rule, configs and names.
+Distribution checks draw many values and compare sample statistics with bounds derived from
+the sample size (k standard errors), not with the parity tolerance table.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import scratch
 from scratch import backend, initializers
 from scratch.initializers import TRUNCATION_STD, compute_fans
 from scratch.testing import assert_close
@@ -240,8 +241,8 @@ def test_unseeded_initializers_follow_set_random_seed(name):
     assert not np.array_equal(initializers.get(name)((6, 5)), wa)
 
 
-def test_generator_seed_draws_fresh_values_each_call():
-    init = initializers.RandomUniform(seed=np.random.default_rng(0))
+def test_seed_generator_draws_fresh_values_each_call():
+    init = initializers.RandomUniform(seed=scratch.random.SeedGenerator(0))
     assert not np.array_equal(init((3,)), init((3,)))
     assert init.get_config()["seed"] is None
 

@@ -59,7 +59,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .. import activations
+from .. import activations, initializers
 from .._kernels import load as load_kernels
 from .._threads import _blas_controllers, engine_blas_threads
 from ..typing import Array, Shape
@@ -461,8 +461,9 @@ class _Conv(Layer):
         self.data_format = standardize_data_format(data_format)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
+        # Resolved now, as Keras does: an unseeded random initializer draws its seed here.
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
         self.fast_path = True  # False: the readable NumPy oracle
 
     # -------------------------------------------------------------- shapes and checks

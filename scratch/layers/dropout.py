@@ -1,7 +1,7 @@
 """Dropout (course Lecture 35): inverted dropout, as Keras does it.
 
 Math (training only; identity at inference):
-    keep = (u ≥ rate),  u ~ U[0, 1)
+    keep = (u ≥ rate),  u ~ U[0, 1) from the layer's SeedGenerator (Keras' Philox stream)
     y = keep ? x / (1 − rate) : 0
     dx = keep ? dy / (1 − rate) : 0
 """
@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers
+from .. import random
 from ..typing import Array
 from .base import Layer
 
 
-def dropout_forward(x: Array, rate: float, u: Array) -> tuple[Array, Array]:
-    """Return (y, keep) for uniforms u broadcastable to x (the noise shape)."""
-    keep = u >= rate
+def dropout_forward(x: Array, rate: float, keep: Array) -> Array:
+    """y for the keep mask (u ≥ rate, broadcastable to x: the noise shape)."""
     scale = np.asarray(1.0 / (1.0 - rate), dtype=x.dtype)
-    return np.where(keep, x * scale, np.zeros((), x.dtype)), keep
+    return np.where(keep, x * scale, np.zeros((), x.dtype))
 
 
 def dropout_backward(dy: Array, keep: Array, rate: float) -> Array:
@@ -52,10 +51,10 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
-        # Unseeded layers draw their seed from scratch's global generator (set_random_seed).
-        self._rng = np.random.default_rng(
-            seed if seed is not None else initializers.make_default_seed()
-        )
+        # As Keras: a layer that drops something owns a SeedGenerator (an unseeded one draws
+        # its seed from Python's `random` now); its k-th training call uses the pair (s, k).
+        if self.rate > 0:
+            self.seed_generator = random.SeedGenerator(seed)
 
     def _mask_shape(self, x_shape) -> tuple:
         if self.noise_shape is None:
@@ -70,8 +69,9 @@ class Dropout(Layer):
         if self.rate == 1.0:
             self._cache = ("zeros", None)
             return np.zeros_like(x)
-        u = self._rng.random(self._mask_shape(x.shape))
-        y, keep = dropout_forward(x, self.rate, u)
+        keep = random.dropout_keep_mask(self._mask_shape(x.shape), self.rate, x.dtype,
+                                        seed=self.seed_generator)
+        y = dropout_forward(x, self.rate, keep)
         self._cache = ("dropout", keep)
         return y
 

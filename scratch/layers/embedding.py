@@ -123,8 +123,8 @@ class Embedding(Layer):
         super().__init__(**kwargs)
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
-        self.embeddings_initializer = embeddings_initializer
-        initializers.get(embeddings_initializer)  # fail early on an unknown initializer
+        # Resolved now, as Keras does: an unseeded random initializer draws its seed here.
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
         self.fast_path = True  # False: the readable np.add.at backward

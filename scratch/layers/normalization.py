@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import initializers
 from .._kernels import load as load_kernels
 from ..backend import FLOAT_DTYPES
 from ..typing import Array, Shape
@@ -300,9 +301,10 @@ class BatchNormalization(Layer):
         self.axis = int(axis)
         self.momentum, self.epsilon = float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
-        self.moving_mean_initializer = moving_mean_initializer
-        self.moving_variance_initializer = moving_variance_initializer
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.synchronized = bool(synchronized)
         self.fast_path = True
         self._built_shape: tuple | None = None
@@ -437,7 +439,8 @@ class LayerNormalization(Layer):
             )
         self.epsilon = float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
         self.fast_path = True
         self._norm_shape: tuple | None = None
 

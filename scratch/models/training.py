@@ -21,7 +21,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .. import callbacks as callbacks_module
-from .. import initializers
+from .. import random
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
@@ -469,7 +469,7 @@ class TrainingMixin:
             for start in range(0, n, batch_size):
                 yield slice(start, min(start + batch_size, n))
             return
-        idx = initializers.global_generator().permutation(n)
+        idx = random.fit_shuffle_order(n)
         for start in range(0, n, batch_size):
             yield idx[start:start + batch_size]
 

@@ -31,12 +31,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ... import activations
+from ... import activations, initializers
 from ...typing import Array
 from .rnn import (
     RNN,
     CellDropout,
     RecurrentCell,
+    SeedGenerator,
     _masked_grad,
     _per_gate,
     _reject_unsupported,
@@ -175,9 +176,11 @@ class GRUCell(RecurrentCell):
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
         self.reset_after = bool(reset_after)
-        self.kernel_initializer = kernel_initializer
-        self.recurrent_initializer = recurrent_initializer
-        self.bias_initializer = bias_initializer
+        # Keras' order: the initializers draw their seeds, then the dropout generator
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.seed_generator = SeedGenerator(seed)
 
     def build(self, input_shape) -> None:
         M = self.units

@@ -33,6 +33,7 @@ from .rnn import (
     RNN,
     CellDropout,
     RecurrentCell,
+    SeedGenerator,
     _masked_grad,
     _per_gate,
     _reject_unsupported,
@@ -141,9 +142,11 @@ class LSTMCell(RecurrentCell):
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_initializer = kernel_initializer
-        self.recurrent_initializer = recurrent_initializer
-        self.bias_initializer = bias_initializer
+        # Keras' order: the initializers draw their seeds, then the dropout generator
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.seed_generator = SeedGenerator(seed)
 
     @property
     def state_size(self) -> list[int]:

@@ -44,12 +44,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ... import initializers
+from ... import random
 from ..._kernels import load as load_kernels
 from ...typing import Array, Shape
 from ..base import Layer, as_list, shape_tuple
 from ..core import _serialize_init  # noqa: F401 (re-exported to the cell modules)
 from ..symbolic import KerasTensor, call_symbolic
+
+SeedGenerator = random.SeedGenerator  # re-exported to the cell modules
 
 __all__ = ["RNN", "RecurrentCell", "CellDropout", "SequenceCache", "rnn_forward",
            "rnn_backward"]
@@ -120,9 +122,7 @@ class RecurrentCell(Layer):
         self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
         self.implementation = 1 if self.recurrent_dropout != 0.0 else int(implementation)
         self.seed = seed
-        self._rng = np.random.default_rng(
-            seed if seed is not None else initializers.make_default_seed()
-        )
+        self.seed_generator: SeedGenerator | None = None  # made by each cell, in Keras' order
         self._dropout_mask = None
         self._recurrent_dropout_mask = None
 
@@ -141,11 +141,10 @@ class RecurrentCell(Layer):
 
     # ----------------------------------------------------------------- dropout masks
     def _create_dropout_mask(self, step_input: Array, rate: float):
-        """Inverted-dropout mask(s) shaped like step_input: 0 or 1/(1 − rate), keep u ≥ rate."""
+        """Inverted-dropout mask(s) shaped like step_input: 0 or 1/(1 − rate), keep u ≥ rate,
+        each the dropout of a tensor of ones with the cell's next seed (as Keras)."""
         def one():
-            keep = self._rng.random(step_input.shape) >= rate
-            scale = np.asarray(1.0 / (1.0 - rate), dtype=step_input.dtype)
-            return np.where(keep, scale, np.zeros((), step_input.dtype))
+            return random.dropout(np.ones_like(step_input), rate, seed=self.seed_generator)
         count = self.dropout_mask_count
         return one() if count is None else [one() for _ in range(count)]
 
@@ -598,6 +597,11 @@ class RNN(Layer):
             states = self.cell.get_initial_state(N)
         time_mask = self._check_mask(mask, N, T)
 
+        # As Keras' RNN.call: the call's dropout masks are drawn whether or not it trains (so
+        # the k-th call of the layer uses the seed pair (s, k) in fit, evaluate and predict
+        # alike), and used only when training.
+        self.cell.get_dropout_mask(x[:, 0])
+        self.cell.get_recurrent_dropout_mask(states[0])
         masks = self.cell.dropout_for_call(x[:, 0], states[0], training)
         self.cell.reset_dropout_mask()
         self.cell.reset_recurrent_dropout_mask()

@@ -19,9 +19,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ... import activations
+from ... import activations, initializers
 from ...typing import Array
-from .rnn import RNN, CellDropout, RecurrentCell, _reject_unsupported, _serialize_init
+from .rnn import (
+    RNN,
+    CellDropout,
+    RecurrentCell,
+    SeedGenerator,
+    _reject_unsupported,
+    _serialize_init,
+)
 
 __all__ = ["SimpleRNN", "SimpleRNNCell", "SimpleRNNStepCache", "simple_rnn_step_forward",
            "simple_rnn_step_backward"]
@@ -91,11 +98,13 @@ class SimpleRNNCell(RecurrentCell):
         kwargs.pop("implementation", None)
         super().__init__(units, dropout=dropout, recurrent_dropout=recurrent_dropout,
                          seed=seed, **kwargs)
+        # Keras' order: the dropout generator draws its seed, then the initializers
+        self.seed_generator = SeedGenerator(seed)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.recurrent_initializer = recurrent_initializer
-        self.bias_initializer = bias_initializer
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
 
     def build(self, input_shape) -> None:
         self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
