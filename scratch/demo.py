@@ -1,7 +1,8 @@
 """The main job: one course model trained in scratch and in tf.keras, side by side.
 
-Both engines start from identical weights (scratch's, copied into tf.keras by keras_ref),
-see the same batches (shuffle=False) and print, per epoch, loss / accuracy / val_accuracy
+Both engines build the same model code after `set_random_seed(0)`, as a course notebook does,
+so they start from the same weights and see the same shuffled batches with nothing copied
+between them (docs/RANDOMNESS.md), and print, per epoch, loss / accuracy / val_accuracy
 and the time of the epoch; at the end the largest weight difference and the speed ratio.
 Without TensorFlow installed, scratch runs alone and the demo says how to add the comparison.
 """
@@ -67,7 +68,7 @@ def run_demo(model: str = "dense", epochs: int | None = None, batch_size: int = 
     title = ("Lecture 32 CNN (3 stride-2 Conv2D) on digits 28×28" if model == "cnn"
              else "Lecture 24 dense network on scikit-learn digits")
     print(f"scratch demo: {title}, Adam, sparse categorical cross-entropy, "
-          f"batch {batch_size}, {epochs} epochs, shuffle=False")
+          f"batch {batch_size}, {epochs} epochs, fit's defaults (shuffled batches)")
     print(f"BLAS: {describe_blas()}; scratch's training loop picks 1 or 2 BLAS threads by the "
           f"size of a step and the machine's load (scratch._threads)")
     print(f"CPU tier: {cpu_tier.describe()} (docs/PORTABILITY.md)")
@@ -100,7 +101,7 @@ def run_demo(model: str = "dense", epochs: int | None = None, batch_size: int = 
     cb = callbacks.LambdaCallback(on_epoch_begin=timer.on_epoch_begin,
                                   on_epoch_end=timer.on_epoch_end)
     hist = net.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=epochs,
-                   batch_size=batch_size, shuffle=False, verbose=0, callbacks=[cb]).history
+                   batch_size=batch_size, verbose=0, callbacks=[cb]).history
     khist, ktimer = None, _EpochTimer()
     if knet is not None:
         import keras_ref
@@ -109,7 +110,7 @@ def run_demo(model: str = "dense", epochs: int | None = None, batch_size: int = 
         kcb = k.callbacks.LambdaCallback(on_epoch_begin=ktimer.on_epoch_begin,
                                          on_epoch_end=ktimer.on_epoch_end)
         khist = knet.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=epochs,
-                         batch_size=batch_size, shuffle=False, verbose=0,
+                         batch_size=batch_size, verbose=0,
                          callbacks=[kcb]).history
 
     head = f"{'epoch':>5} | {'scratch loss':>12} {'acc':>6} {'val_acc':>7} {'time':>8}"
