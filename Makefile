@@ -3,6 +3,7 @@
 #   make demo    the demo (python -m scratch demo)
 #   make test    the whole test suite (parity against tf.keras included)
 #   make test-tiers   the suite again on each lower CPU tier (what CI adds)
+#   make test-readable   the training tests with every fast path off (CI too)
 #
 # Both create .venv first if needed (`make venv`): Python >= 3.11 and pip are all a machine
 # needs. pip's index comes from the machine's own pip configuration, never from here.
@@ -24,7 +25,7 @@ export TF_ENABLE_ONEDNN_OPTS ?= 0
 export KERAS_BACKEND ?= tensorflow
 export MPLBACKEND ?= Agg
 
-.PHONY: venv demo test test-tiers bench examples lint clean
+.PHONY: venv demo test test-tiers test-readable bench examples lint clean
 
 venv: $(STAMP)
 
@@ -54,6 +55,14 @@ test-tiers: venv
 	for tier in $$tiers; do \
 		$(PY) -m scratch.cpu_tier $$tier -- $(PY) -m pytest -q tests; \
 	done
+
+# The training tests again with every fast path off (SCRATCH_FAST_PATHS=0): the readable
+# NumPy code alone gives tf.keras' numbers too. CI runs it.
+READABLE_TESTS := tests/test_training_parity.py tests/test_cnn_training.py \
+	tests/test_rnn_training.py tests/test_recommender_transfer_gan.py tests/test_random.py \
+	tests/test_masking.py
+test-readable: venv
+	SCRATCH_FAST_PATHS=0 $(PY) -m pytest -q $(READABLE_TESTS)
 
 bench: venv
 	$(PY) benchmarks/run.py

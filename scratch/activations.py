@@ -597,9 +597,10 @@ def leaky_relu_backward_numpy(dy: Array, x: Array, alpha) -> Array:
 
 
 def _one_pass(*arrays: Array) -> bool:
-    """Whether the one-pass Numba kernels take these arrays: same shape, same float32 or
-    float64 dtype, C-contiguous (any other case keeps the NumPy formula)."""
-    return arrays[0].dtype in backend.FLOAT_DTYPES and backend.same_layout(*arrays)
+    """Whether the one-pass Numba kernels take these arrays: fast paths on, same shape, same
+    float32 or float64 dtype, C-contiguous (any other case keeps the NumPy formula)."""
+    return (backend.fast_paths_enabled() and arrays[0].dtype in backend.FLOAT_DTYPES
+            and backend.same_layout(*arrays))
 
 
 @functools.lru_cache(maxsize=64)

@@ -4,13 +4,29 @@
   ("float32", as in Keras). ``set_floatx("float64")`` switches the engine to
   float64 end to end; a layer's own ``dtype=`` argument overrides it.
 * ``epsilon()`` is Keras' fuzz factor 1e-7 (used by the clipped cross-entropies).
+* ``fast_paths(enabled)`` is the one switch of every fast path (Numba kernels, im2col, fused
+  updates, the training step's shortcuts). ``fast_paths(False)`` runs the readable NumPy code
+  that mirrors the course's equations everywhere, so a debugger steps through them::
+
+      with scratch.backend.fast_paths(False):    # for the block
+          model.fit(x, y)
+      scratch.backend.fast_paths(False)          # from now on
+
+  ``SCRATCH_FAST_PATHS=0`` in the environment starts a process with them off. A layer or
+  loss whose own ``fast_path`` attribute is True or False follows it instead
+  (None, the default, follows the switch). Both paths give the same numbers: each fast path
+  has a test against its readable twin (tests/test_fast_paths.py and the layer tests).
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 _FLOATX = "float32"
+# SCRATCH_FAST_PATHS=0 in the environment starts with the fast paths off.
+_FAST_PATHS = os.environ.get("SCRATCH_FAST_PATHS", "1") != "0"
 _EPSILON = 1e-7
 _FLOAT_DTYPES = ("float32", "float64")
 # The same two as NumPy dtypes, for the fast paths' `array.dtype in FLOAT_DTYPES` tests (a
@@ -27,6 +43,37 @@ def same_layout(*arrays: np.ndarray) -> bool:
         if a.dtype != first.dtype or a.shape != first.shape or not a.flags.c_contiguous:
             return False
     return True
+
+
+class fast_paths:
+    """Turn every fast path on or off: a setter, and a context manager that restores the
+    previous value on exit (see the module docstring)."""
+
+    def __init__(self, enabled: bool) -> None:
+        global _FAST_PATHS
+        if not isinstance(enabled, (bool, np.bool_)):
+            raise TypeError(f"`enabled` must be True or False. Received: enabled={enabled!r}")
+        self._previous = _FAST_PATHS
+        _FAST_PATHS = bool(enabled)
+
+    def __enter__(self) -> fast_paths:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        global _FAST_PATHS
+        _FAST_PATHS = self._previous
+
+
+def fast_paths_enabled() -> bool:
+    """Whether the fast paths are on (the global switch)."""
+    return _FAST_PATHS
+
+
+def use_fast_path(owner=None) -> bool:
+    """Whether `owner` (a layer, a loss, or None) takes its fast path: its own `fast_path`
+    attribute when that is True or False, else the global switch."""
+    own = getattr(owner, "fast_path", None)
+    return _FAST_PATHS if own is None else bool(own)
 
 
 def floatx() -> str:

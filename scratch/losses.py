@@ -559,8 +559,9 @@ class Loss:
     is_crossentropy = False
     #: The activation assumed between hidden logits and y_pred (see `value_and_grad`).
     _default_activation = "softmax"
-    #: Use the Numba twins of the logits formulas where a loss has them (False: NumPy only).
-    fast_path = True
+    #: Use the Numba twins of the logits formulas where a loss has them: True/False for this
+    #: loss, None to follow the global switch (`backend.fast_paths`).
+    fast_path = None
 
     def __init__(self, reduction="sum_over_batch_size", name: str | None = None) -> None:
         self.reduction = standardize_reduction(reduction)
@@ -590,7 +591,7 @@ class Loss:
     def _run(self, y_true, y_pred, sample_weight, logits, mask, need_grad: bool,
              activation=None):
         if logits is not None and sample_weight is None and mask is None and \
-                self.fast_path and self.reduction in _MEAN_LIKE:
+                backend.use_fast_path(self) and self.reduction in _MEAN_LIKE:
             fused = self._fused_mean(y_true, y_pred, logits, need_grad)
             if fused is not None:
                 return fused
@@ -843,7 +844,7 @@ class _SmoothedCrossentropy(Loss):
         if self.label_smoothing:
             y_true = self._smooth(y_true, y_pred.dtype.type)
         forward, backward = self._LOGITS if from_logits else self._PROBS
-        if from_logits and self.fast_path and self._FAST_LOGITS and y_pred.size and \
+        if from_logits and backend.use_fast_path(self) and self._FAST_LOGITS and y_pred.size and \
                 y_pred.shape[-1] <= _MAX_KERNEL_CLASSES:
             forward, backward = self._FAST_LOGITS
         values, cache = forward(y_true, y_pred)
@@ -1069,7 +1070,7 @@ class SparseCategoricalCrossentropy(Loss):
             valid = labels != self.ignore_class
             labels = np.where(valid, labels, 0)
             y_pred = np.where(valid[..., None], y_pred, 0).astype(y_pred.dtype, copy=False)
-        if from_logits and valid is None and self.fast_path and y_pred.size and \
+        if from_logits and valid is None and backend.use_fast_path(self) and y_pred.size and \
                 y_pred.shape[-1] <= _MAX_KERNEL_CLASSES:
             values, cache = scce_logits_forward_fast(labels, y_pred)
             return values, lambda dv: scce_logits_backward_fast(dv, cache), None

@@ -21,7 +21,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import scratch
-import scratch.optimizers.base as optimizer_base
 from scratch import backend, cpu_tier, losses
 from scratch._kernels.losses import MAX_CLASSES, block_sum
 from scratch.testing import assert_close
@@ -179,20 +178,17 @@ def test_fast_crossentropy_hidden_logits_at_extremes(kind):
 def _fit_history(fast: bool, loss: str, units: int, y, dtype: str):
     scratch.backend.set_floatx(dtype)
     try:
-        scratch.utils.set_random_seed(3)
-        model = scratch.Sequential([scratch.Input((6,)), scratch.layers.Dense(5, activation="relu"),
-                                    scratch.layers.Dense(units, activation="sigmoid" if units == 1
-                                                         else "softmax")])
-        model.compile(optimizer=scratch.optimizers.Adam(0.01), loss=loss, metrics=["accuracy"])
-        if not fast:
-            model._losses_resolved_for = None
-            model._resolve_losses_if_built(1)
-            for l in model._losses:
-                l.fast_path = False
-        x = np.random.default_rng(0).standard_normal((45, 6)).astype(dtype)
-        history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
-                            validation_split=0.2).history
-        return history, model.get_weights()
+        with scratch.backend.fast_paths(fast):
+            scratch.utils.set_random_seed(3)
+            model = scratch.Sequential([
+                scratch.Input((6,)), scratch.layers.Dense(5, activation="relu"),
+                scratch.layers.Dense(units, activation="sigmoid" if units == 1 else "softmax")])
+            model.compile(optimizer=scratch.optimizers.Adam(0.01), loss=loss,
+                          metrics=["accuracy"])
+            x = np.random.default_rng(0).standard_normal((45, 6)).astype(dtype)
+            history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                                validation_split=0.2).history
+            return history, model.get_weights()
     finally:
         scratch.backend.set_floatx("float32")
 
@@ -200,10 +196,10 @@ def _fit_history(fast: bool, loss: str, units: int, y, dtype: str):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("loss,units", [("binary_crossentropy", 1),
                                         ("sparse_categorical_crossentropy", 4)])
-def test_fit_with_shortcuts_equals_readable_paths(loss, units, dtype, monkeypatch):
+def test_fit_with_shortcuts_equals_readable_paths(loss, units, dtype):
+    """fit with every fast path against `backend.fast_paths(False)`: the readable code."""
     y = np.random.default_rng(1).integers(0, max(units, 2), 45)
     fast_h, fast_w = _fit_history(True, loss, units, y, dtype)
-    monkeypatch.setattr(optimizer_base, "_FUSE_MIN_SIZE", 10**12)  # NumPy optimizer updates
     ref_h, ref_w = _fit_history(False, loss, units, y, dtype)
     assert fast_h.keys() == ref_h.keys()
     for key in ref_h:
@@ -366,7 +362,7 @@ def test_leaky_relu_kernels_equal_numpy_bitwise(case):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_kernels_equal_their_numpy_form(dtype, training, monkeypatch):
+def test_batch_norm_kernels_equal_their_numpy_form(dtype, training):
     """BatchNormalization's Numba passes give the NumPy fast form's numbers (the sums run
     over the rows in the same order; dγ's einsum may differ in the last bits)."""
     from scratch.layers import normalization
@@ -376,14 +372,15 @@ def test_batch_norm_kernels_equal_their_numpy_form(dtype, training, monkeypatch)
     dy = rng.standard_normal((32, 48)).astype(dtype)
     outs = []
     for kernels in (True, False):
-        if not kernels:
-            monkeypatch.setattr(normalization, "_kernels_take", lambda *a: False)
-        layer = normalization.BatchNormalization(dtype=dtype)
-        layer.build(x.shape)
-        layer.params["gamma"][...] = rng.uniform(0.5, 2, 48) if kernels else outs[0][4]
-        layer.params["beta"][...] = rng.uniform(-1, 1, 48) if kernels else outs[0][5]
-        y = layer.forward(x, training=training)
-        dx = layer.backward(dy)
+        # without kernels: the global switch off, but this layer keeps its NumPy fast form
+        with scratch.backend.fast_paths(kernels):
+            layer = normalization.BatchNormalization(dtype=dtype)
+            layer.fast_path = True
+            layer.build(x.shape)
+            layer.params["gamma"][...] = rng.uniform(0.5, 2, 48) if kernels else outs[0][4]
+            layer.params["beta"][...] = rng.uniform(-1, 1, 48) if kernels else outs[0][5]
+            y = layer.forward(x, training=training)
+            dx = layer.backward(dy)
         outs.append((y, dx, layer.grads["gamma"], layer.grads["beta"],
                      layer.params["gamma"].copy(), layer.params["beta"].copy(),
                      layer.state["moving_mean"].copy(), layer.state["moving_variance"].copy()))
@@ -392,3 +389,68 @@ def test_batch_norm_kernels_equal_their_numpy_form(dtype, training, monkeypatch)
         assert np.array_equal(ours, theirs)
     for ours, theirs in ((dx, dx_np), (dg, dg_np)):
         assert_close(ours, theirs, kind="fast_vs_readable", dtype=dtype)
+
+
+def test_the_switch_is_a_setter_and_a_context_manager():
+    assert scratch.backend.fast_paths_enabled()
+    with scratch.backend.fast_paths(False):
+        assert not scratch.backend.fast_paths_enabled()
+        layer = scratch.layers.Conv2D(2, 3)
+        assert not scratch.backend.use_fast_path(layer)
+        layer.fast_path = True  # a layer's own choice wins
+        assert scratch.backend.use_fast_path(layer)
+    assert scratch.backend.fast_paths_enabled()
+    scratch.backend.fast_paths(False)
+    try:
+        assert not scratch.backend.fast_paths_enabled()
+    finally:
+        scratch.backend.fast_paths(True)
+    with pytest.raises(TypeError, match="Received: enabled='no'"):
+        scratch.backend.fast_paths("no")
+
+
+def test_fast_paths_off_runs_no_kernel(monkeypatch):
+    """With the switch off, a model with every kind of layer trains without calling one
+    Numba kernel: the readable code runs end to end. Every compiled function that any
+    scratch module holds is replaced by one that fails the test."""
+    import importlib
+    import pkgutil
+    import sys
+
+    from numba.core.registry import CPUDispatcher
+
+    from scratch import _kernels
+
+    for info in pkgutil.iter_modules(_kernels.__path__):
+        importlib.import_module(f"scratch._kernels.{info.name}")
+
+    def refuse(name):
+        def kernel(*args, **kwargs):
+            raise AssertionError(f"Numba kernel {name} ran with the fast paths off")
+        return kernel
+
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith("scratch") and module is not None:
+            for attr, value in list(vars(module).items()):
+                if isinstance(value, CPUDispatcher):
+                    monkeypatch.setattr(module, attr, refuse(f"{module_name}.{attr}"))
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 20, (24, 6))
+    images = rng.standard_normal((24, 6, 6, 2)).astype("float32")
+    y = rng.integers(0, 3, 24)
+    with scratch.backend.fast_paths(False):
+        scratch.utils.set_random_seed(0)
+        L = scratch.layers
+        text_in, image_in = scratch.Input((6,)), scratch.Input((6, 6, 2))
+        t = L.Embedding(20, 4, mask_zero=True)(text_in)
+        t = L.LSTM(5)(L.GRU(4, return_sequences=True)(t))
+        i = L.Conv2D(3, 3, padding="same")(image_in)
+        i = L.MaxPooling2D()(L.BatchNormalization()(i))
+        i = L.GlobalAveragePooling2D()(L.LeakyReLU(0.1)(i))
+        z = L.Dropout(0.2)(L.Concatenate()([t, i]))
+        out = L.Dense(3, activation="softmax")(L.LayerNormalization()(z))
+        model = scratch.Model([text_in, image_in], out)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        history = model.fit([ids, images], y, batch_size=8, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))

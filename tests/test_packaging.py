@@ -218,6 +218,7 @@ def _fake_ci(tmp_path: Path, test_rc: int, venv_rc: int = 0,
         "fi\n"
         f'if [[ "${{1:-}}" == test ]]; then echo "make test ran"; exit {test_rc}; fi\n'
         f'if [[ "${{1:-}}" == test-tiers ]]; then echo "make test-tiers ran"; exit {tiers_rc}; fi\n'
+        'if [[ "${1:-}" == test-readable ]]; then echo "make test-readable ran"; exit 0; fi\n'
         "exit 99\n"
     )
     make.chmod(0o755)
@@ -260,6 +261,7 @@ def test_ci_script_exit_code_follows_make_test(tmp_path, test_rc):
 def test_ci_script_runs_the_tier_suites_after_make_test(tmp_path, tiers_rc):
     out = _fake_ci(tmp_path, 0, tiers_rc=tiers_rc)
     assert out.stdout.index("make test ran") < out.stdout.index("make test-tiers ran")
+    assert ("make test-readable ran" in out.stdout) == (tiers_rc == 0)
     assert out.returncode == tiers_rc, out.stdout + out.stderr
 
 

@@ -124,7 +124,7 @@ def scratch_layer(case: Case):
 
 
 def run_scratch(case: Case, layer, data: Data, fast: bool = True) -> Result:
-    layer.use_fast_path = fast
+    layer.fast_path = fast
     layer.cell._dropout_mask = data.dropout
     layer.cell._recurrent_dropout_mask = data.recurrent_dropout
     kwargs = {} if data.mask is None else {"mask": data.mask}

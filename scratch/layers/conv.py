@@ -27,7 +27,8 @@ Backward, for the cotangent dz = dL/dz (after the activation's backward):
     dx_pad[n, h·sh + i·dh, w·sw + j·dw, c] += Σ_o W[i, j, c, o] · dz[n, h, w, o]
     dx = dx_pad with the padding cropped off
 
-Two implementations with one contract, chosen by the layer attribute `fast_path`:
+Two implementations with one contract, chosen by `backend.fast_paths` (or the layer's own
+`fast_path` when it is set):
 
 * readable (`conv2d_forward` / `conv2d_backward`): every window as a strided view and one
   `einsum` per group; the backward walks the kernel taps (i, j) and scatters one strided
@@ -59,7 +60,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .. import activations, initializers
+from .. import activations, backend, initializers
 from .._kernels import load as load_kernels
 from .._threads import _blas_controllers, engine_blas_threads
 from ..typing import Array, Shape
@@ -464,7 +465,7 @@ class _Conv(Layer):
         # Resolved now, as Keras does: an unseeded random initializer draws its seed here.
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.fast_path = True  # False: the readable NumPy oracle
+        self.fast_path = None  # True/False: this layer's choice; None: backend.fast_paths
 
     # -------------------------------------------------------------- shapes and checks
     def _rank_message(self, shape) -> str:
@@ -551,7 +552,7 @@ class _Conv(Layer):
         kernel, strides, dilation = self._geometry_2d()
         pads = self._pads_2d(x.shape[1:-1])
         bias = self.params.get("bias")
-        if self.fast_path:
+        if backend.use_fast_path(self):
             pixels = x.shape[0] * math.prod(self._spatial_output(x.shape[1:-1]))
             z, cols = conv2d_forward_fast(x2, kernel, bias, strides, pads, dilation, self.groups,
                                           conv_threads(kernel.size * pixels))
@@ -588,7 +589,7 @@ class _Conv(Layer):
         dz = self._check_dy(dz, cache.y.shape)
         dz2 = dz[:, None] if self.rank == 1 else dz
         kernel, strides, dilation = self._geometry_2d()
-        if self.fast_path:
+        if backend.use_fast_path(self):
             dx, grads = conv2d_backward_fast(dz2, cache.cols, cache.x_shape, kernel, strides,
                                              cache.pads, dilation, self.groups, self.use_bias,
                                              need_dx=not getattr(self, "_skip_input_grad",

@@ -8,7 +8,7 @@ the product and indexes the matrix directly:
 Its backward is a scatter-add: every occurrence of id v sends its cotangent row to row v,
 and repeated ids accumulate. The ids themselves get no gradient (they are integers).
 
-Two implementations of the scatter-add, chosen by `layer.fast_path` (default True): the
+Two implementations of the scatter-add, chosen by `backend.fast_paths` (or `layer.fast_path`): the
 readable `embedding_backward` (np.add.at) and the Numba kernel
 `scratch._kernels.embedding.embedding_scatter_add`, which performs the same additions in the
 same order (bit-identical; a test checks it). Measured here (one core, float32):
@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import initializers
+from .. import backend, initializers
 from .._kernels import load as load_kernels
 from ..optimizers.base import RowSparseGradient
 from ..typing import Array, Shape
@@ -127,7 +127,7 @@ class Embedding(Layer):
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
-        self.fast_path = True  # False: the readable np.add.at backward
+        self.fast_path = None  # True/False: this layer's choice; None: backend.fast_paths
         if weights is not None:
             self.build(None)
             self.built = True
@@ -215,7 +215,7 @@ class Embedding(Layer):
 
     def _scatter(self, dy: Array, ids: Array) -> Array:
         """embedding_backward, by the Numba kernel on the fast path (bit-identical)."""
-        if not self.fast_path:
+        if not backend.use_fast_path(self):
             return embedding_backward(dy, ids, self.input_dim)
         embedding_scatter_add = load_kernels("embedding").embedding_scatter_add
         dE = np.zeros((self.input_dim, self.output_dim), dtype=dy.dtype)

@@ -23,7 +23,7 @@ Backward, with x̂ = (x − μ)/√(σ² + ε) and sums over the n positions of 
 Layer normalization uses the same formula per sample, over the feature axes instead of the
 batch, with no moving statistics.
 
-Two implementations per layer, chosen by `layer.fast_path` (default True): the readable
+Two implementations per layer, chosen by `backend.fast_paths` (or `layer.fast_path`): the readable
 functions (`batch_norm_forward`, ... written literally over the reduction axes) and a fast
 form on a 2-D (positions, channels) view when the normalized axis is last, with per-channel
 coefficients and fewer temporaries (`batch_norm_forward_fast`, ...), whose batch statistics,
@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import initializers
+from .. import backend, initializers
 from .._kernels import load as load_kernels
 from ..backend import FLOAT_DTYPES
 from ..typing import Array, Shape
@@ -174,9 +174,9 @@ def _norm_grads(dbeta: Array, dgamma: Array, center: bool, scale: bool) -> dict:
 
 def _kernels_take(x2: Array, *vectors: Array) -> bool:
     """Whether the Numba passes take a (rows, channels) array and its per-channel vectors
-    (or arrays shaped like it)."""
-    return (x2.ndim == 2 and x2.shape[0] >= 1 and x2.dtype in FLOAT_DTYPES and
-            x2.flags.c_contiguous and
+    (or arrays shaped like it); never while the fast paths are off."""
+    return (backend.fast_paths_enabled() and x2.ndim == 2 and x2.shape[0] >= 1 and
+            x2.dtype in FLOAT_DTYPES and x2.flags.c_contiguous and
             all(v.dtype == x2.dtype and v.flags.c_contiguous and
                 v.shape in (x2.shape, x2.shape[1:]) for v in vectors))
 
@@ -306,7 +306,7 @@ class BatchNormalization(Layer):
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.synchronized = bool(synchronized)
-        self.fast_path = True
+        self.fast_path = None  # None: the global switch (backend.fast_paths)
         self._built_shape: tuple | None = None
 
     def _validate_shape(self, shape) -> int:
@@ -350,7 +350,7 @@ class BatchNormalization(Layer):
         shape = [1] * x.ndim
         shape[axis] = x.shape[axis]
         gamma, beta = self.params.get("gamma"), self.params.get("beta")
-        fast = self.fast_path and axis == x.ndim - 1
+        fast = backend.use_fast_path(self) and axis == x.ndim - 1
         if fast:
             x_in = x.reshape(-1, x.shape[-1])
             shape = [x.shape[-1]]
@@ -441,7 +441,7 @@ class LayerNormalization(Layer):
         self.center, self.scale = bool(center), bool(scale)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
-        self.fast_path = True
+        self.fast_path = None  # None: the global switch (backend.fast_paths)
         self._norm_shape: tuple | None = None
 
     supports_masking = True
@@ -493,7 +493,7 @@ class LayerNormalization(Layer):
         axes = self._validate_shape(x.shape)
         gamma = self._broadcast(self.params.get("gamma"), x.ndim, axes)
         beta = self._broadcast(self.params.get("beta"), x.ndim, axes)
-        fast = self.fast_path and axes == (x.ndim - 1,)
+        fast = backend.use_fast_path(self) and axes == (x.ndim - 1,)
         if fast:  # rows = samples·positions, columns = features: statistics along axis 1
             g = None if gamma is None else gamma.reshape(-1)
             b = None if beta is None else beta.reshape(-1)

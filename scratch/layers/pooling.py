@@ -22,8 +22,8 @@ Math (window R(a, b) of output cell (a, b), real cells only; count = |R(a, b)|):
 
 Implementations: the readable NumPy functions below (`max_pool2d_forward`, ...: every window
 as a strided view; `np.add.at` for the max scatter) and Numba kernels
-(`scratch._kernels.pooling`) used by default (`layer.fast_path = True`); a test checks they
-agree. Max pooling over windows that neither overlap nor need padding (the default strides =
+(`scratch._kernels.pooling`) used while the fast paths are on (`backend.fast_paths`); a test
+checks they agree. Max pooling over windows that neither overlap nor need padding (the default strides =
 pool_size on a divisible input) has its own pair of kernels: the forward records each
 winner's tap in its window (uint8) and the backward writes every cell of dx once, instead of
 zero-filling dx and scattering into it (measured here on 128×32×32×32, 2×2: forward +
@@ -40,6 +40,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .. import backend
 from .._kernels import load as load_kernels
 from ..typing import Array, Shape
 from .base import Layer
@@ -163,7 +164,7 @@ class _Pooling(Layer):
                                          self.rank, "strides")
         self.padding = standardize_padding(padding)
         self.data_format = standardize_data_format(data_format)
-        self.fast_path = True
+        self.fast_path = None  # True/False: this layer's choice; None: backend.fast_paths
 
     def _validate_shape(self, shape) -> None:
         if len(shape) != self.rank + 2:
@@ -213,7 +214,7 @@ class _Pooling(Layer):
         pool, strides, pads = self._geometry_2d(x.shape[1:-1])
         x2 = x[:, None] if self.rank == 1 else x
         argmax = taps = None
-        if self.fast_path:
+        if backend.use_fast_path(self):
             kernels = load_kernels("pooling")
             ho, wo = _out_hw(x2.shape, pool, strides, pads)
             y = np.empty((x2.shape[0], ho, wo, x2.shape[3]), dtype=x.dtype)
@@ -245,7 +246,7 @@ class _Pooling(Layer):
             dx = np.empty(cache.x_shape, dtype=dy.dtype)
             kernels.max_pool2d_bwd_tiled(np.ascontiguousarray(dy2), cache.taps, *pool,
                                          *strides, dx)
-        elif self.fast_path:
+        elif backend.use_fast_path(self):
             kernels = load_kernels("pooling")
             dx = np.zeros(cache.x_shape, dtype=dy.dtype)
             dyc = np.ascontiguousarray(dy2)

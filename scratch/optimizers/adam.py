@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import scalar_math
+from .. import backend, scalar_math
 from .._kernels.optimizers import adam_update, adam_update_squares
 from .base import (
     Optimizer,
@@ -76,7 +76,8 @@ class Adam(Optimizer):
         self._momentums, self._velocities = self.add_optimizer_variables(
             var_list, ["momentum", "velocity"])
         # 1-D views (w, m, v) for the fused kernel where the variable allows it, else None
-        self._flat = [(w.reshape(-1), m.reshape(-1), v.reshape(-1)) if _fusable(w, m, v)
+        self._flat = [(w.reshape(-1), m.reshape(-1), v.reshape(-1))
+                      if backend.same_layout(w, m, v)
                       else None for w, m, v in zip(var_list, self._momentums,
                                                    self._velocities)]
         if self.amsgrad:

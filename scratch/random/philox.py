@@ -51,7 +51,7 @@ import math
 
 import numpy as np
 
-from .. import _kernels, scalar_math
+from .. import _kernels, backend, scalar_math
 
 __all__ = ["philox", "key_and_counter", "random_words", "uniform", "normal",
            "truncated_normal", "box_muller_readable", "random_shuffle"]
@@ -157,6 +157,9 @@ def box_muller_readable(u1: np.ndarray, u2: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _box_muller(u1: np.ndarray, u2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Numba kernel, or its readable twin while the fast paths are off."""
+    if not backend.fast_paths_enabled():
+        return box_muller_readable(u1, u2)
     z0, z1 = np.empty_like(u1), np.empty_like(u1)
     dtype = u1.dtype.type
     _kernels.load("random").box_muller(u1, u2, z0, z1, dtype(1e-7), dtype(-2.0))

@@ -44,7 +44,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ... import random
+from ... import backend, random
 from ..._kernels import load as load_kernels
 from ...typing import Array, Shape
 from ..base import Layer, as_list, shape_tuple
@@ -405,7 +405,7 @@ class RNN(Layer):
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.states: list[Array] | None = None
         self.initial_state_grads: list[Array] | None = None
-        self.use_fast_path = True  # False forces the readable reference loop
+        self.fast_path = None  # True/False: this layer's choice; None: backend.fast_paths
         self.params = cell.params  # the same dict: optimizers update the cell's arrays
 
     @property
@@ -606,7 +606,7 @@ class RNN(Layer):
         self.cell.reset_dropout_mask()
         self.cell.reset_recurrent_dropout_mask()
         run = rnn_forward
-        if self.use_fast_path:
+        if backend.use_fast_path(self):
             fast_kernels = load_kernels("recurrent")
             if fast_kernels.supports(self.cell, masks):
                 run = fast_kernels.rnn_forward
