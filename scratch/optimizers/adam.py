@@ -75,61 +75,64 @@ class Adam(Optimizer):
         super().build(var_list, var_names)
         self._momentums, self._velocities = self.add_optimizer_variables(
             var_list, ["momentum", "velocity"])
-        # 1-D views (w, m, v) for the fused kernel where the variable allows it, else None
+        # for the fast path: 1-D views (w, m, v) of each variable the kernel can take
         self._flat = [(w.reshape(-1), m.reshape(-1), v.reshape(-1))
-                      if backend.same_layout(w, m, v)
-                      else None for w, m, v in zip(var_list, self._momentums,
-                                                   self._velocities)]
+                      if backend.same_layout(w, m, v) else None
+                      for w, m, v in zip(var_list, self._momentums, self._velocities)]
         if self.amsgrad:
             self._velocity_hats = self.add_optimizer_variables(var_list, "velocity_hat")
 
-    def _step_constants(self, learning_rate, dtype) -> tuple:
-        """(α, 1 − β₁, 1 − β₂, ε) in `dtype` for this step; the same for every variable of
-        a step, so they are computed once per (step, dtype, lr), and the casts of β₁, β₂, ε
-        once per value (about 15 µs a step otherwise, most of a small model's update)."""
-        key = (self._iterations, dtype, learning_rate, self.beta_1, self.beta_2, self.epsilon)
-        if self._constants_key != key:
-            fixed_key = key[1:2] + key[3:]
-            if getattr(self, "_fixed_key", None) != fixed_key:
-                self._fixed = (_keras_cast(self.beta_1, dtype), _keras_cast(self.beta_2, dtype),
-                               _keras_const(1 - self.beta_1, dtype),
-                               _keras_const(1 - self.beta_2, dtype),
-                               _keras_const(self.epsilon, dtype))
-                self._fixed_key = fixed_key
-            beta_1, beta_2, one_minus_beta_1, one_minus_beta_2, epsilon = self._fixed
-            lr = _keras_cast(learning_rate, dtype)
-            local_step = dtype.type(self._iterations + 1)
-            beta_1_power = scalar_math.pow(beta_1, local_step)
-            beta_2_power = scalar_math.pow(beta_2, local_step)
-            alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-            self._constants = (dtype.type(alpha), one_minus_beta_1, one_minus_beta_2, epsilon)
-            self._constants_key = key
-        return self._constants
-
     def update_step(self, gradient, variable, learning_rate) -> None:
         dtype = variable.dtype
-        g = gradient
-        i = self._index[id(variable)]
-        constants = self._step_constants(learning_rate, dtype)
-        squares = getattr(g, "sum_of_squares", None)
-        flat = self._flat[i]
-        if squares is None and flat is not None and not self.amsgrad and _fusable(variable, g):
-            adam_update(flat[0], g.reshape(-1), flat[1], flat[2], *constants)
-            return
-        m = self._momentums[i]
-        v = self._velocities[i]
-        alpha, one_minus_beta_1, one_minus_beta_2, epsilon = constants
-        if not self.amsgrad and squares is not None and _fusable(variable, g, squares, m, v):
-            adam_update_squares(variable.reshape(-1), np.asarray(g).reshape(-1),
-                                squares.reshape(-1), m.reshape(-1), v.reshape(-1), *constants)
-            return
-        m += (g - m) * one_minus_beta_1
-        v += (square(g) - v) * one_minus_beta_2
+        i = self._var_index(variable)
+        m, v = self._momentums[i], self._velocities[i]
+        lr = _keras_cast(learning_rate, dtype)
+        local_step = dtype.type(self._iterations + 1)
+        beta_1_power = scalar_math.pow(_keras_cast(self.beta_1, dtype), local_step)
+        beta_2_power = scalar_math.pow(_keras_cast(self.beta_2, dtype), local_step)
+        alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        m += (gradient - m) * _keras_const(1 - self.beta_1, dtype)
+        v += (square(gradient) - v) * _keras_const(1 - self.beta_2, dtype)
         if self.amsgrad:
             v_hat = self._velocity_hats[i]
             np.maximum(v_hat, v, out=v_hat)
             v = v_hat
-        variable -= (m * alpha) / (np.sqrt(v) + epsilon)
+        variable -= (m * alpha) / (np.sqrt(v) + _keras_const(self.epsilon, dtype))
+
+    # ------------------------------------------------------------------ fast path
+    def _fused_update_step(self, gradient, variable, learning_rate) -> bool:
+        """`update_step` in one Numba pass (no amsgrad), with this step's constants
+        computed once for all variables."""
+        flat = self._flat[self._var_index(variable)]
+        if self.amsgrad or flat is None or not _fusable(variable, gradient):
+            return False
+        w, m, v = flat
+        g = np.asarray(gradient).reshape(-1)
+        constants = self._step_constants(learning_rate, variable.dtype)
+        squares = getattr(gradient, "sum_of_squares", None)
+        if squares is None:
+            adam_update(w, g, m, v, *constants)
+        elif _fusable(variable, squares):
+            adam_update_squares(w, g, squares.reshape(-1), m, v, *constants)
+        else:
+            return False
+        return True
+
+    def _step_constants(self, learning_rate, dtype) -> tuple:
+        """(α, 1 − β₁, 1 − β₂, ε) in `dtype` for this step, as `update_step` computes them;
+        the same for every variable of a step, so computed once per (step, dtype, rate)."""
+        key = (self._iterations, dtype, learning_rate, self.beta_1, self.beta_2, self.epsilon)
+        if self._constants_key != key:
+            lr = _keras_cast(learning_rate, dtype)
+            local_step = dtype.type(self._iterations + 1)
+            beta_1_power = scalar_math.pow(_keras_cast(self.beta_1, dtype), local_step)
+            beta_2_power = scalar_math.pow(_keras_cast(self.beta_2, dtype), local_step)
+            alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+            self._constants = (dtype.type(alpha), _keras_const(1 - self.beta_1, dtype),
+                               _keras_const(1 - self.beta_2, dtype),
+                               _keras_const(self.epsilon, dtype))
+            self._constants_key = key
+        return self._constants
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

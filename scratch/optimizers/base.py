@@ -607,7 +607,8 @@ class Optimizer:
         learning_rate = self._current_learning_rate()
         self._apply_weight_decay(variables, learning_rate)
         for g, v in zip(grads, variables, strict=True):
-            self.update_step(g, v, learning_rate)
+            if not self._fused_update_step(g, v, learning_rate):
+                self.update_step(g, v, learning_rate)
         self._iterations += 1
 
     def _filter_empty_gradients(self, grads, variables):
@@ -639,8 +640,17 @@ class Optimizer:
         return g
 
     def update_step(self, gradient: np.ndarray, variable: np.ndarray, learning_rate) -> None:
-        """The optimizer's own rule: update `variable` (and its slots) in place."""
+        """The optimizer's own rule, as Keras writes it: update `variable` (and its slots)
+        in place."""
         raise NotImplementedError(f"{type(self).__name__}.update_step")
+
+    def _fused_update_step(self, gradient: np.ndarray, variable: np.ndarray,
+                           learning_rate) -> bool:
+        """The fast path of `update_step`: the same operations in one Numba pass over the
+        arrays (`scratch/_kernels/optimizers.py`), bit for bit. Returns False where no kernel
+        applies (the fast paths off, an unusual layout, an option the kernel lacks), and the
+        readable `update_step` runs instead. Optimizers with a kernel override it."""
+        return False
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:

@@ -64,10 +64,6 @@ class SGD(Optimizer):
         if self.momentum != 0:
             m = self.momentums[self._var_index(variable)]
             mu = _keras_cast(self.momentum, variable.dtype)
-            if _fusable(variable, g, m):
-                sgd_momentum_update(variable.reshape(-1), np.asarray(g).reshape(-1),
-                                    m.reshape(-1), lr, mu, bool(self.nesterov))
-                return
             m[...] = m * mu - g * lr
             if self.nesterov:
                 variable += m * mu - g * lr
@@ -75,6 +71,20 @@ class SGD(Optimizer):
                 variable += m
         else:
             variable -= g * lr
+
+    # ------------------------------------------------------------------ fast path
+    def _fused_update_step(self, gradient, variable, learning_rate) -> bool:
+        """The momentum update in one Numba pass (plain SGD is one NumPy line already)."""
+        if self.momentum == 0:
+            return False
+        m = self.momentums[self._var_index(variable)]
+        if not _fusable(variable, gradient, m):
+            return False
+        dtype = variable.dtype
+        sgd_momentum_update(variable.reshape(-1), np.asarray(gradient).reshape(-1),
+                            m.reshape(-1), _keras_cast(learning_rate, dtype),
+                            _keras_cast(self.momentum, dtype), bool(self.nesterov))
+        return True
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
