@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -310,46 +311,88 @@ class _BlasLimits:
         self._before = []
 
 
-@contextlib.contextmanager
-def scoped_blas_threads(n: int) -> Iterator[None]:
-    """Run the ``with`` block on `n` BLAS threads, then restore each library's own limit."""
-    limits = _BlasLimits()
-    limits.set(n)
-    try:
-        yield
-    finally:
-        limits.restore()
+# ----------------------------------------------------------------------------- open scopes
+# A BLAS library has one thread limit for the whole process, while scopes open and close in
+# any order: nested calls in one thread (a callback's `predict` inside `fit`, a recurrent
+# layer's one-thread scope inside a step) and fits running side by side in several threads.
+# Each scope restoring "the limits it saw when it opened" breaks as soon as two threads
+# interleave: a small fit in one thread, a large one in another, and the process is left on
+# the small one's thread count after both return. So the open scopes are kept in one list
+# for the process, and the limit follows that list:
+#   * the first scope to open remembers the process' own limits (`_PROCESS_LIMITS`);
+#   * while scopes are open, BLAS runs on the fewest threads any of them asks for: fits
+#     side by side already keep several cores busy, and a nested small step wants one;
+#   * the last scope to close puts the process' own limits back.
+# Measured here (NumPy's OpenBLAS 0.3.31, SciPy's 0.3.30): OpenBLAS honours a new limit only
+# from the thread that last changed it while that thread lives. In a process whose main
+# thread set a limit, fits in other threads cannot change it and run on that setting.
+_OPEN_SCOPES: list[_Scope] = []  # every scope entered and not yet left, in any thread
+_OPEN_SCOPES_LOCK = threading.Lock()
+_PROCESS_LIMITS = _BlasLimits()
+_THIS_THREAD = threading.local()  # .engine_scopes: this thread's engine scopes, innermost last
 
 
-class _EngineScope:
-    """The training loop's BLAS scope for a step of `work`: enters with
-    `engine_blas_threads(work)` threads, follows the machine's load on `refresh()`, restores
-    every library's own limit on exit."""
+def _apply_open_scopes() -> None:
+    """Set the BLAS limits the open scopes call for (the caller holds the lock)."""
+    if _OPEN_SCOPES:
+        _PROCESS_LIMITS.set(min([scope.threads for scope in _OPEN_SCOPES]))
+    else:
+        _PROCESS_LIMITS.restore()
 
-    active: list[_EngineScope] = []  # the scopes entered and not yet left, innermost last
+
+class _Scope:
+    """A ``with`` block that asks for `threads` BLAS threads (see "open scopes" above)."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def __enter__(self) -> _Scope:
+        with _OPEN_SCOPES_LOCK:
+            _OPEN_SCOPES.append(self)
+            _apply_open_scopes()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with _OPEN_SCOPES_LOCK:
+            _OPEN_SCOPES.remove(self)
+            _apply_open_scopes()
+
+    def ask_for(self, threads: int) -> None:
+        """Change the number of threads this open scope asks for."""
+        with _OPEN_SCOPES_LOCK:
+            self.threads = threads
+            _apply_open_scopes()
+
+
+def scoped_blas_threads(n: int) -> contextlib.AbstractContextManager:
+    """Run the ``with`` block on `n` BLAS threads (fewer if another open scope asks for
+    fewer); the process' own limits come back when the last open scope closes."""
+    return _Scope(_check_threads(n))
+
+
+class _EngineScope(_Scope):
+    """The training loop's BLAS scope for a step of `work`: asks for
+    `engine_blas_threads(work)` threads, and follows the machine's load on `refresh()`."""
 
     def __init__(self, work: int) -> None:
+        super().__init__(engine_blas_threads(work))
         self.work = work
-        self.threads: int | None = None
-        self._limits = _BlasLimits()
-
-    def _apply(self, n: int) -> None:
-        self._limits.set(n)
-        self.threads = n
 
     def refresh(self) -> None:
         n = engine_blas_threads(self.work)
         if n != self.threads:
-            self._apply(n)
+            self.ask_for(n)
 
     def __enter__(self) -> _EngineScope:
-        self._apply(engine_blas_threads(self.work))
-        _EngineScope.active.append(self)
+        super().__enter__()
+        if not hasattr(_THIS_THREAD, "engine_scopes"):  # this thread's first engine scope
+            _THIS_THREAD.engine_scopes = []
+        _THIS_THREAD.engine_scopes.append(self)
         return self
 
     def __exit__(self, *exc) -> None:
-        _EngineScope.active.remove(self)
-        self._limits.restore()
+        _THIS_THREAD.engine_scopes.remove(self)
+        super().__exit__(*exc)
 
 
 def engine_threads(work: int = 0) -> contextlib.AbstractContextManager:
@@ -360,10 +403,12 @@ def engine_threads(work: int = 0) -> contextlib.AbstractContextManager:
 
 
 def refresh_engine_threads() -> None:
-    """Between two steps of a loop: follow the machine's load in the innermost engine scope
-    (a clock read while the load's reading is recent)."""
-    if _ENGINE_THREADS == "auto" and _EngineScope.active:
-        _EngineScope.active[-1].refresh()
+    """Between two steps of a loop: follow the machine's load in this thread's innermost
+    engine scope (a clock read while the load's reading is recent)."""
+    if _ENGINE_THREADS == "auto":
+        scopes = getattr(_THIS_THREAD, "engine_scopes", None)
+        if scopes:
+            scopes[-1].refresh()
 
 
 spare_core()  # the first reading, so that the first step already has a window behind it

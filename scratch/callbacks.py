@@ -180,15 +180,32 @@ class LambdaCallback(Callback):
                 setattr(self, name, fn)
 
 
+def as_callback_list(callbacks) -> list[Callback]:
+    """`fit(callbacks=...)` as a list: None, one callback (Keras accepts it alone: its
+    CallbackList flattens what it is given) or a list or tuple of callbacks.
+
+    Raises:
+        TypeError: for anything that is not a scratch `Callback` (tf.keras' included).
+    """
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError("`callbacks` must be a Callback or a list of Callbacks. "
+                        f"Received: callbacks={callbacks!r}")
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"Callbacks must be scratch.callbacks.Callback instances. "
+                            f"Received: {cb!r}")
+    return list(callbacks)
+
+
 class CallbackList:
     """Dispatches every hook to a list of callbacks (History last, as Keras does)."""
 
     def __init__(self, callbacks=None, model=None, add_history=False, params=None):
-        self.callbacks = list(callbacks or [])
-        for cb in self.callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"Callbacks must be scratch.callbacks.Callback instances. "
-                                f"Received: {cb!r}")
+        self.callbacks = as_callback_list(callbacks)
         if add_history:
             model.history = History()
             self.callbacks.append(model.history)

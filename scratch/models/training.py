@@ -21,18 +21,22 @@ from collections.abc import Iterable
 import numpy as np
 
 from .. import callbacks as callbacks_module
-from .. import random
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
+from .. import random
 from .._threads import engine_threads, refresh_engine_threads
 from ..layers.base import as_list
+from . import arguments
 from .progress import Progbar
 
 
 def _in_engine_threads(method):
     """Run a public entry point (fit, predict, ...) in the engine's BLAS-thread scope, sized
-    by the work of one step: parameters × batch size (scratch._threads)."""
+    by the work of one step: parameters × batch size (scratch._threads).
+
+    The batch size is checked here, before it is multiplied: a list times the parameter
+    count would be a list millions of entries long, not an error."""
     on_batch = method.__name__.endswith("_on_batch")
     key = "x" if on_batch else "batch_size"
     position = list(inspect.signature(method).parameters).index(key) - 1  # after self
@@ -40,16 +44,25 @@ def _in_engine_threads(method):
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         value = args[position] if len(args) > position else kwargs.get(key)
-        if on_batch:
-            first = next(iter(value.values())) if isinstance(value, dict) else \
-                (value[0] if isinstance(value, (list, tuple)) else value)
-            batch = len(first) if hasattr(first, "__len__") else 1
-        else:
-            batch = value or 32
+        batch = _rows_in(value) if on_batch else arguments.batch_size(value)
         with engine_threads(_param_count(self) * batch):
             return method(self, *args, **kwargs)
 
     return wrapper
+
+
+def _rows_in(x) -> int:
+    """The number of samples in the batch `x` (an array, or a list or dict of arrays), for
+    the thread policy only: 1 where it cannot tell (an empty dict, a number); the entry
+    point then says what is wrong with `x`."""
+    if isinstance(x, dict):
+        x = next(iter(x.values()), None)
+    elif isinstance(x, (list, tuple)) and x:
+        x = x[0]
+    try:
+        return max(1, len(x))
+    except TypeError:  # None, a number, a 0-d array
+        return 1
 
 
 def _param_count(model) -> int:
@@ -69,6 +82,43 @@ def _is_array_data(x) -> bool:
         x, "__array__")
 
 
+def _one_input(x):
+    """The data of a single-input model: `x`, or the array in `[x]` (a list with one array
+    per input, as for several inputs; Keras accepts it too)."""
+    if isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray):
+        return x[0]
+    return x
+
+
+def _as_array(data, what: str) -> np.ndarray:
+    """`np.asarray(data)`, with a clear error for ragged nested lists."""
+    try:
+        return np.asarray(data)
+    except ValueError as e:  # NumPy: "setting an array element with a sequence ..."
+        raise ValueError(f"{what} must be a rectangular array of numbers. Received: a ragged "
+                         f"{type(data).__name__} ({e})") from e
+
+
+def _finite_as(a: np.ndarray, dtype) -> bool:
+    """Whether every value of `a` is finite once cast to `dtype`: 1e39 is finite in float64
+    but inf in float32, and the engine computes in the model's dtype."""
+    if a.dtype.kind != "f":
+        return True  # integers and booleans are finite in float32 and float64
+    if a.dtype.itemsize > np.dtype(dtype).itemsize:
+        with np.errstate(over="ignore"):  # the overflow is what we are looking for
+            a = a.astype(dtype)
+    return bool(np.isfinite(a).all())
+
+
+def _is_validation_epoch(epoch: int, validation_freq) -> bool:
+    """Keras' `_should_eval`: validate after the 1-based epoch `epoch + 1` when it is a
+    multiple of `validation_freq`, or listed in it (the count starts at epoch 1 whatever
+    `initial_epoch` is)."""
+    if isinstance(validation_freq, list):
+        return epoch + 1 in validation_freq
+    return (epoch + 1) % validation_freq == 0
+
+
 class TrainingMixin:
     """Keras' `Model` training API on top of `forward` / `backward` / `grads_and_vars`."""
 
@@ -78,6 +128,9 @@ class TrainingMixin:
         self.compiled = False
         self.stop_training = False
         self.history = None
+        self._loss_spec = self._loss_weights_spec = self._metric_spec = None
+        self._losses_resolved_for: int | None = None
+        self._tried_layouts: set = set()
         self._losses: list = []
         self._loss_weights: list[float] = []
         self._metric_ids: list[list] = []
@@ -86,48 +139,54 @@ class TrainingMixin:
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
                 jit_compile="auto", auto_scale_loss=True):
-        """Configure training: optimizer, loss (one per output) and metrics."""
-        n_out = len(self.outputs) if self.built else None
-        self.optimizer = optimizers_module.get(optimizer)
+        """Configure training: optimizer, loss (one per output) and metrics.
+
+        Everything is checked before anything is replaced (`arguments.resolve_compile`):
+        unknown optimizer, loss or metric names, and, once the model is built, the
+        structure of `loss`, `loss_weights` and `metrics` against its outputs. A compile that
+        raises leaves the model as it was: its optimizer (and iterations), losses, metrics
+        and `compiled`.
+        """
+        new_optimizer = optimizers_module.get(optimizer)
+        if new_optimizer is None:
+            raise ValueError("compile() needs an `optimizer`. Received: optimizer=None")
+        per_output = arguments.resolve_compile(
+            loss, loss_weights, metrics, self._output_names() if self.built else None)
+        # Nothing has changed so far, and nothing below can fail.
+        self.optimizer = new_optimizer
         self._loss_spec = loss
         self._loss_weights_spec = loss_weights
         self._metric_spec = metrics
         self._losses_resolved_for = None
-        if loss is None:
-            raise ValueError("compile() needs a `loss`. Received: loss=None")
-        self._resolve_losses_if_built(n_out)
+        if per_output is not None:
+            self._use_per_output(per_output)
         self._metrics = None
         self._trainable_snapshot = None  # taken at the first train step after compile
         self.compiled = True
         self.stop_training = False
 
+    def _output_names(self) -> list[str]:
+        """The outputs' names, as Keras' `output_names`: the name of the layer of each."""
+        return [t.node.layer.name for t in self.outputs]
+
+    def _output_dtype(self, t) -> str:
+        """The float dtype an output is computed in (its loss casts the targets to it)."""
+        return t.dtype if t.dtype in ("float32", "float64") else self.dtype
+
+    def _use_per_output(self, per_output) -> None:
+        """Keep compile's arguments as resolved per output by `arguments.resolve_compile`."""
+        self._losses, self._loss_weights, self._metric_ids = per_output
+        self._losses_resolved_for = len(self._losses)
+        self._tried_layouts = set()  # target layouts the losses accepted (_try_losses)
+
     def _resolve_losses_if_built(self, n_out) -> None:
         """Turn compile's loss, loss_weights and metrics arguments into per-output lists,
-        once per compile (the first time the outputs are known)."""
-        if n_out is None or getattr(self, "_losses_resolved_for", None) == n_out:
+        once per compile (the first time the outputs are known; for a model built at its
+        first fit, this is where their structure is checked)."""
+        if n_out is None or self._losses_resolved_for == n_out:
             return
-        loss, names = self._loss_spec, [t.node.layer.name for t in self.outputs]
-        if isinstance(loss, dict):
-            loss = [loss.get(n) for n in names]
-        loss_list = list(loss) if isinstance(loss, (list, tuple)) else [loss] * n_out
-        if len(loss_list) != n_out:
-            raise ValueError(f"compile() got {len(loss_list)} losses for {n_out} outputs.")
-        self._losses = [None if l is None else losses_module.get(l) for l in loss_list]
-        w = self._loss_weights_spec
-        if isinstance(w, dict):
-            w = [w.get(n, 1.0) for n in names]
-        self._loss_weights = [1.0] * n_out if w is None else [float(v) for v in as_list(w)]
-        spec = self._metric_spec
-        if spec is None:
-            per_out: list = [[] for _ in range(n_out)]
-        elif isinstance(spec, dict):
-            per_out = [as_list(spec.get(n, [])) for n in names]
-        elif n_out > 1 and any(isinstance(m, (list, tuple)) for m in spec):
-            per_out = [as_list(m) for m in spec]
-        else:
-            per_out = [list(spec) for _ in range(n_out)]
-        self._metric_ids = per_out
-        self._losses_resolved_for = n_out
+        self._use_per_output(arguments.resolve_compile(
+            self._loss_spec, self._loss_weights_spec, self._metric_spec, self._output_names()))
 
     def _require_compiled(self) -> None:
         if not self.compiled or self.optimizer is None:
@@ -139,13 +198,14 @@ class TrainingMixin:
         if self._metrics is not None:
             return
         multi = len(self.outputs) > 1
+        names = self._output_names()
         self._metrics = []
         for i, ids in enumerate(self._metric_ids):
             out = []
             for ident in ids:
                 m = metrics_module.get(ident, np.shape(ys[i]), np.shape(y_preds[i]))
                 if multi:
-                    m.name = f"{self.outputs[i].node.layer.name}_{m.name}"
+                    m.name = f"{names[i]}_{m.name}"
                 out.append(m)
             self._metrics.append(out)
 
@@ -157,17 +217,56 @@ class TrainingMixin:
         return names
 
     # ------------------------------------------------------------------ data
+    def _standardize_data(self, x, y, sample_weight=None, class_weight=None, what: str = "x"):
+        """Check and convert one data set (x, y and its weights) for training or evaluation.
+
+        Returns (xs, ys, sws): one input array per model input in its dtype, one target per
+        output (None for an output without a loss and without data), one weight array per
+        output (None where unweighted). Everything is checked here, once per call, before
+        any step: shapes and dtypes, the number of samples, NaN/inf in x, y and the weights
+        after the cast to the model's dtype, and dict keys against the model's names.
+        """
+        xs = self._standardize_inputs(x, what)
+        self._resolve_losses_if_built(len(self.outputs))
+        n = len(xs[0])
+        ys = self._standardize_targets(y, n)
+        self._check_finite_inputs(xs, what)
+        return xs, ys, self._sample_weights(ys, sample_weight, class_weight, n)
+
+    def _try_losses(self, ys: list, sws: list, batch_size: int) -> None:
+        """Compute each output's loss once, on the first batch against a zero prediction, so
+        that targets the loss cannot take (one-hot labels for a sparse loss, a wrong width,
+        weights that do not fit) fail before `fit` changes anything (its history, the first
+        step) with the error the first step would give. Outputs of unknown shape are left
+        to the step. The loss checks shapes and dtypes only, so each layout of the targets
+        is tried once per compile (`_tried_layouts`), not at every fit call."""
+        for i, (t, y, sw, loss) in enumerate(zip(self.outputs, ys, sws, self._losses)):
+            if loss is None or y is None or None in t.shape[1:]:
+                continue
+            layout = (i, y.shape[1:], y.dtype, None if sw is None else sw.shape[1:])
+            if layout in self._tried_layouts:
+                continue
+            y_pred = np.zeros((len(y[:batch_size]),) + tuple(t.shape[1:]),
+                              dtype=self._output_dtype(t))
+            with np.errstate(all="ignore"):  # only the loss' own checks matter here
+                loss(y[:batch_size], y_pred,
+                     sample_weight=None if sw is None else sw[:batch_size])
+            self._tried_layouts.add(layout)
+
     def _standardize_inputs(self, x, what: str = "x") -> list[np.ndarray]:
+        if x is None:
+            raise ValueError(f"Model {self.name!r} expects input data `{what}`. "
+                             f"Received: {what}=None")
         self._build_from_data(x)
         if isinstance(x, dict):
             keys = getattr(self, "_input_dict_keys", None) or [t.name for t in self.inputs]
             missing = [k for k in keys if k not in x]
             if missing:
-                raise ValueError(f"Missing input(s) {missing} in `{what}`. "
-                                 f"Received keys: {sorted(x)}")
+                raise ValueError(f"Missing input(s) {missing} in `{what}`: model {self.name!r} "
+                                 f"expects the keys {keys}. Received: keys={list(x)}")
             xs = [x[k] for k in keys]
         else:
-            xs = as_list(x) if len(self.inputs) > 1 else [x]
+            xs = as_list(x) if len(self.inputs) > 1 else [_one_input(x)]
         if len(xs) != len(self.inputs):
             raise ValueError(
                 f"Model {self.name!r} expects {len(self.inputs)} input array(s). "
@@ -175,12 +274,20 @@ class TrainingMixin:
             )
         out = []
         for t, a in zip(self.inputs, xs):
-            a = self._adjust_input_rank(t, np.asarray(a))
+            data, a = a, _as_array(a, f"Input {t.name!r}")
+            if a.ndim == 0:
+                raise ValueError(f"Input {t.name!r} of model {self.name!r} must be an array with "
+                                 f"one row per sample. Received: {what}={arguments.shown(data)}")
+            a = self._adjust_input_rank(t, a)
             if t.dtype in ("float32", "float64"):
                 if a.dtype.kind not in "fiub":
                     raise TypeError(f"Input {t.name!r} expects numbers. Received: "
                                     f"dtype={a.dtype}")
-                a = np.ascontiguousarray(a, dtype=t.dtype)
+                if a.dtype == t.dtype:
+                    a = np.ascontiguousarray(a)
+                else:
+                    with np.errstate(over="ignore"):  # 1e39 -> inf in float32: reported by
+                        a = np.ascontiguousarray(a, dtype=t.dtype)  # _check_finite_inputs
             self._check_input_shape(t, a)
             out.append(a)
         n = {len(a) for a in out}
@@ -200,9 +307,16 @@ class TrainingMixin:
         return a
 
     def _build_from_data(self, x) -> None:
-        if not self.built:
-            first = x[0] if isinstance(x, (list, tuple)) else x
-            self.build((None,) + np.shape(first)[1:])
+        """Build a model that does not know its input shape yet (a Sequential without an
+        Input: one input) from the first data it sees. Data without a row axis raises and
+        leaves the model unbuilt."""
+        if self.built:
+            return
+        shape = _as_array(_one_input(x), "Input `x`").shape
+        if not shape:
+            raise ValueError(f"Model {self.name!r} expects an array with one row per sample "
+                             f"in `x`. Received: x={arguments.shown(x)}")
+        self.build((None,) + shape[1:])
 
     def _check_input_shape(self, t, a: np.ndarray) -> None:
         spec = t.shape
@@ -215,8 +329,16 @@ class TrainingMixin:
             )
 
     def _standardize_targets(self, y, n: int) -> list:
-        names = [t.node.layer.name for t in self.outputs]
+        """One target array per output, checked: a dict's keys must be output names, an
+        output with a loss needs its target, each target holds `n` rows of numbers, finite
+        in the model's dtype."""
+        names = self._output_names()
         if isinstance(y, dict):
+            unknown = [k for k in y if k not in names]
+            if unknown:
+                raise ValueError(f"Targets {unknown} in `y` name no output of model "
+                                 f"{self.name!r}: its outputs are {names}. "
+                                 f"Received: y.keys()={list(y)}")
             ys = [y.get(k) for k in names]
         else:
             ys = as_list(y) if len(self.outputs) > 1 else [y]
@@ -224,11 +346,19 @@ class TrainingMixin:
             raise ValueError(f"Model {self.name!r} has {len(self.outputs)} output(s). "
                              f"Received {len(ys)} target array(s).")
         out = []
-        for t, a, loss in zip(self.outputs, ys, self._losses):
+        for t, a, loss, name in zip(self.outputs, ys, self._losses, names):
+            which = "`y`" if len(names) == 1 else f"`y` of output {name!r}"
             if a is None:
+                if loss is not None:
+                    raise ValueError(f"Missing targets for output {name!r}, which has a loss: "
+                                     f"`y` needs one target per output {names}. "
+                                     f"Received: y={arguments.shown(y)}")
                 out.append(None)
                 continue
-            a = np.asarray(a)
+            data, a = a, _as_array(a, f"Targets {which}")
+            if a.ndim == 0:
+                raise ValueError(f"Targets {which} must be an array with one entry per "
+                                 f"sample. Received: y={arguments.shown(data)}")
             if a.dtype.kind not in "fiub":
                 raise TypeError(f"Targets must be numbers. Received: y.dtype={a.dtype}")
             if len(a) != n:
@@ -236,8 +366,11 @@ class TrainingMixin:
                     f"Data cardinality is ambiguous: x has {n} samples but y has {len(a)}. "
                     "Make sure all arrays contain the same number of samples."
                 )
-            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-                raise ValueError("Targets `y` contain NaN or inf values.")
+            dtype = self._output_dtype(t)
+            if not _finite_as(a, dtype):
+                raise ValueError(f"Targets {which} contain NaN or inf values once cast to the "
+                                 f"model's {dtype} (largest finite value "
+                                 f"{np.finfo(dtype).max:.4g}).")
             self._validate_targets(loss, a, t.shape)
             out.append(a)
         return out
@@ -259,26 +392,70 @@ class TrainingMixin:
             )
 
     @staticmethod
-    def _check_finite_inputs(xs: list) -> None:
+    def _check_finite_inputs(xs: list, what: str = "x") -> None:
         for a in xs:
             if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-                raise ValueError("Input `x` contains NaN or inf values.")
+                raise ValueError(f"Input `{what}` contains NaN or inf values (in the model's "
+                                 f"{a.dtype}, largest finite value {np.finfo(a.dtype).max:.4g}).")
 
-    def _sample_weights(self, ys: list, sample_weight, class_weight) -> list:
-        n_out = len(ys)
-        if sample_weight is not None:
-            sws = as_list(sample_weight) if n_out > 1 and isinstance(
-                sample_weight, (list, tuple)) else [sample_weight] * n_out
-            sws = [None if s is None else np.asarray(s, dtype=self.dtype) for s in sws]
+    def _sample_weights(self, ys: list, sample_weight, class_weight, n: int) -> list:
+        """One weight array per output (None where unweighted): `sample_weight` (one array for
+        every output, a list with one per output, or a dict keyed by output name) times the
+        weights `class_weight` gives the labels; each holds `n` finite numbers in the model's
+        dtype."""
+        if sample_weight is None:
+            sws = [None] * len(ys)
+        elif isinstance(sample_weight, dict):
+            names = self._output_names()
+            unknown = [k for k in sample_weight if k not in names]
+            if unknown:
+                raise ValueError(f"`sample_weight` {unknown} name no output of model "
+                                 f"{self.name!r}: its outputs are {names}. "
+                                 f"Received: sample_weight.keys()={list(sample_weight)}")
+            sws = [self._check_sample_weight(sample_weight.get(k), n) for k in names]
+        elif len(ys) > 1 and isinstance(sample_weight, (list, tuple)):
+            if len(sample_weight) != len(ys):
+                raise ValueError(f"`sample_weight` as a list needs one entry per output: the "
+                                 f"outputs are {self._output_names()}. "
+                                 f"Received: {len(sample_weight)} entries")
+            sws = [self._check_sample_weight(s, n) for s in sample_weight]
         else:
-            sws = [None] * n_out
+            sws = [self._check_sample_weight(sample_weight, n)] * len(ys)
         if class_weight is not None:
-            if n_out > 1:
+            class_weight = arguments.class_weight(class_weight)
+            if len(ys) > 1:
                 raise ValueError("`class_weight` is only supported for single-output models.")
-            cw = losses_module.class_weight_to_sample_weight(
-                ys[0], class_weight, self.outputs[0].shape).astype(self.dtype)
-            sws[0] = cw if sws[0] is None else sws[0] * cw
+            with np.errstate(over="ignore"):  # a weight too large for the dtype: inf, below
+                cw = losses_module.class_weight_to_sample_weight(
+                    ys[0], class_weight, self.outputs[0].shape).astype(self.dtype)
+                sws[0] = cw if sws[0] is None else sws[0] * cw
+            if not np.isfinite(sws[0]).all():
+                raise ValueError(f"`class_weight` gives weights that are not finite in the "
+                                 f"model's {self.dtype}. Received: class_weight={class_weight}")
         return sws
+
+    def _check_sample_weight(self, sample_weight, n: int) -> np.ndarray | None:
+        """One output's `sample_weight` as an array of the model's dtype, checked: numbers,
+        one weight (or row of weights) per sample, finite once cast."""
+        if sample_weight is None:
+            return None
+        w = _as_array(sample_weight, "`sample_weight`")
+        if w.dtype.kind not in "fiub":
+            raise TypeError(f"`sample_weight` must hold numbers. Received: "
+                            f"sample_weight.dtype={w.dtype}")
+        if w.ndim == 0:
+            raise ValueError("`sample_weight` must be an array with one weight per sample. "
+                             f"Received: sample_weight={arguments.shown(sample_weight)}")
+        if len(w) != n:
+            raise ValueError(
+                f"Data cardinality is ambiguous: x has {n} samples but sample_weight has "
+                f"{len(w)}. Make sure all arrays contain the same number of samples.")
+        with np.errstate(over="ignore"):  # 1e39 -> inf in float32, reported just below
+            w = w.astype(self.dtype)
+        if not np.isfinite(w).all():
+            raise ValueError(f"`sample_weight` contains NaN or inf values once cast to the "
+                             f"model's {self.dtype}.")
+        return w
 
     # ------------------------------------------------------------------ one step
     def _compute_loss(self, ys, y_preds, sws, training: bool):
@@ -436,7 +613,7 @@ class TrainingMixin:
 
     def _reset_metrics(self) -> None:
         """Start a new accumulation: the loss tracker(s) and every compiled metric."""
-        names = [t.node.layer.name for t in self.outputs]
+        names = self._output_names()
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._output_loss_trackers = [metrics_module.Mean(name=f"{n}_loss") for n in names] \
             if len(self.outputs) > 1 else []
@@ -477,69 +654,82 @@ class TrainingMixin:
     def _take(arrays: list, idx) -> list:
         return [None if a is None else a[idx] for a in arrays]
 
-    @staticmethod
-    def _check_batch_size(batch_size) -> int:
-        if batch_size is None:
-            return 32
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive integer. "
-                             f"Received: batch_size={batch_size!r}")
-        return int(batch_size)
-
     # ------------------------------------------------------------------ fit
     @_in_engine_threads
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
-        """Train for `epochs` epochs; returns a `History` (see the module docstring)."""
+        """Train for `epochs` epochs; returns a `History` (see the module docstring).
+
+        Every argument, then the data (training and validation), is checked before anything
+        changes: a fit that raises leaves the weights, the optimizer (and its iterations)
+        and `history` as they were (`arguments`, `_standardize_data`).
+        """
         self._require_compiled()
-        verbose = 1 if verbose == "auto" else int(verbose)
-        batch_size = self._check_batch_size(batch_size)
+        batch_size = arguments.batch_size(batch_size)
+        epochs = arguments.non_negative_int("epochs", epochs)
+        initial_epoch = arguments.non_negative_int("initial_epoch", initial_epoch)
+        verbose = arguments.verbose(verbose)
+        callbacks = callbacks_module.as_callback_list(callbacks)
+        validation_split = arguments.validation_split(validation_split)
+        validation_data = arguments.data_tuple("validation_data", validation_data)
+        validation_freq = arguments.validation_freq(validation_freq)
+        validation_batch_size = arguments.optional_positive_int(
+            "validation_batch_size", validation_batch_size) or batch_size
+        steps_per_epoch = arguments.optional_positive_int("steps_per_epoch", steps_per_epoch)
+        arguments.optional_positive_int("validation_steps", validation_steps)
+        shuffle = arguments.shuffle(shuffle)
+        class_weight = arguments.class_weight(class_weight)
+        if x is None:
+            raise arguments.no_data_error("fit")
         if not _is_array_data(x):
-            return self._fit_generator(x, epochs, verbose, callbacks, validation_data,
-                                       initial_epoch, steps_per_epoch, validation_steps,
-                                       class_weight)
-        if y is None:
-            raise ValueError("fit() needs targets `y` for array inputs.")
-        xs = self._standardize_inputs(x)
-        self._resolve_losses_if_built(len(self.outputs))
+            if validation_split:
+                raise ValueError("`validation_split` needs array data: with a generator, "
+                                 "pass `validation_data`. "
+                                 f"Received: validation_split={validation_split}")
+            val = None if validation_data is None else \
+                self._standardize_data(*validation_data, what="x_val")
+            return self._fit_generator(
+                x, epochs, verbose, callbacks, initial_epoch, steps_per_epoch, class_weight,
+                self._validator(val, validation_freq, validation_batch_size))
+        xs, ys, sws = self._standardize_data(x, y, sample_weight, class_weight)
+        self._try_losses(ys, sws, batch_size)
         n = len(xs[0])
-        ys = self._standardize_targets(y, n)
-        self._check_finite_inputs(xs)
-        sws = self._sample_weights(ys, sample_weight, class_weight)
-        if not 0.0 <= validation_split < 1.0:
-            raise ValueError(f"`validation_split` must be in [0, 1). "
-                             f"Received: validation_split={validation_split}")
         val = None
         if validation_data is not None:
-            vx, vy = validation_data[0], validation_data[1]
-            vsw = validation_data[2] if len(validation_data) > 2 else None
-            vxs = self._standardize_inputs(vx, "validation_data")
-            self._check_finite_inputs(vxs)
-            val = (vxs, self._standardize_targets(vy, len(vxs[0])),
-                   self._sample_weights(self._standardize_targets(vy, len(vxs[0])), vsw, None))
+            val = self._standardize_data(*validation_data, what="x_val")
+            self._try_losses(*val[1:], validation_batch_size)
         elif validation_split > 0:
             split = int(n * (1.0 - validation_split))
+            if n and split == 0:
+                raise ValueError(f"`validation_split` leaves no training samples: all {n} go "
+                                 f"to validation. Received: validation_split={validation_split}")
             val = (self._take(xs, slice(split, None)), self._take(ys, slice(split, None)),
                    self._take(sws, slice(split, None)))
             xs, ys, sws = (self._take(a, slice(0, split)) for a in (xs, ys, sws))
             n = split
         if n == 0:
-            raise ValueError("fit() received no training samples.")
+            raise ValueError("fit() received no training samples. Received: x with 0 rows")
 
         def batches():
             for idx in self._batches(n, batch_size, shuffle):
                 yield self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
 
-        def validate(epoch: int):
-            if val is None or (epoch + 1 - initial_epoch) % validation_freq:
-                return None
-            return self._evaluate_arrays(*val, validation_batch_size or batch_size)
-
         return self._train_epochs(batches, math.ceil(n / batch_size), epochs, initial_epoch,
-                                  verbose, callbacks, validate)
+                                  verbose, callbacks,
+                                  self._validator(val, validation_freq, validation_batch_size))
+
+    def _validator(self, val, validation_freq, batch_size: int):
+        """`validate(epoch)` for `_train_epochs`: the logs of the standardized validation data
+        `val` on the epochs `validation_freq` selects, else None."""
+
+        def validate(epoch: int):
+            if val is None or not _is_validation_epoch(epoch, validation_freq):
+                return None
+            return self._evaluate_arrays(*val, batch_size)
+
+        return validate
 
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, **kwargs):
         """Keras 2's `fit_generator` (deprecated): the same as `fit(generator, ...)`."""
@@ -549,15 +739,16 @@ class TrainingMixin:
                       DeprecationWarning, stacklevel=2)
         return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs, **kwargs)
 
-    def _fit_generator(self, data, epochs, verbose, callbacks, validation_data,
-                       initial_epoch, steps_per_epoch, validation_steps, class_weight):
+    def _fit_generator(self, data, epochs, verbose, callbacks, initial_epoch, steps_per_epoch,
+                       class_weight, validate):
         """fit() on an iterator of (x, y[, sample_weight]) batches, `steps_per_epoch` of them
         per epoch (restarted when it runs out), each checked like array data."""
         if steps_per_epoch is None:
             if hasattr(data, "__len__"):
                 steps_per_epoch = len(data)
             else:
-                raise ValueError("fit() on a generator needs `steps_per_epoch`.")
+                raise ValueError("fit() on a generator needs `steps_per_epoch`. "
+                                 "Received: steps_per_epoch=None")
         iterator = iter(data)
 
         def batches():
@@ -568,17 +759,8 @@ class TrainingMixin:
                 except StopIteration:
                     iterator = iter(data)
                     batch = next(iterator)
-                xs = self._standardize_inputs(batch[0])
-                self._resolve_losses_if_built(len(self.outputs))
-                ys = self._standardize_targets(batch[1], len(xs[0]))
-                self._check_finite_inputs(xs)
-                yield xs, ys, self._sample_weights(
-                    ys, batch[2] if len(batch) > 2 else None, class_weight)
-
-        def validate(epoch: int):
-            if validation_data is None:
-                return None
-            return self.evaluate(*validation_data[:2], verbose=0, return_dict=True)
+                x, y, sample_weight = arguments.data_tuple("each batch of the generator", batch)
+                yield self._standardize_data(x, y, sample_weight, class_weight)
 
         return self._train_epochs(batches, steps_per_epoch, epochs, initial_epoch, verbose,
                                   callbacks, validate)
@@ -651,14 +833,10 @@ class TrainingMixin:
                  steps=None, callbacks=None, return_dict=False):
         """Loss (and metrics) over the data in inference mode, batch by batch."""
         self._require_compiled()
-        batch_size = self._check_batch_size(batch_size)
-        xs = self._standardize_inputs(x)
-        self._resolve_losses_if_built(len(self.outputs))
-        ys = self._standardize_targets(y, len(xs[0]))
-        self._check_finite_inputs(xs)
-        sws = self._sample_weights(ys, sample_weight, None)
+        batch_size = arguments.batch_size(batch_size)
+        verbose = arguments.verbose(verbose)
+        xs, ys, sws = self._standardize_data(x, y, sample_weight)
         logs = self._evaluate_arrays(xs, ys, sws, batch_size)
-        verbose = 1 if verbose == "auto" else int(verbose)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         return self._format_results(logs, return_dict)
@@ -677,7 +855,8 @@ class TrainingMixin:
     @_in_engine_threads
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for `x` in inference mode (batch 32 by default), as NumPy arrays."""
-        batch_size = self._check_batch_size(batch_size)
+        batch_size = arguments.batch_size(batch_size)
+        arguments.verbose(verbose)
         xs = self._standardize_inputs(x)
         n = len(xs[0])
         chunks: list[list] = [[] for _ in self.outputs]
@@ -699,13 +878,9 @@ class TrainingMixin:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         """One optimizer step on exactly this batch; returns the pre-update loss (and
-        metrics, reset before the step)."""
+        metrics, reset before the step). The data is checked before the step."""
         self._require_compiled()
-        xs = self._standardize_inputs(x)
-        self._resolve_losses_if_built(len(self.outputs))
-        ys = self._standardize_targets(y, len(xs[0]))
-        self._check_finite_inputs(xs)
-        sws = self._sample_weights(ys, sample_weight, class_weight)
+        xs, ys, sws = self._standardize_data(x, y, sample_weight, class_weight)
         self._reset_metrics()
         loss, y_preds = self._train_step(xs, ys, sws)
         self._track_loss(loss, len(xs[0]))
@@ -715,10 +890,7 @@ class TrainingMixin:
     @_in_engine_threads
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled()
-        xs = self._standardize_inputs(x)
-        self._resolve_losses_if_built(len(self.outputs))
-        ys = self._standardize_targets(y, len(xs[0]))
-        sws = self._sample_weights(ys, sample_weight, None)
+        xs, ys, sws = self._standardize_data(x, y, sample_weight)
         self._reset_metrics()
         logs = self._evaluate_arrays(xs, ys, sws, len(xs[0]))
         return self._format_results(logs, return_dict)
