@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
+import scratch
 from scratch import activations, backend
 from scratch.activations import (
     BRU,
@@ -482,3 +483,39 @@ def test_softmax_rows_sum_to_one_and_backward_is_orthogonal_to_ones(seed):
     assert_close(y.sum(axis=-1), np.ones(4), kind="forward", dtype="float64")
     dx = act.backward(rng.standard_normal(x.shape), x, y)
     assert_close(dx.sum(axis=-1), np.zeros(4), kind="input_grad", dtype="float64")
+
+
+@pytest.mark.parity
+def test_float32_sigmoid_and_tanh_are_tensorflows_bits(tf):
+    """The float32 fast path of Sigmoid and Tanh (and of the recurrent gates) is Eigen's
+    approximation, as TF's CPU kernels: bit for bit, NaN, ±inf, saturation and the subnormal
+    range included."""
+    from scratch._kernels import activations as kernels
+
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal(200_000) * 6).astype(np.float32)
+    z[:16] = [-200, -104.5, -103.9, -90, -87.5, 0, -0.0, 1e-30, 7.9, 8.1, 16.6, 30,
+              np.nan, np.inf, -np.inf, -np.nan]
+    for name, tf_fn in (("sigmoid", tf.math.sigmoid), ("tanh", tf.math.tanh)):
+        ours = scratch.activations.get(name)(z)
+        np.testing.assert_array_equal(ours, tf_fn(z).numpy(), err_msg=name)
+    out = np.empty_like(z)
+    kernels.sigmoid_f32(z, out, np.empty(z.size, np.int32))
+    np.testing.assert_array_equal(out, tf.math.sigmoid(z).numpy())
+    inplace = z.copy()
+    kernels.tanh_f32(inplace, inplace)
+    np.testing.assert_array_equal(inplace, tf.math.tanh(z).numpy())
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+def test_float32_sigmoid_and_tanh_fast_path_near_the_readable_formula(name):
+    x = (np.random.default_rng(1).standard_normal((64, 33)) * 5).astype(np.float32)
+    fast = scratch.activations.get(name)(x)
+    with scratch.backend.fast_paths(False):
+        readable = scratch.activations.get(name)(x)
+    assert fast.dtype == readable.dtype == np.float32
+    assert_close(fast, readable, kind="fast_vs_readable", dtype="float32")
+    strided = x.T  # not C-contiguous: the NumPy formula
+    with scratch.backend.fast_paths(False):
+        expected = scratch.activations.get(name)(strided)
+    np.testing.assert_array_equal(scratch.activations.get(name)(strided), expected)

@@ -145,23 +145,6 @@ def test_return_state_with_unused_outputs_in_a_graph():
     assert dx.shape == x.shape and np.isfinite(dx).all()
 
 
-def test_float32_gate_kernels_are_tensorflows_tanh_and_sigmoid(tf):
-    """The fast path's float32 tanh and σ are Eigen's approximations, as TF's CPU kernels:
-    bit for bit equal to tf.math.tanh / tf.math.sigmoid (NumPy's tanh is not)."""
-    from scratch._kernels import recurrent as kernels
-    rng = np.random.default_rng(0)
-    z = (rng.standard_normal(200_000) * 6).astype(np.float32)
-    z[:12] = [-200, -104.5, -103.9, -90, -87.5, 0, -0.0, 1e-30, 7.9, 8.1, 16.6, 30]
-    out = np.empty_like(z)
-    kernels.tanh_f32(z, out)
-    np.testing.assert_array_equal(out, tf.math.tanh(z).numpy())
-    kernels.sigmoid_f32(z, out, np.empty(z.size, np.int32))
-    np.testing.assert_array_equal(out, tf.math.sigmoid(z).numpy())
-    inplace = z.copy()
-    kernels.tanh_f32(inplace, inplace)
-    np.testing.assert_array_equal(inplace, tf.math.tanh(z).numpy())
-
-
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("return_sequences", [True, False])
 def test_lstm_fused_steps_equal_numpy_steps(dtype, return_sequences, monkeypatch):

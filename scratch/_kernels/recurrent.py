@@ -46,107 +46,20 @@ import numpy as np
 
 from .. import activations
 from ..typing import Array
+from .activations import (
+    logistic_finish_f32,
+    logistic_reduce_f32,
+    sigmoid_f32,
+    tanh_f32,
+    tanh_inplace_f32,
+)
 
 __all__ = ["supports", "rnn_forward", "rnn_backward"]
 
 _Y_ONLY = ("sigmoid", "tanh", "linear", "relu")
 
 
-# ----------------------------------------------------------------------------- float32 σ, tanh
-# TensorFlow's CPU kernels compute float32 tanh and sigmoid with Eigen's vectorized
-# approximations (Eigen/src/Core/arch/Default/GenericPacketMathFunctions.h `ptanh_float`, and
-# Eigen/src/Core/functors/UnaryFunctors.h `scalar_logistic_op<float>`, as shipped in
-# TensorFlow 2.21's headers, non-FMA build). These kernels are the same arithmetic in the same
-# order: on 10⁶ random float32 inputs they are bit-identical to tf.math.tanh / tf.math.sigmoid
-# (NumPy's tanh agrees with TF on 42 % of them), and LLVM vectorizes them (error_model="numpy"
-# removes the division check that blocks it; no fastmath; in place, see below): 0.6 ns per
-# element against NumPy's
-# 3–4 ns for tanh and 2–3 ns for exp on this CPU. float64 keeps NumPy's functions.
-_F = np.float32
-_TANH_CLAMP = _F(7.90738964080810547)
-_TANH_A = (_F(1.394553628e-8), _F(2.102733560e-5), _F(3.520756727e-3), _F(1.340216100e-1))
-_TANH_B = (_F(8.015776984e-7), _F(3.326951409e-4), _F(2.597254514e-2), _F(4.673548340e-1),
-           _F(1.0))
-_A0, _A1, _A2, _A3 = _TANH_A
-_B0, _B1, _B2, _B3, _B4 = _TANH_B
-_LOG2EF, _C1, _C2 = _F(1.44269504088896341), _F(-0.693359375), _F(2.12194440e-4)
-_P2, _P3 = _F(0.49999141693115234375), _F(0.16666877269744873046875)
-_P4, _P5 = _F(4.1898667812347412109375e-2), _F(8.33471305668354034423828125e-3)
-_EXP_HI, _EXP_LO = _F(16.6355324), _F(-104.0)
-_HALF, _ONE, _ZERO, _BIAS, _LIMIT = _F(0.5), _F(1.0), _F(0.0), _F(127.0), _F(255.0)
-_TINY = _F(np.finfo(np.float32).tiny)
-
-
-@nb.njit(cache=True, error_model="numpy")
-def tanh_inplace_f32(z):
-    """z ← tanh(z), Eigen's [9/8] rational approximation (float32, 1-D contiguous).
-
-    Math:
-        x = clamp(z, ±7.9074);  tanh ≈ (x + x³·P(x²)) / Q(x²)
-
-    In place on purpose: with an output array that may alias the input, LLVM's runtime
-    overlap check sends the in-place case to the scalar loop (6× slower).
-    """
-    for k in range(z.size):
-        x = z[k]
-        x = x if x < _TANH_CLAMP else _TANH_CLAMP
-        x = x if x > -_TANH_CLAMP else -_TANH_CLAMP
-        x2 = x * x
-        p = ((_A0 * x2 + _A1) * x2 + _A2) * x2 + _A3
-        q = (((_B0 * x2 + _B1) * x2 + _B2) * x2 + _B3) * x2 + _B4
-        z[k] = (x2 * x * p + x) / q
-
-
-def tanh_f32(z: Array, out: Array) -> None:
-    """out = tanh(z) for contiguous float32 blocks (out may be z)."""
-    if out is not z:
-        np.copyto(out, z)
-    tanh_inplace_f32(out.reshape(-1))
-
-
-@nb.njit(cache=True, error_model="numpy")
-def logistic_reduce_f32(x, bits):
-    """First half of Eigen's float32 sigmoid, in place: x ← p ≈ exp(r), bits ← 2^m.
-
-    Math:
-        v = min(x, 16.636)/2 = m·ln2 + r (Cody–Waite), p = degree-5 polynomial ≈ exp(r);
-        bits holds the IEEE pattern of 2^m (Eigen's pldexp_fast); x < −104 gives p = 0.
-    """
-    for k in range(x.size):
-        v = x[k]
-        zero = v < _EXP_LO
-        v = v if v < _EXP_HI else _EXP_HI
-        v = v * _HALF
-        m = np.floor(v * _LOG2EF + _HALF)
-        r = m * _C1 + v
-        r = m * _C2 + r
-        r2 = r * r
-        p = r * (r2 * _P5 + _P3) + (r2 * _P4 + _P2)
-        p = r2 * p + (r + _ONE)
-        x[k] = _ZERO if zero else p
-        e = m + _BIAS
-        e = e if e > _ZERO else _ZERO
-        e = e if e < _LIMIT else _LIMIT
-        bits[k] = np.int32(e) << 23
-
-
-@nb.njit(cache=True, error_model="numpy")
-def logistic_finish_f32(p, pow2):
-    """Second half, in place: e = (p·2^m)², σ = e / (1 + e); subnormal results flush to 0."""
-    for k in range(p.size):
-        e = p[k] * pow2[k]
-        e = e * e
-        y = e / (_ONE + e)
-        p[k] = y if y >= _TINY else _ZERO
-
-
-def sigmoid_f32(z: Array, out: Array, bits: Array) -> None:
-    """out = σ(z) for contiguous float32 blocks (out may be z); bits: int32 scratch."""
-    if out is not z:
-        np.copyto(out, z)
-    flat, b = out.reshape(-1), bits[:out.size]
-    logistic_reduce_f32(flat, b)
-    logistic_finish_f32(flat, b.view(np.float32))
+# float32 σ and tanh: Eigen's approximations, TensorFlow's bits (`_kernels/activations.py`).
 
 
 class _Act:
