@@ -131,7 +131,8 @@ class Activation:
         config: the parameters, e.g. {"negative_slope": 0.1, "max_value": None,
             "threshold": 0.0}; `get_config()` returns a copy, `cls(**config)` rebuilds.
         exposes_logits: True for sigmoid and softmax, whose Keras outputs carry their input
-            as hidden logits (keras-numerics §3.6): a layer using them keeps x as `logits`.
+            as hidden logits (docs/KERAS_NUMERICS.md §Hidden logits): a layer using them
+            keeps x as `logits`.
     """
 
     name: str = ""

@@ -20,7 +20,8 @@ Three output sizes (modes), for input length N and kernel length K:
 Where the odd cell of `same` padding goes (K even) is a convention:
 
     correlate, same_split="end" (default): (⌊P/2⌋, ⌈P/2⌉) zeros before/after, P = K − 1:
-        tf.keras' padding="same" (keras-numerics §5) and `scipy.signal.correlate2d`.
+        tf.keras' padding="same" (docs/KERAS_NUMERICS.md §Convolution) and
+        `scipy.signal.correlate2d`.
     correlate, same_split="start": (⌈P/2⌉, ⌊P/2⌋): `scipy.signal.correlate` (1-D, N-D).
     convolve: SciPy's centred crop of the full output, full[⌊P/2⌋ : ⌊P/2⌋ + N], which is
         correlate(x, flip(w), same_split="start"): flipping the kernel mirrors the split.

@@ -1,6 +1,6 @@
 """Keras losses in NumPy, with the value *and* the gradient Keras' autodiff would produce.
 
-Usage mirrors `keras.losses` (keras-numerics §3)::
+Usage mirrors `keras.losses` (docs/KERAS_NUMERICS.md §Losses)::
 
     loss = losses.get("sparse_categorical_crossentropy")
     value = loss(y_true, y_pred, sample_weight=None)              # numpy scalar, y_pred's dtype
@@ -41,11 +41,12 @@ Gradients follow TensorFlow's autodiff of Keras' formulas exactly:
 * reduction None/"none" has no scalar to differentiate: `value_and_grad` then returns the
   gradient of Σ values, which is what `tf.GradientTape.gradient` returns for a non-scalar target.
 
-Hidden logits (keras-numerics §3.6): when the probabilities came from a sigmoid/softmax layer
-whose pre-activation ``z`` is known, Keras silently evaluates BCE/CCE/SCCE with the from_logits
-formula on ``z``. `value_and_grad(..., logits=z)` does the same and returns dL/dz (where Keras
-drops the logits — a rank fix-up of y_pred, SCCE's ignore_class — the probability formula is
-used and chained through the activation: see `Loss.value_and_grad`).
+Hidden logits (docs/KERAS_NUMERICS.md §Hidden logits): when the probabilities came from a
+sigmoid/softmax layer whose pre-activation ``z`` is known, Keras silently evaluates
+BCE/CCE/SCCE with the from_logits formula on ``z``. `value_and_grad(..., logits=z)` does the
+same and returns dL/dz (where Keras drops the logits — a rank fix-up of y_pred, SCCE's
+ignore_class — the probability formula is used and chained through the activation: see
+`Loss.value_and_grad`).
 
 Deliberate differences from Keras, all of them errors where Keras silently computes garbage:
 SCCE labels that are out of range, negative (and not ``ignore_class``) or not integer-valued;
@@ -533,7 +534,7 @@ def _snake_case(name: str) -> str:
 
 
 class Loss:
-    """Base class of scratch's Keras losses: the §3.1 pipeline plus its gradient.
+    """Base class of scratch's Keras losses: the module docstring's pipeline plus its gradient.
 
     Math:
         L = reduce_{reduction}( w ⊙ ℓ(y_true, y_pred) ),  ℓ reduced over the last axis

@@ -1,4 +1,4 @@
-"""Keras metrics in NumPy: stateful running means over an epoch (keras-numerics §4).
+"""Keras metrics in NumPy: running means over an epoch (docs/KERAS_NUMERICS.md §Metrics).
 
 Usage mirrors `compile(metrics=[...])`::
 
@@ -22,13 +22,13 @@ So an epoch's result is the mean over all samples, not the mean of batch means; 
 partial batch counts with its own size. `total` and `count` live in the metric's dtype
 (floatx() = float32 by default, as Keras), whatever the dtype of the data.
 
-Accuracy definitions (§4.2):
+Accuracy definitions:
 
     BinaryAccuracy:             ŷ = [y_pred > threshold] (strict; 0.5 -> 0);  value = [ŷ == y_true]
     CategoricalAccuracy:        value = [argmax y_true == argmax y_pred]      (ties -> first index)
     SparseCategoricalAccuracy:  value = [y_true == argmax y_pred]              (ties -> first index)
 
-"accuracy"/"acc" is resolved from the shapes (§4.1), never from the loss:
+"accuracy"/"acc" is resolved from the shapes, never from the loss:
 
     is_binary = y_pred.shape[-1] == 1
     is_sparse = rank(y_true) < rank(y_pred) or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1)
@@ -395,7 +395,8 @@ class MeanAbsoluteError(MeanMetricWrapper):
 
 
 def resolve_accuracy(y_true_shape: Shape, y_pred_shape: Shape) -> type[MeanMetricWrapper]:
-    """The accuracy class `compile(metrics=["accuracy"])` picks for these shapes (§4.1)."""
+    """The accuracy class `compile(metrics=["accuracy"])` picks for these shapes (the rule
+    in the module docstring)."""
     is_binary, is_sparse = is_binary_or_sparse_categorical(y_true_shape, y_pred_shape)
     if is_binary:
         return BinaryAccuracy
@@ -456,7 +457,8 @@ def get(identifier, y_true_shape: Shape | None = None, y_pred_shape: Shape | Non
 
     Args:
         identifier: a Metric instance (returned as is); "accuracy"/"acc" (any case: resolved
-            from the shapes by §4.1, or at the first update_state if the shapes are not given);
+            from the shapes by `resolve_accuracy`, or at the first update_state if the shapes
+            are not given);
             "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
             "mse"/"mean_squared_error", "mae"/"mean_absolute_error" or a Keras class name; or
             a dict {"class_name": ..., "config": {...}}. A string becomes the metric's name.

@@ -1,7 +1,7 @@
 """Numerical test helpers: the one tolerance table, `assert_close` and `gradcheck`.
 
 The tolerance table below is the only place in the project where parity tolerances are
-stated (see ../shared/TESTING.md, "Tolerance policy"). Tests name a *kind* of comparison
+stated (docs/TESTING.md §The tolerance table). Tests name a *kind* of comparison
 and a dtype; they never pass numbers of their own.
 
 ``atol`` is scale-aware: ``atol = atol_factor * max(1, max|ref|)``, and the reference

@@ -1,6 +1,6 @@
 """Whole CNN training runs against tf.keras: a small Conv/BatchNorm/MaxPooling network
 trained 2 epochs (shuffle=False), and training from an ImageDataGenerator through
-`fit(generator, steps_per_epoch=...)` / `fit_generator` (keras-numerics §11)."""
+`fit(generator, steps_per_epoch=...)` / `fit_generator` (docs/KERAS_NUMERICS.md §Fit loop)."""
 
 from __future__ import annotations
 

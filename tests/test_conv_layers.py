@@ -246,7 +246,8 @@ def test_conv1d_same_puts_odd_padding_at_the_end():
 
 
 def test_conv_is_cross_correlation():
-    """Kernel [1, 2, 3] on [1..5] gives [14, 20, 26] (no kernel flip; keras-numerics §5)."""
+    """Kernel [1, 2, 3] on [1..5] gives [14, 20, 26]: no kernel flip
+    (docs/KERAS_NUMERICS.md §Convolution)."""
     layer = Conv1D(1, 3, use_bias=False, dtype="float64")
     layer.build((None, 5, 1))
     layer.set_weights([np.array([1.0, 2.0, 3.0]).reshape(3, 1, 1)])

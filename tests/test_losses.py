@@ -267,7 +267,8 @@ def test_hidden_logits_parity(tf, tf_keras, kind, data):
 
 
 def test_hidden_logits_model_example(tf, tf_keras):
-    """keras-numerics §3.6: softmax model + SCCE on logits [[30,0,-30],[0,25,0]] -> 42.5."""
+    """Softmax model + SCCE on logits [[30,0,-30],[0,25,0]] -> 42.5
+    (docs/KERAS_NUMERICS.md §Hidden logits)."""
     keras = tf_keras
     z = np.array([[30.0, 0.0, -30.0], [0.0, 25.0, 0.0]], dtype=np.float32)
     labels = np.array([2, 0])

@@ -187,8 +187,8 @@ def _grad(layer, x):
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_max_pool_ties_go_to_the_first_maximum(tf_keras, tf, fast):
-    """keras-numerics §6: all-equal 2×2 → top-left; [[0,3],[3,1]] → (0, 1); pool 3 stride 1
-    on [2,2,2,1] → [1,1,0,0] (overlapping windows add up)."""
+    """All-equal 2×2 → top-left; [[0,3],[3,1]] → (0, 1); pool 3 stride 1 on [2,2,2,1] →
+    [1,1,0,0]: overlapping windows add up (docs/KERAS_NUMERICS.md §Pooling)."""
     cases = [
         (P.MaxPooling2D(2, dtype="float64"), np.full((1, 2, 2, 1), 7.0), [[1, 0], [0, 0]]),
         (P.MaxPooling2D(2, dtype="float64"), np.array([[0, 3], [3, 1]], float)[None, :, :, None],

@@ -1,5 +1,5 @@
 """Whole training runs against tf.keras: fit history and final weights, train_on_batch,
-evaluate, predict (keras-numerics §11)."""
+evaluate, predict (docs/KERAS_NUMERICS.md §Fit loop)."""
 
 from __future__ import annotations
 
@@ -99,7 +99,8 @@ def _train_on_batch(tf_keras, dtype):
 
 
 def test_hidden_logits_saturated_softmax(tf_keras):
-    """keras-numerics §3.6: a saturated softmax model's loss comes from the logits (42.5)."""
+    """A saturated softmax model's loss comes from the logits: 42.5
+    (docs/KERAS_NUMERICS.md §Hidden logits)."""
     model = scratch.models.Sequential([scratch.Input(shape=(3,)),
                                        scratch.layers.Dense(3, activation="softmax")])
     model.set_weights([np.eye(3, dtype=np.float32), np.zeros(3, np.float32)])

@@ -2,8 +2,9 @@
 
 `load("pooling")` returns `scratch._kernels.pooling`, importing it (and compiling or loading
 its cached kernels) the first time only; later calls are one dict lookup. The layers call it
-on their fast paths instead of an ``import`` statement inside the function, which costs
-about 1.5 µs on every call (the GAN's step makes dozens of such calls).
+on their fast paths instead of an ``import`` statement inside the function, which costs a
+little on every call, and the GAN's step makes dozens of such calls
+(docs/PERFORMANCE.md §Numba compilation).
 """
 
 from __future__ import annotations

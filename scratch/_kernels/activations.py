@@ -1,8 +1,8 @@
 """Activation kernels: one-pass LeakyReLU (the NumPy formula's bits) and TensorFlow's
 float32 σ and tanh (Eigen's approximations, TensorFlow's bits).
 
-`np.where(x > 0, x, a·x)` makes three passes and two temporaries; on the GAN's
-(32, 1024) float32 activations the loop below is about 10× faster. Each kernel does the same
+`np.where(x > 0, x, a·x)` makes three passes and two temporaries; the loop below makes one
+and is much faster (docs/PERFORMANCE.md §Numba loops). Each kernel does the same
 float operations as the NumPy code it replaces (no fastmath), so the results are
 bit-identical, which tests/test_fast_paths.py checks. Arrays are 1-D and contiguous (callers
 pass `reshape(-1)` views); the scalars are in the arrays' dtype. The σ and tanh kernels below
@@ -69,7 +69,7 @@ def tanh_inplace_f32(z):
         x = clamp(z, ±7.9074);  tanh ≈ (x + x³·P(x²)) / Q(x²)
 
     In place on purpose: with an output array that may alias the input, LLVM's runtime
-    overlap check sends the in-place case to the scalar loop (6× slower).
+    overlap check sends the in-place case to the scalar loop, which is much slower.
     """
     for k in range(z.size):
         a = z[k]

@@ -10,10 +10,8 @@ col2im scatter backward. The two data movements are the loops here:
 Both walk one input row per (output row, kernel row) and move `kw·C` contiguous numbers per
 output pixel when the dilation along the width is 1 (the common case). Their inner loops
 index with unsigned integers: Numba then emits no negative-index wraparound check, which
-otherwise costs more than the copy itself and keeps LLVM from vectorizing (measured here on
-a 128×32×32×3 input with a 3×3 kernel, 'same': im2col 3.1 ms in the layer, in cache 35%
-faster than with signed indices; NumPy's strided copy took 4.2 ms; col2im 3.7 ms against
-6.9 ms for the per-channel loop it replaces). `add_bias` is the forward's `z += bias`.
+otherwise costs more than the copy itself and keeps LLVM from vectorizing (the measurements
+are in docs/PERFORMANCE.md §Numba loops). `add_bias` is the forward's `z += bias`.
 
 `nogil=True`: the layer runs chunks of the batch in two threads (`scratch.layers.conv`), so
 the kernels must release the GIL. Compiled lazily with `cache=True` (one signature per float
@@ -93,7 +91,7 @@ def col2im_add(dcols, dxp, sh, sw, dh, dw):
 @nb.njit(cache=True, nogil=True)
 def add_bias(z, bias):
     """z[r, o] += bias[o], in place: the forward's bias, row by row (NumPy's broadcast add
-    runs its inner loop over the F channels only, 4× slower here on a (4096, 32) chunk)."""
+    runs its inner loop over the F channels only, which is several times slower)."""
     for r in range(z.shape[0]):
         row = z[r]
         for o in range(z.shape[1]):

@@ -5,7 +5,7 @@
 The kernel adds the rows of dy into the rows of the gradient named by the ids, one id after
 another in order: the same additions in the same order as `np.add.at`, so the result is
 bit-identical to the readable function in float32 and float64. np.add.at on a 2-D target is
-10–60× slower (measured in the layer's docstring). Compiled lazily with `cache=True`, one
+much slower (docs/PERFORMANCE.md §Numba loops). Compiled lazily with `cache=True`, one
 signature per float dtype; no fastmath. NUMBA_DISABLE_JIT=1 runs it as plain Python.
 """
 

@@ -1,10 +1,10 @@
 """Numba kernels of the cross-entropies' hidden-logits path (`scratch.losses`).
 
-Every train step of a classifier runs one of these (a sigmoid or softmax head hands its
-logits to the loss, keras-numerics §3.6). The readable NumPy pairs in `scratch.losses` take
-about a dozen array operations each; on course-sized batches (32 × 1, 32 × 10) their cost is
-the Python and NumPy call overhead, not the arithmetic. Each kernel below is one call that
-performs the same operations in the same order:
+Every train step of a classifier runs one of these: a sigmoid or softmax head hands its
+logits to the loss (docs/KERAS_NUMERICS.md §Hidden logits). The readable NumPy pairs in
+`scratch.losses` take about a dozen array operations each; on course-sized batches (32 × 1,
+32 × 10) their cost is the Python and NumPy call overhead, not the arithmetic. Each kernel
+below is one call that performs the same operations in the same order:
 
     bce_logits_values / bce_logits_grad      ⟷  losses.bce_logits_forward / _backward
     bce_logits_mean                          ⟷  both, and the mean between them
@@ -16,8 +16,8 @@ its NumPy twin bit for bit. In float32 NumPy's exp and log are its own SIMD rout
 differ from the C library's in the last bit on some inputs: there the kernels agree with NumPy
 to float32 rounding (tests/test_fast_paths.py checks both). The reduction over samples stays
 in NumPy, except in `bce_logits_mean` for batches of at most MAX_CLASSES rows (one block).
-Compiled lazily with `cache=True`, no fastmath; kept small on purpose (compiling costs about
-a second per kernel on a fresh machine).
+Compiled lazily with `cache=True`, no fastmath; kept small on purpose, because compiling a
+kernel is slow (docs/PERFORMANCE.md §Numba compilation).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Batch normalization on a 2-D (positions, channels) view in three Numba passes.
 
 The NumPy fast path (`scratch.layers.normalization.batch_norm_forward_fast` and its
-backward) spends most of its time in a dozen small temporaries and reductions; on the
-GAN's (32, 256…1024) activations a layer's forward + backward took about 0.25 ms. These
-kernels do the same float operations with per-channel accumulators (sums run over the rows
+backward) spends most of its time in a dozen small temporaries and reductions (measured on
+the GAN's (32, 256…1024) activations: docs/PERFORMANCE.md §Numba loops). These kernels do
+the same float operations with per-channel accumulators (sums run over the rows
 in order, as NumPy's reductions over axis 0 of a C-contiguous array do), in the input's
 dtype, no fastmath; tests/test_fast_paths.py checks them against the NumPy fast form.
 """

@@ -10,24 +10,24 @@ What makes them fast:
   h_{t−1} U (one batched GEMM over all gates) stays inside the loop.
 * Gate-major storage: the pre-activations live in a (G, T, N, M) array, so every gate of a
   step is a contiguous (N, M) block. Elementwise NumPy on a column block of an (N, G·M)
-  array costs 4× more per element than on a contiguous block (measured below), and the gate
-  math is most of a step. The LSTM's gates are kept in the order [i, f, o, c] inside, so the
+  array costs several times more per element than on a contiguous block, and the gate
+  math is most of a step (docs/PERFORMANCE.md §Recurrent gate math). The LSTM's gates are
+  kept in the order [i, f, o, c] inside, so the
   three sigmoids are one call; the weights and gradients are permuted back to Keras' layout.
 * Every temporary is preallocated (`out=`), activations run in place, states live in
   (T+1, N, M) arrays.
 * BPTT stores the pre-activation cotangents of every step, so the weight gradients are
   batched GEMMs after the loop: dW = Xᵀ dZ, dU = H_prevᵀ dZ, dx = Σ_g dZ_g W_gᵀ, db = Σ dZ.
 
-Measured on the project's 2-core EPYC (float32, N = M = 128, one BLAS thread, CPU time):
-h U for 4 gates 230 µs (one (128, 512) GEMM or a batched (4, 128, 128) one alike); NumPy exp
-38 µs and tanh 58 µs per (128, 128) block; a multiply 3.2 µs contiguous against 14 µs on
-column blocks of a (128, 512) array. The transcendental functions cost about as much as the
-GEMM, and Numba's exp/tanh are 2–7× slower than NumPy's here (no SVML), so the gate math stays
-in NumPy; sigmoid is 1/(1 + exp(−z)) in place. The backward step has no transcendental left
-(σ' = y(1−y), tanh' = 1−y² from the stored outputs): about 15 contiguous multiplies, small
-against its GEMM at M = 128. On small layers (the course's LSTM(15)) the dozens of NumPy calls
-per step cost more than the math, so the standard LSTM cell (σ gates, tanh, no mask) runs each
-step's gate math as one fused Numba call (`lstm_forward_step` / `lstm_backward_step`).
+The transcendental functions of the gates cost about as much as the GEMM h·U (the
+measurements are in docs/PERFORMANCE.md §Recurrent gate math). Numba's own exp and tanh are
+slower than NumPy's (no SVML), so float64 keeps NumPy's functions (sigmoid as 1/(1 + exp(−z)),
+in place), and float32 uses Eigen's approximations, written as Numba loops that vectorize
+(`_kernels/activations.py`). The backward step has no transcendental left (σ' = y(1−y),
+tanh' = 1−y² from the stored outputs): about 15 contiguous multiplies, small against its GEMM
+at M = 128. On small layers (the course's LSTM(15)) the dozens of NumPy calls per step cost
+more than the math, so the standard LSTM cell (σ gates, tanh, no mask) runs each step's gate
+math as one fused Numba call (`lstm_forward_step` / `lstm_backward_step`).
 
 NumPy 2.4.6 bug avoided here: in-place `np.negative(v, out=v)` on a strided view whose stride
 is 16 bytes (float32; e.g. column M = 1 of an (N, 4M) block) or 32/64 bytes (float64) returns
@@ -480,8 +480,7 @@ _LSTM_ORDER = (0, 1, 3, 2)  # internal [i, f, o, c]: the three sigmoid gates are
 # of the NumPy step below them in the same order, with the same float32 activations, so in
 # float32 the results are the same bits; in float64 the kernel's tanh is the C library's and
 # NumPy's is its own SIMD routine, so they agree to rounding (tests/test_lstm.py checks both).
-# Measured (the course's text LSTM, batch 128 × 189 steps × 15 units, a train step, CPU time):
-# 58 ms before, 32 ms fused.
+# The measurement is in docs/PERFORMANCE.md §Recurrent gate math.
 @nb.njit(cache=True, error_model="numpy")
 def _gate_sigmoid(block, bits, f32):
     """block ← σ(block) in place: Eigen's float32 σ, or 1/(1 + exp(−z)) in float64."""
@@ -755,8 +754,7 @@ def _one_blas_thread():
 
     The per-step GEMMs of a recurrent layer are small (N × M by M × G·M): one BLAS thread is
     fastest for them, and two threads collapse when another process holds a core
-    (scratch/_threads.py: a small GEMM 14× slower on average; measured here: a batch-32
-    LSTM(128) train step 46 ms on one thread, 400 ms on two with the machine busy). The
+    (docs/PERFORMANCE.md §BLAS threads, with an LSTM train step among the measurements). The
     recurrent layers get their parallelism from `set_threads` (whole batch chunks) instead.
     """
     from .._threads import scoped_blas_threads

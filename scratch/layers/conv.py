@@ -3,13 +3,14 @@
 A convolution layer is a Dense layer whose weights are shared across positions (Lecture 28):
 each output pixel is the inner product of a small kernel with the patch under it, summed
 over the input channels (Lecture 29), plus one bias per feature map. As in every deep
-learning framework it is a **cross-correlation** (no kernel flip; keras-numerics §5):
+learning framework it is a **cross-correlation**, with no kernel flip
+(docs/KERAS_NUMERICS.md §Convolution):
 
     z[n, h, w, o] = b[o] + Σ_i Σ_j Σ_c x_pad[n, h·sh + i·dh, w·sw + j·dw, c] · W[i, j, c, o]
     y = activation(z)
 
 Sizes along each spatial axis, for input length n, kernel k, stride s, dilation d and the
-effective kernel k_eff = d·(k − 1) + 1 (keras-numerics §5):
+effective kernel k_eff = d·(k − 1) + 1:
 
     valid:  ⌊(n − k_eff)/s⌋ + 1        no padding
     same:   ⌈n/s⌉                       P = max((⌈n/s⌉ − 1)·s + k_eff − n, 0) zeros,
@@ -39,10 +40,9 @@ Two implementations with one contract, chosen by `backend.fast_paths` (or the la
   `scratch._kernels.conv.col2im_add`. Both run over chunks of whole images (a chunk's
   matrices stay in cache), and a large batch's chunks run on two threads (`conv_threads`,
   the engine's thread policy of `scratch._threads`; each GEMM on one BLAS thread, or, when
-  BLAS itself runs on several threads, the chunks in turn). Measured here on the
-  benchmark's 128×32×32×3 Conv2D(32, 3×3, 'same'), forward + backward: 13–17 ms on two
-  threads, 22–28 ms on one, 26–35 ms for the unchunked NumPy-im2col code this replaced.
-  The chunks are fixed by the shapes, so the results do not depend on the threads.
+  BLAS itself runs on several threads, the chunks in turn). Both make the benchmark's
+  Conv2D faster than unchunked im2col (docs/PERFORMANCE.md §Convolution chunks). The chunks
+  are fixed by the shapes, so the results do not depend on the threads.
 
 Conv1D runs through the same 2-D functions with a height-1 image: (N, L, C) → (N, 1, L, C),
 kernel (k, C/g, F) → (1, k, C/g, F).
@@ -265,9 +265,9 @@ def _run_chunks(task: Callable[[int, slice], None], chunks: list[slice], threads
     the cores), as the benchmarks and tests pin it; NumPy's GEMMs and the `nogil` kernels
     release the GIL. When BLAS runs on several threads (inside fit for a large step, see
     `scratch._threads.engine_threads`, or a process that never limited it), the chunks run
-    one after another and BLAS parallelizes their GEMMs: measured here in the Lecture 32
-    network at batch 128, worker threads on top of two-thread BLAS steps were 10–15% slower
-    than the unchunked code, BLAS threads alone as fast or faster.
+    one after another and BLAS parallelizes their GEMMs: worker threads on top of two-thread
+    BLAS were slower than the unchunked code, BLAS threads alone as fast or faster
+    (docs/PERFORMANCE.md §Convolution chunks).
     """
     if threads <= 1 or len(chunks) <= 1 or _blas_is_threaded():
         for k, chunk in enumerate(chunks):
@@ -301,10 +301,10 @@ def conv_threads(multiply_adds: int) -> int:
     The engine's BLAS policy decides (`scratch._threads.engine_blas_threads`): "auto" uses two
     threads, where the machine has two cores, from `AUTO_TWO_THREADS_WORK` (2**24)
     multiply-adds on while no other process holds a core (the benchmark's 128×32×32×3
-    Conv2D(32, 3×3) has 1.1e8: forward + backward about 1.6× faster on two threads of an
-    idle 2-core machine; with the other core busy, the free thread takes most chunks and the
-    time stays near one thread's); a fixed number is used as is; None (the process' own BLAS
-    setting) means one thread.
+    Conv2D(32, 3×3) has 1.1e8 and is faster on two threads of an idle 2-core machine; with
+    the other core busy, the free thread takes most chunks and the time stays near one
+    thread's: docs/PERFORMANCE.md §Convolution chunks); a fixed number is used as is; None
+    (the process' own BLAS setting) means one thread.
     """
     return engine_blas_threads(multiply_adds) or 1
 
@@ -385,7 +385,7 @@ def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides
         dz2 = dz[s].reshape(-1, filters)
         m = len(dz2)
         rows = cols6[s].reshape(m, kh * kw, c)
-        if use_bias:  # 1ᵀ·dz as a BLAS GEMV: 4–8× faster than dz2.sum(axis=0) on tall dz2
+        if use_bias:  # 1ᵀ·dz as a BLAS GEMV, much faster than dz2.sum(axis=0) on tall dz2
             np.matmul(np.ones(m, dtype=dz.dtype), dz2, out=dbias_parts[k])
         if groups == 1:
             np.matmul(rows.reshape(m, -1).T, dz2, out=dkernel_parts[k].reshape(-1, filters))

@@ -224,7 +224,7 @@ class ReLU(Activation):
 
 class LeakyReLU(Activation):
     """`layers.LeakyReLU(negative_slope=0.3)` (the layer's default slope is 0.3, the
-    function's is 0.2 — keras-numerics §13.18)."""
+    function's is 0.2: docs/KERAS_NUMERICS.md §Activations)."""
 
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:  # Keras 2 spelling

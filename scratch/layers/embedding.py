@@ -11,11 +11,8 @@ and repeated ids accumulate. The ids themselves get no gradient (they are intege
 Two implementations of the scatter-add, chosen by `backend.fast_paths` (or `layer.fast_path`): the
 readable `embedding_backward` (np.add.at) and the Numba kernel
 `scratch._kernels.embedding.embedding_scatter_add`, which performs the same additions in the
-same order (bit-identical; a test checks it). Measured here (one core, float32):
-
-    V=2000,  D=20, 12 800 ids (batch 128 × T 100):  np.add.at 16 ms,  Numba 0.6 ms
-    V=7000,  D=20, 23 040 ids:                       np.add.at 40 ms,  Numba 0.7 ms
-    V=138k,  D=10, 1024 ids (a recommender batch):   np.add.at 2.2 ms, Numba 0.4 ms
+same order (bit-identical; a test checks it), many times faster
+(docs/PERFORMANCE.md §Numba loops).
 """
 
 from __future__ import annotations

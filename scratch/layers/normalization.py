@@ -2,7 +2,8 @@
 
 Batch normalization standardizes every channel with the statistics of the current batch,
 then lets gradient descent choose the scale and shift (Lecture 35: z = (x − μ_B)/σ_B,
-y = γ·z + β). Keras' exact form (keras-numerics §8, tf.nn.batch_normalization):
+y = γ·z + β). Keras' exact form, that of tf.nn.batch_normalization
+(docs/KERAS_NUMERICS.md §Batch normalization):
 
     training (fit, or training=True, and layer.trainable):
         μ  = mean of x over every axis but `axis`          (per channel)

@@ -2,7 +2,7 @@
 
 Pooling downsamples a feature map: each output cell summarises one window (pool_size) of the
 input, windows `strides` apart (default: strides = pool_size, non-overlapping). Sizes and the
-'same' split are the convolution's with dilation 1 (keras-numerics §6):
+'same' split are the convolution's with dilation 1 (docs/KERAS_NUMERICS.md §Pooling):
 
     valid: ⌊(n − p)/s⌋ + 1;   same: ⌈n/s⌉ with P = max((⌈n/s⌉ − 1)·s + p − n, 0) padded
     cells, ⌊P/2⌋ before and the odd one after (bottom/right).

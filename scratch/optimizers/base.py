@@ -1,6 +1,7 @@
 """The optimizer machinery shared by SGD, Adam, AdamW, RMSprop and Adagrad (Keras' BaseOptimizer).
 
-One call of ``apply_gradients([(grad, var), ...])`` does, in Keras' order (keras-numerics §9):
+One call of ``apply_gradients([(grad, var), ...])`` does, in Keras' order
+(docs/KERAS_NUMERICS.md §Optimizers):
 
     1. build on the first call: one set of slots per variable, in variable order
     2. drop pairs whose gradient is None (with a warning)
