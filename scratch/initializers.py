@@ -30,15 +30,15 @@ from __future__ import annotations
 
 import inspect
 import math
-import random as _python_random
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from . import backend, random
-from .random import SeedGenerator, make_default_seed
+from .random import SeedGenerator, make_default_seed, set_random_seed  # noqa: F401
 from .typing import Array
+from .utils.naming import to_snake_case
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "Identity", "RandomNormal", "RandomUniform",
@@ -50,28 +50,6 @@ __all__ = [
 # Truncating N(0, 1) at ±2 leaves a distribution with this standard deviation; Keras divides
 # the target std by it so that the truncated draw has the requested std.
 TRUNCATION_STD = 0.87962566103423978
-
-# ----------------------------------------------------------------------------- seeding
-def set_random_seed(seed: int) -> None:
-    """Seed every random source scratch uses, as `keras.utils.set_random_seed` does.
-
-    Seeds Python's `random` (from which unseeded initializers, Dropout layers and RNN cells
-    draw their seeds when they are made), NumPy's legacy global state (`np.random.seed`:
-    ImageDataGenerator and fit's shuffling) and forgets the global SeedGenerator.
-
-    Raises:
-        ValueError: if `seed` is not an int.
-    """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(
-            f"Expected `seed` argument to be an integer. Received: seed={seed!r} "
-            f"(of type {type(seed).__name__})"
-        )
-    seed = int(seed)
-    _python_random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002  (the legacy global state, as Keras)
-    random.reset_global_seed_generator(seed)
-
 
 # ----------------------------------------------------------------------------- helpers
 def _check_shape(shape) -> tuple[int, ...]:
@@ -585,15 +563,8 @@ _CLASSES = (Initializer, Zeros, Ones, Constant, Identity, RandomNormal, RandomUn
             HeUniform, LecunNormal, LecunUniform, Orthogonal)
 
 
-def _to_snake_case(name: str) -> str:
-    import re
-
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 ALL_OBJECTS: dict[str, type] = {cls.__name__: cls for cls in _CLASSES}
-ALL_OBJECTS.update({_to_snake_case(cls.__name__): cls for cls in _CLASSES})
+ALL_OBJECTS.update({to_snake_case(cls.__name__): cls for cls in _CLASSES})
 ALL_OBJECTS.update({
     "IdentityInitializer": Identity,
     "OrthogonalInitializer": Orthogonal,

@@ -57,7 +57,6 @@ y_true/y_pred shapes that do not agree after the rank fix-up (Keras broadcasts M
 from __future__ import annotations
 
 import functools
-import re
 import warnings
 from typing import Any
 
@@ -66,6 +65,7 @@ import numpy as np
 from . import backend
 from ._kernels import load as load_kernels
 from .typing import Array, Shape
+from .utils.naming import to_snake_case
 
 __all__ = [
     "Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
@@ -528,11 +528,6 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
 
 
 # ============================================================================ Loss classes
-def _snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
 class Loss:
     """Base class of scratch's Keras losses: the module docstring's pipeline plus its gradient.
 
@@ -566,7 +561,7 @@ class Loss:
 
     def __init__(self, reduction="sum_over_batch_size", name: str | None = None) -> None:
         self.reduction = standardize_reduction(reduction)
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self._warned_logits = False
 
     # ------------------------------------------------------------------ subclass hooks

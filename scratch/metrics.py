@@ -45,6 +45,7 @@ import numpy as np
 from . import backend, losses
 from .losses import is_binary_or_sparse_categorical, squeeze_or_expand_to_same_rank
 from .typing import Shape
+from .utils.naming import to_snake_case
 
 __all__ = [
     "Metric", "Mean", "MeanMetricWrapper", "BinaryAccuracy", "CategoricalAccuracy",
@@ -64,7 +65,7 @@ class Metric:
     """
 
     def __init__(self, name: str | None = None, dtype=None) -> None:
-        self.name = name or losses._snake_case(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self.dtype = backend.standardize_dtype(dtype)
 
     def update_state(self, *args, **kwargs) -> None:

@@ -25,34 +25,13 @@ cast inside the engine would hide a precision bug.
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
 from .. import backend, initializers
 from ..typing import Shape
-
-_NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
-
-
-def _snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name)
-    return name.lower().replace("1_d", "1d").replace("2_d", "2d")
-
-
-def unique_name(prefix: str) -> str:
-    """Keras-style auto names: dense, dense_1, dense_2, ..."""
-    n = _NAME_COUNTS[prefix]
-    _NAME_COUNTS[prefix] += 1
-    return prefix if n == 0 else f"{prefix}_{n}"
-
-
-def reset_uids() -> None:
-    """Restart auto-naming (as `keras.backend.clear_session()` does)."""
-    _NAME_COUNTS.clear()
+from ..utils.naming import auto_name, reset_uids, unique_name  # noqa: F401 (re-exported)
 
 
 def shape_tuple(shape) -> Shape:
@@ -94,7 +73,7 @@ class Layer:
                 f"{type(self).__name__} got unexpected keyword argument(s): "
                 f"{', '.join(sorted(kwargs))}"
             )
-        self.name = name or unique_name(_snake_case(type(self).__name__))
+        self.name = name or auto_name(type(self).__name__)
         self.dtype = backend.standardize_dtype(dtype)
         self._trainable = bool(trainable)
         self.built = False

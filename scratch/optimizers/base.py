@@ -47,7 +47,6 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -55,25 +54,9 @@ import numpy as np
 
 from .. import backend, initializers
 from ..typing import Array
+from ..utils.naming import auto_name
 from . import schedules as schedules_module
 from .schedules import LearningRateSchedule
-
-_NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
-
-
-def _snake_case(name: str) -> str:
-    """Keras' `to_snake_case` ("RMSprop" -> "rm_sprop", "AdamW" -> "adam_w")."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _auto_name(class_name: str) -> str:
-    prefix = _snake_case(class_name)
-    n = _NAME_COUNTS[prefix]
-    _NAME_COUNTS[prefix] += 1
-    return prefix if n == 0 else f"{prefix}_{n}"
-
 
 class RowSparseGradient(np.ndarray):
     """A dense gradient whose rows are sums over repeated ids (an Embedding's dE), which can
@@ -232,7 +215,7 @@ class Optimizer:
                     f"Argument `{arg}` must be a finite number or None. Received: "
                     f"{arg}={value!r}"
                 )
-        self.name = name if name is not None else _auto_name(type(self).__name__)
+        self.name = name if name is not None else auto_name(type(self).__name__)
         self.weight_decay = weight_decay
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue

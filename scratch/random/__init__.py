@@ -30,10 +30,32 @@ from . import philox
 
 __all__ = ["SeedGenerator", "make_default_seed", "draw_seed", "uniform", "normal",
            "truncated_normal", "dropout", "dropout_keep_mask", "reset_global_seed_generator",
-           "fit_shuffle_order"]
+           "fit_shuffle_order", "set_random_seed"]
 
 # TensorFlow's stateless ops take int32 seeds: Keras reduces its int64 pairs modulo this.
 _INT32_SEED_MODULUS = 2**31 - 2
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed every random source scratch uses, as `keras.utils.set_random_seed` does.
+
+    Seeds Python's `random` (from which unseeded initializers, Dropout layers and RNN cells
+    draw their seeds when they are made) and NumPy's legacy global state (`np.random.seed`:
+    ImageDataGenerator), keeps the seed as TensorFlow's global seed (fit's shuffling) and
+    forgets the global SeedGenerator.
+
+    Raises:
+        ValueError: if `seed` is not an int.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(
+            f"Expected `seed` argument to be an integer. Received: seed={seed!r} "
+            f"(of type {type(seed).__name__})"
+        )
+    seed = int(seed)
+    python_random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (the legacy global state, as Keras)
+    reset_global_seed_generator(seed)
 
 
 def make_default_seed() -> int:

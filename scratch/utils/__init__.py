@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..initializers import set_random_seed
 from ..preprocessing.sequence import pad_sequences
+from ..random import set_random_seed
 
 
 def to_categorical(x, num_classes=None):
