@@ -58,6 +58,7 @@ from ..utils.naming import auto_name
 from . import schedules as schedules_module
 from .schedules import LearningRateSchedule
 
+
 class RowSparseGradient(np.ndarray):
     """A dense gradient whose rows are sums over repeated ids (an Embedding's dE), which can
     also give `sum_of_squares`: Σ_p g_p² per row over the individual occurrences.
