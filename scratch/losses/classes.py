@@ -1,530 +1,61 @@
-"""Keras losses in NumPy, with the value *and* the gradient Keras' autodiff would produce.
+"""The Keras loss classes (`keras.losses.X`), their functions (`keras.losses.x`) and the
+lookup by name (`get`, `serialize`, `deserialize`).
 
-Usage mirrors `keras.losses` (docs/KERAS_NUMERICS.md §Losses)::
-
-    loss = losses.get("sparse_categorical_crossentropy")
-    value = loss(y_true, y_pred, sample_weight=None)              # numpy scalar, y_pred's dtype
-    value, dy_pred = loss.value_and_grad(y_true, y_pred)          # dL/dy_pred, y_pred's shape
-    value, dz = loss.value_and_grad(y_true, y_pred, logits=z)     # hidden-logits path: dL/dz
-
-The pipeline every loss follows (Keras' `Loss.__call__` + `LossFunctionWrapper.call`):
-
-    1. cast     y_true, y_pred -> y_pred's dtype (float32 or float64; integer data -> floatx())
-    2. rank     squeeze_or_expand_to_same_rank(y_true, y_pred): if the ranks differ by one and the
-                higher-rank tensor ends in a 1, expand the other one if it is rank 1, otherwise
-                squeeze the higher-rank one. (N,) against (N,1) becomes (N,1) against (N,1).
-    3. sample   values = ℓ(y_true, y_pred) reduced over the LAST axis: mean for MSE, MAE, Huber,
-                BCE; sum over classes for CCE and SCCE. values.shape = y.shape[:-1].
-    4. weights  w = sample_weight merged with the mask (mask -> valid·(total/valid) for "mean" and
-                "sum_over_batch_size", 0/1 otherwise); squeeze_or_expand(values, w); values·w
-                (NumPy/TF broadcasting, exactly as Keras multiplies).
-    5. reduce   "sum_over_batch_size"/"mean": Σ(values·w) / size(values·w)   (0 if the size is 0)
-                "sum": Σ(values·w);  "mean_with_sample_weight": Σ(values·w) / Σw
-                None/"none": values·w, unreduced. A scalar or (0,)-shaped values·w is returned as
-                it is, whatever the reduction (Keras' `reduce_values`).
-
-Sample weights never change the "sum_over_batch_size" divisor; the divisor is the number of
-per-sample loss *elements* (N for (N,k) outputs, N·T for (N,T,k) outputs).
-
-Gradients follow TensorFlow's autodiff of Keras' formulas exactly:
-
-* the 1e-7 clip ``clip(p, ε, 1−ε)`` passes the gradient where ε ≤ p ≤ 1−ε (bounds included) and
-  gives 0 outside;
-* CCE renormalises before clipping, so its gradient contains the renormalisation:
-  dℓ/dp_c = −y_c/p_c + Σ_j y_j/Σp (no clipping active);
-* SCCE clips, takes logs and applies a softmax cross-entropy to them (renormalising after the
-  clip): dℓ/dp_c = (1/Σ_j clip(p_j) − [c = y]/clip(p_c))·[ε ≤ p_c ≤ 1−ε];
-* the fused TF kernels ``softmax_cross_entropy_with_logits`` / ``sparse_…`` return
-  dℓ/dz = softmax(z) − y, also when Σ_c y_c ≠ 1 (the exact derivative would be (Σy)·softmax − y);
-* |e| has gradient 0 at e = 0 (MAE, Huber's linear branch); Huber uses its quadratic branch at
-  |e| = δ;
-* reduction None/"none" has no scalar to differentiate: `value_and_grad` then returns the
-  gradient of Σ values, which is what `tf.GradientTape.gradient` returns for a non-scalar target.
-
-Hidden logits (docs/KERAS_NUMERICS.md §Hidden logits): when the probabilities came from a
-sigmoid/softmax layer whose pre-activation ``z`` is known, Keras silently evaluates
-BCE/CCE/SCCE with the from_logits formula on ``z``. `value_and_grad(..., logits=z)` does the
-same and returns dL/dz (where Keras drops the logits — a rank fix-up of y_pred, SCCE's
-ignore_class — the probability formula is used and chained through the activation: see
-`Loss.value_and_grad`).
-
-Deliberate differences from Keras, all of them errors where Keras silently computes garbage:
-SCCE labels that are out of range, negative (and not ``ignore_class``) or not integer-valued;
-y_true/y_pred shapes that do not agree after the rank fix-up (Keras broadcasts MSE/MAE/Huber).
-`Huber.get_config()` also stores ``delta`` (Keras drops it, so its round trip resets delta).
+Each class runs the pipeline of `reduction.py` around the per-sample math of `formulas.py`
+(or its fast twin in `fast.py`) and returns the value and, with `value_and_grad`, the gradient.
+This module is longer than the others because `Loss` holds the whole pipeline with its
+hidden-logits and mask handling, and each class keeps Keras' argument checks beside the
+part of the pipeline it overrides.
 """
 
 from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any
 
 import numpy as np
 
-from . import backend
-from ._kernels import load as load_kernels
-from .typing import Array, Shape
-from .utils.naming import to_snake_case
-
-__all__ = [
-    "Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
-    "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "AutoCrossentropy",
-    "mean_squared_error", "mse", "mean_absolute_error", "mae", "huber", "binary_crossentropy",
-    "categorical_crossentropy", "sparse_categorical_crossentropy", "get", "serialize",
-    "deserialize", "squeeze_or_expand_to_same_rank", "standardize_reduction",
-    "is_binary_or_sparse_categorical", "class_weight_to_sample_weight", "reduce_weighted_values",
-]
-
-REDUCTIONS = ("sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight")
-_MEAN_LIKE = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
-
-
-# ============================================================================ helpers
-def standardize_reduction(reduction):
-    """Validate a Keras reduction name (None and "none" both mean "no reduction")."""
-    if reduction not in REDUCTIONS:
-        raise ValueError(
-            "Invalid value for argument `reduction`. "
-            f"Expected one of {REDUCTIONS}. Received: reduction={reduction!r}"
-        )
-    return reduction
-
-
-def squeeze_or_expand_to_same_rank(x1: np.ndarray, x2: np.ndarray, expand_rank_1: bool = True):
-    """Keras' rank fix-up: make ranks equal when they differ by one and a trailing 1 allows it.
-
-    Math:
-        rank(x1) = rank(x2) + 1 and x1.shape[-1] = 1:
-            rank(x2) = 1 and expand_rank_1  ->  x2 = x2[..., None]
-            otherwise                       ->  x1 = x1[..., 0]
-        and symmetrically with x1 and x2 swapped.
-
-    Shapes:
-        (N,) vs (N,1) -> (N,1) vs (N,1);  (N,T) vs (N,T,1) -> (N,T) vs (N,T).
-    """
-    r1, r2 = x1.ndim, x2.ndim
-    if r1 == r2:
-        return x1, x2
-    if r1 == r2 + 1 and x1.shape[-1] == 1:
-        if r2 == 1 and expand_rank_1:
-            x2 = x2[..., None]
-        else:
-            x1 = x1[..., 0]
-    if r2 == r1 + 1 and x2.shape[-1] == 1:
-        if r1 == 1 and expand_rank_1:
-            x1 = x1[..., None]
-        else:
-            x2 = x2[..., 0]
-    return x1, x2
-
-
-@functools.lru_cache(maxsize=256)
-def _rank_fixup_changes_pred(y_true_shape: tuple, y_pred_shape: tuple) -> bool:
-    """Whether the rank fix-up gives y_pred a new shape (cached: called every step)."""
-    fixed_pred = squeeze_or_expand_to_same_rank(
-        np.broadcast_to(0.0, y_true_shape), np.broadcast_to(0.0, y_pred_shape))[1]
-    return fixed_pred.shape != y_pred_shape
-
-
-def is_binary_or_sparse_categorical(y_true_shape: Shape, y_pred_shape: Shape) -> tuple[bool, bool]:
-    """Keras' shape rule (`compile_utils.is_binary_or_sparse_categorical`).
-
-    Math:
-        is_binary = y_pred.shape[-1] == 1
-        is_sparse = rank(y_true) < rank(y_pred) or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1)
-    """
-    y_true_shape, y_pred_shape = tuple(y_true_shape), tuple(y_pred_shape)
-    if not y_true_shape or not y_pred_shape:
-        raise ValueError(
-            "Resolving a loss/metric by shapes expects y_true and y_pred of rank >= 1. "
-            f"Received: y_true.shape={y_true_shape}, y_pred.shape={y_pred_shape}"
-        )
-    t_last, p_last = y_true_shape[-1], y_pred_shape[-1]
-    is_binary = p_last == 1
-    is_sparse = len(y_true_shape) < len(y_pred_shape) or (
-        t_last == 1 and p_last is not None and p_last > 1
-    )
-    return is_binary, is_sparse
-
-
-_MAX_KERNEL_CLASSES = 128  # scratch._kernels.losses.MAX_CLASSES (not imported: Numba is lazy)
-
-
-def _compute_dtype(y_pred: np.ndarray, what: str = "y_pred") -> np.dtype:
-    """The dtype a loss computes in: y_pred's float dtype, floatx() for integer/bool data."""
-    if y_pred.dtype in backend.FLOAT_DTYPES:
-        return y_pred.dtype
-    kind = y_pred.dtype.kind
-    if kind == "f":
-        if y_pred.dtype.name not in ("float32", "float64"):
-            raise TypeError(
-                f"scratch losses compute in float32 or float64. Received: {what}.dtype="
-                f"{y_pred.dtype.name}"
-            )
-        return y_pred.dtype
-    if kind in "iub":
-        return np.dtype(backend.floatx())
-    raise TypeError(f"Expected {what} to hold numbers. Received: {what}.dtype={y_pred.dtype}")
-
-
-def _check_activation(activation: str) -> str:
-    if activation not in ("sigmoid", "softmax"):
-        raise ValueError(
-            "Hidden logits come from a 'sigmoid' or 'softmax' activation. "
-            f"Received: activation={activation!r}"
-        )
-    return activation
-
-
-def _mean_grad(dvalues: np.ndarray, k: int) -> np.ndarray:
-    """Gradient of mean over the last axis (size k): g/k broadcast over that axis."""
-    return dvalues[..., None] / dvalues.dtype.type(k)
-
-
-def _clip_bounds(dtype: np.dtype) -> tuple[Any, Any]:
-    eps = backend.epsilon()
-    return dtype.type(eps), dtype.type(1.0 - eps)
-
-
-def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum `grad` down to `shape` (the reverse of NumPy broadcasting)."""
-    while grad.ndim > len(shape):
-        grad = grad.sum(axis=0)
-    axes = tuple(i for i, (g, s) in enumerate(zip(grad.shape, shape)) if s == 1 and g != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
-
-
-# ============================================================================ per-sample math
-# Each loss is a pure pair: *_forward(y_true, y_pred) -> (values, cache) and
-# *_backward(dvalues, cache) -> dy_pred. Shapes: y_true, y_pred (..., k); values (...,).
-
-
-def mse_forward(y_true: Array, y_pred: Array):
-    """values = mean_last((y − p)²)."""
-    error = y_true - y_pred
-    return backend.mean(np.square(error), axis=-1), error
-
-
-def mse_backward(dvalues: Array, error: Array) -> Array:
-    """dℓ/dp = −2(y − p)/k."""
-    return -(_mean_grad(dvalues, error.shape[-1]) * (error * 2))
-
-
-def mae_forward(y_true: Array, y_pred: Array):
-    """values = mean_last(|y − p|)."""
-    error = y_true - y_pred
-    return backend.mean(np.abs(error), axis=-1), error
-
-
-def mae_backward(dvalues: Array, error: Array) -> Array:
-    """dℓ/dp = −sign(y − p)/k (0 at y = p)."""
-    return -(_mean_grad(dvalues, error.shape[-1]) * np.sign(error))
-
-
-def huber_forward(y_true: Array, y_pred: Array, delta: float = 1.0):
-    """values = mean_last(½e² if |e| ≤ δ else δ|e| − ½δ²),  e = p − y."""
-    dt = y_pred.dtype.type
-    delta, half = dt(delta), dt(0.5)
-    error = y_pred - y_true
-    abs_error = np.abs(error)
-    quadratic = abs_error <= delta
-    elem = np.where(quadratic, half * np.square(error), delta * abs_error - half * np.square(delta))
-    return backend.mean(elem, axis=-1), (error, quadratic, delta)
-
-
-def huber_backward(dvalues: Array, cache) -> Array:
-    """dℓ/dp = e/k on the quadratic branch (|e| ≤ δ), δ·sign(e)/k on the linear one."""
-    error, quadratic, delta = cache
-    g = _mean_grad(dvalues, error.shape[-1])
-    return np.where(quadratic, g * error, g * delta * np.sign(error))
-
-
-def bce_probs_forward(y_true: Array, y_pred: Array):
-    """values = mean_last(−[y·log p̂ + (1−y)·log(1−p̂)]),  p̂ = clip(p, ε, 1−ε)."""
-    eps, hi = _clip_bounds(y_pred.dtype)
-    p_hat = np.clip(y_pred, eps, hi)
-    bce = y_true * np.log(p_hat)
-    bce = bce + (1 - y_true) * np.log(1 - p_hat)
-    inside = (y_pred >= eps) & (y_pred <= hi)
-    return backend.mean(-bce, axis=-1), (y_true, p_hat, inside)
-
-
-def bce_probs_backward(dvalues: Array, cache) -> Array:
-    """dℓ/dp = −(y/p̂ − (1−y)/(1−p̂))/k where ε ≤ p ≤ 1−ε, else 0."""
-    y_true, p_hat, inside = cache
-    g = -_mean_grad(dvalues, p_hat.shape[-1])
-    dp_hat = g * y_true / p_hat - g * (1 - y_true) / (1 - p_hat)
-    return np.where(inside, dp_hat, 0).astype(p_hat.dtype, copy=False)
-
-
-def bce_logits_forward(y_true: Array, logits: Array):
-    """values = mean_last(max(z,0) − z·y + log(1 + e^(−|z|)))  (TF's stable form)."""
-    positive = logits >= 0
-    relu_logits = np.where(positive, logits, 0)
-    neg_abs = np.where(positive, -logits, logits)
-    exp_neg_abs = np.exp(neg_abs)
-    elem = relu_logits - logits * y_true + np.log1p(exp_neg_abs)
-    return backend.mean(elem, axis=-1), (y_true, positive, exp_neg_abs)
-
-
-def bce_logits_backward(dvalues: Array, cache) -> Array:
-    """dℓ/dz = (σ(z) − y)/k, written as autodiff of the stable form."""
-    y_true, positive, exp_neg_abs = cache
-    g = _mean_grad(dvalues, y_true.shape[-1])
-    d_neg_abs = g / (1 + exp_neg_abs) * exp_neg_abs
-    return np.where(positive, g, 0) - g * y_true + np.where(positive, -d_neg_abs, d_neg_abs)
-
-
-def cce_probs_forward(y_true: Array, y_pred: Array):
-    """values = −Σ_c y_c·log q̂_c,  q̂ = clip(p/Σp, ε, 1−ε)  (renormalise, then clip)."""
-    eps, hi = _clip_bounds(y_pred.dtype)
-    total = np.sum(y_pred, axis=-1, keepdims=True)
-    q = y_pred / total
-    q_hat = np.clip(q, eps, hi)
-    inside = (q >= eps) & (q <= hi)
-    return -np.sum(y_true * np.log(q_hat), axis=-1), (y_true, y_pred, total, q_hat, inside)
-
-
-def cce_probs_backward(dvalues: Array, cache) -> Array:
-    """dℓ/dq = −y/q̂ (0 where clipped);  dℓ/dp = dℓ/dq/Σp − Σ_j dℓ/dq_j·p_j/(Σp)²."""
-    y_true, y_pred, total, q_hat, inside = cache
-    dq_hat = -dvalues[..., None] * y_true / q_hat
-    dq = np.where(inside, dq_hat, 0).astype(q_hat.dtype, copy=False)
-    return dq / total + np.sum(dq * (-y_pred / total / total), axis=-1, keepdims=True)
-
-
-def _log_softmax_parts(logits: Array):
-    shifted = logits - np.max(logits, axis=-1, keepdims=True)
-    exp_shifted = np.exp(shifted)
-    sum_exp = np.sum(exp_shifted, axis=-1, keepdims=True)
-    return shifted, exp_shifted, sum_exp
-
-
-def cce_logits_forward(y_true: Array, logits: Array):
-    """values = Σ_c y_c·(logsumexp(z) − z_c), with the max shift for stability."""
-    shifted, exp_shifted, sum_exp = _log_softmax_parts(logits)
-    values = np.sum(y_true * (np.log(sum_exp) - shifted), axis=-1)
-    return values, (y_true, exp_shifted / sum_exp)
-
-
-def cce_logits_backward(dvalues: Array, cache) -> Array:
-    """dℓ/dz = softmax(z) − y (TF's fused kernel; exact when Σ_c y_c = 1)."""
-    y_true, softmax = cache
-    return dvalues[..., None] * (softmax - y_true)
-
-
-def scce_forward(labels: np.ndarray, y_pred: Array, from_logits: bool):
-    """values = logsumexp(s) − s_y, with s = z (logits) or s = log clip(p, ε, 1−ε).
-
-    `labels` are int64 class indices of shape y_pred.shape[:-1].
-    """
-    if from_logits:
-        scores, p_hat, inside = y_pred, None, None
-    else:
-        eps, hi = _clip_bounds(y_pred.dtype)
-        p_hat = np.clip(y_pred, eps, hi)
-        inside = (y_pred >= eps) & (y_pred <= hi)
-        scores = np.log(p_hat)
-    shifted, exp_shifted, sum_exp = _log_softmax_parts(scores)
-    picked = np.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
-    values = np.log(sum_exp[..., 0]) - picked
-    return values, (labels, exp_shifted / sum_exp, p_hat, inside)
-
-
-def scce_backward(dvalues: Array, cache) -> Array:
-    """dℓ/ds = softmax(s) − onehot(y); through the log and the clip when s = log clip(p)."""
-    labels, softmax, p_hat, inside = cache
-    ds = softmax.copy()
-    np.put_along_axis(ds, labels[..., None], np.take_along_axis(ds, labels[..., None], -1) - 1, -1)
-    ds *= dvalues[..., None]
-    if p_hat is None:
-        return ds
-    return np.where(inside, ds / p_hat, 0).astype(p_hat.dtype, copy=False)
-
-
-# ---------------------------------------------------------------------------- fast twins
-# The same contracts as bce_logits_* and scce_* on logits, each one Numba kernel call
-# (scratch/_kernels/losses.py). A loss uses them while its `fast_path` is True (the
-# default); tests/test_fast_paths.py checks them against the readable functions above.
-
-
-def _plain_hidden_logits(y_pred, logits):
-    """The logits as a C-contiguous float array when they can stand for y_pred in a fused
-    kernel (same shape and float32/float64 dtype, not empty), else None."""
-    if not (isinstance(logits, np.ndarray) and isinstance(y_pred, np.ndarray)) or \
-            logits.shape != y_pred.shape or logits.dtype != y_pred.dtype or \
-            logits.dtype not in backend.FLOAT_DTYPES or logits.size == 0 or \
-            logits.ndim == 0 or logits.shape[-1] > _MAX_KERNEL_CLASSES:
-        return None
-    return np.ascontiguousarray(logits)
-
-
-def _mean_and_grad(values: Array, need_grad: bool, backward, cache):
-    """`reduce_weighted_values` without weights or mask (mean over all values), then the
-    gradient through `backward`: the pipeline's operations for that case."""
-    value, dvalues = _plain_mean(values, need_grad)
-    return value, None if dvalues is None else backward(dvalues, cache)
-
-
-def bce_logits_forward_fast(y_true: Array, logits: Array):
-    """`bce_logits_forward` in one kernel call: values (...,) and the backward's cache."""
-    dt, k = logits.dtype.type, logits.shape[-1]
-    z = np.ascontiguousarray(logits).reshape(-1, k)
-    y = np.ascontiguousarray(y_true, dtype=logits.dtype).reshape(-1, k)
-    values = np.empty(z.shape[0], dtype=logits.dtype)
-    exp_neg_abs, elem = np.empty_like(z), np.empty_like(z)
-    load_kernels("losses").bce_logits_values(y, z, dt(1), dt(k), values, exp_neg_abs, elem)
-    return values.reshape(logits.shape[:-1]), (y, z, exp_neg_abs, logits.shape)
-
-
-def bce_logits_mean_fast(y_true: Array, logits: Array, need_grad: bool):
-    """`_mean_and_grad` of `bce_logits_forward_fast` / `bce_logits_backward_fast` in one
-    kernel call, for 2-D logits of at most `_MAX_KERNEL_CLASSES` rows (NumPy sums that many
-    values in one block, which the kernel repeats): (mean, dL/dz or None)."""
-    rows, k = logits.shape
-    dt = logits.dtype.type
-    y = np.ascontiguousarray(y_true, dtype=logits.dtype).reshape(rows, k)
-    grad = np.empty_like(logits)
-    mean = load_kernels("losses").bce_logits_mean(y, logits, dt(1), dt(k), dt(rows), need_grad,
-                                                  grad)
-    return dt(mean), grad if need_grad else None
-
-
-def bce_logits_backward_fast(dvalues: Array, cache) -> Array:
-    """`bce_logits_backward` in one kernel call."""
-    y, z, exp_neg_abs, shape = cache
-    dt = z.dtype.type
-    dv = np.ascontiguousarray(dvalues, dtype=z.dtype).reshape(-1)
-    out = np.empty_like(z)
-    load_kernels("losses").bce_logits_grad(dv, y, z, exp_neg_abs, dt(1), dt(z.shape[1]), out)
-    return out.reshape(shape)
-
-
-def scce_logits_forward_fast(labels: np.ndarray, logits: Array):
-    """`scce_forward(labels, logits, from_logits=True)` in one kernel call."""
-    c = logits.shape[-1]
-    z = np.ascontiguousarray(logits).reshape(-1, c)
-    flat_labels = np.ascontiguousarray(labels, dtype=np.int64).reshape(-1)
-    values = np.empty(z.shape[0], dtype=logits.dtype)
-    softmax = np.empty_like(z)
-    load_kernels("losses").scce_logits_values(z, flat_labels, values, softmax)
-    return values.reshape(logits.shape[:-1]), (flat_labels, softmax, logits.shape)
-
-
-def scce_logits_backward_fast(dvalues: Array, cache) -> Array:
-    """`scce_backward` (logits) in one kernel call."""
-    labels, softmax, shape = cache
-    dv = np.ascontiguousarray(dvalues, dtype=softmax.dtype).reshape(-1)
-    out = np.empty_like(softmax)
-    load_kernels("losses").scce_logits_grad(dv, labels, softmax, softmax.dtype.type(1), out)
-    return out.reshape(shape)
-
-
-# ============================================================================ reduction
-def _apply_mask(sample_weight, mask, dtype, reduction):
-    """Merge a Keras mask into the sample weights (Keras' `losses.loss.apply_mask`)."""
-    if mask is None:
-        return sample_weight
-    mask = np.asarray(mask).astype(bool)
-    if reduction in ("mean", "sum_over_batch_size"):
-        total = dtype.type(mask.size)
-        valid = dtype.type(np.count_nonzero(mask))
-        mask_weight = total / valid if valid != 0 else dtype.type(0)
-        float_mask = np.where(mask, mask_weight, dtype.type(0)).astype(dtype)
-    else:
-        float_mask = mask.astype(dtype)
-    if sample_weight is None:
-        return float_mask
-    float_mask, sample_weight = squeeze_or_expand_to_same_rank(float_mask, sample_weight)
-    try:
-        return sample_weight * float_mask
-    except ValueError:
-        raise ValueError(
-            "The mask and sample_weight cannot be combined (Keras multiplies them after its "
-            "rank fix-up; use weights of shape (N, 1) with a (N, T) mask). Received: "
-            f"mask.shape={mask.shape}, sample_weight.shape={sample_weight.shape}"
-        ) from None
-
-
-def _plain_mean(values: Array, need_grad: bool = True):
-    """Σ values / size and, if `need_grad`, its gradient 1/size per value (else None): the
-    mean-like reductions of non-empty values without weights or mask, with the general
-    code's operations and rounding."""
-    dtype = values.dtype
-    divisor = dtype.type(values.size)
-    result = dtype.type(np.add.reduce(values, axis=None, dtype=dtype) / divisor)
-    if not need_grad:
-        return result, None
-    return result, np.full(values.shape, dtype.type(1) / divisor, dtype=dtype)
-
-
-def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum_over_batch_size",
-                           *, name: str = "Loss"):
-    """Weight and reduce per-sample values; also return d(result)/d(values).
-
-    Math:
-        w = merge(sample_weight, mask);  v, w = squeeze_or_expand(values, w);  u = v·w
-        sum_over_batch_size / mean:   L = Σu / size(u)        (0 if size(u) = 0)
-        mean_with_sample_weight:      L = Σu / Σw             (0 if Σw = 0)
-        sum:                          L = Σu
-        none / scalar u / (0,) u:     L = u  (gradient: that of Σu)
-
-    Shapes:
-        values: y.shape[:-1]; sample_weight/mask: broadcastable after the rank fix-up.
-        Returns (L, dL/dvalues) with dL/dvalues of values' shape.
-    """
-    reduction = standardize_reduction(reduction)
-    dtype = values.dtype
-    if sample_weight is None and mask is None and reduction in _MEAN_LIKE and values.size:
-        return _plain_mean(values)  # the general code below, for this case
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight)
-        if sample_weight.dtype.kind not in "fiub":
-            raise TypeError(
-                f"{name} expected a numeric sample_weight. Received: "
-                f"sample_weight.dtype={sample_weight.dtype}"
-            )
-        sample_weight = sample_weight.astype(dtype, copy=False)
-    weight = _apply_mask(sample_weight, mask, dtype, reduction)
-    v = values
-    if weight is not None:
-        v, weight = squeeze_or_expand_to_same_rank(values, weight)
-        try:
-            weighted = v * weight
-        except ValueError:
-            raise ValueError(
-                f"{name}: sample_weight (merged with any mask) must broadcast against the "
-                f"per-sample loss values of shape {values.shape}. Received: "
-                f"sample_weight.shape="
-                f"{None if sample_weight is None else sample_weight.shape}, "
-                f"mask.shape={None if mask is None else np.shape(mask)}"
-            ) from None
-    else:
-        weighted = v
-    scale = dtype.type(1)
-    if reduction in (None, "none") or weighted.shape in ((), (0,)):
-        result = weighted
-    else:
-        result = np.sum(weighted, dtype=dtype)
-        if reduction in _MEAN_LIKE:
-            if reduction == "mean_with_sample_weight" and weight is not None:
-                divisor = np.sum(weight, dtype=dtype)
-            else:
-                divisor = dtype.type(weighted.size)
-            if divisor == 0:
-                result, scale = dtype.type(0), dtype.type(0)
-            else:
-                result = dtype.type(result / divisor)
-                scale = dtype.type(1) / divisor
-    dweighted = np.full(weighted.shape, scale, dtype=dtype)
-    dv = dweighted * weight if weight is not None else dweighted
-    dvalues = _unbroadcast(dv, v.shape).reshape(values.shape).astype(dtype, copy=False)
-    if isinstance(result, np.ndarray) and result.ndim == 0:
-        result = result[()]
-    return result, dvalues
+from .. import backend
+from ..typing import Array, Shape
+from ..utils.naming import to_snake_case
+from .fast import (
+    _mean_and_grad,
+    _plain_hidden_logits,
+    bce_logits_backward_fast,
+    bce_logits_forward_fast,
+    bce_logits_mean_fast,
+    scce_logits_backward_fast,
+    scce_logits_forward_fast,
+)
+from .formulas import (
+    bce_logits_backward,
+    bce_logits_forward,
+    bce_probs_backward,
+    bce_probs_forward,
+    cce_logits_backward,
+    cce_logits_forward,
+    cce_probs_backward,
+    cce_probs_forward,
+    huber_backward,
+    huber_forward,
+    mae_backward,
+    mae_forward,
+    mse_backward,
+    mse_forward,
+    scce_backward,
+    scce_forward,
+)
+from .reduction import (
+    _MAX_KERNEL_CLASSES,
+    _MEAN_LIKE,
+    _check_activation,
+    _compute_dtype,
+    _rank_fixup_changes_pred,
+    is_binary_or_sparse_categorical,
+    reduce_weighted_values,
+    squeeze_or_expand_to_same_rank,
+    standardize_reduction,
+)
 
 
 # ============================================================================ Loss classes
@@ -1168,6 +699,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
 mse = mean_squared_error
 mae = mean_absolute_error
 
+
 # ============================================================================ get
 _CLASSES: dict[str, type[Loss]] = {
     cls.__name__: cls
@@ -1240,50 +772,3 @@ def deserialize(config: dict) -> Loss:
         f"Could not interpret loss config: class_name={class_name!r}. Known names: "
         f"{', '.join(_known_names())}"
     )
-
-
-# ============================================================================ class_weight
-def class_weight_to_sample_weight(y_true, class_weight: dict, y_pred_shape: Shape | None = None,
-                                  dtype=None) -> np.ndarray:
-    """Turn `fit(class_weight={class: w})` into per-sample weights, as Keras' array adapter.
-
-    Math:
-        label_i = argmax(y_i)            if y has rank 2 and y.shape[-1] > 1  (one-hot)
-                  round(y_i[0])          if y has shape (N, 1)               (binary / sparse)
-                  round(y_i)             if y has shape (N,)                 (sparse)
-        w_i = class_weight.get(label_i, 1.0)        (round half to even, as np.round)
-
-    Args:
-        y_true: the labels of the whole data set.
-        class_weight: {class index: weight}; missing classes get weight 1.
-        y_pred_shape: optional model output shape, only used to check the batch axis.
-        dtype: the weights' dtype (floatx() by default, as Keras).
-
-    Shapes:
-        y_true: (N,), (N, 1) or (N, C). Returns (N,).
-
-    Raises:
-        ValueError: for labels of rank 0 or > 2, or a y_pred_shape with another batch size.
-    """
-    dtype = backend.standardize_dtype(dtype)
-    if not isinstance(class_weight, dict):
-        raise ValueError(
-            f"Expected `class_weight` to be a dict {{class: weight}}. Received: "
-            f"class_weight={class_weight!r}"
-        )
-    y = np.asarray(y_true)
-    if y.ndim not in (1, 2):
-        raise ValueError(
-            "class_weight expects labels of shape (N,), (N, 1) or (N, C) (a single output). "
-            f"Received: y_true.shape={y.shape}"
-        )
-    if y_pred_shape is not None and y_pred_shape[0] is not None and y_pred_shape[0] != y.shape[0]:
-        raise ValueError(
-            "class_weight: y_true and y_pred must have the same number of samples. Received: "
-            f"y_true.shape={y.shape}, y_pred_shape={tuple(y_pred_shape)}"
-        )
-    if y.ndim == 2:
-        y = np.argmax(y, axis=-1) if y.shape[-1] != 1 else y[:, 0]
-    labels = np.round(y).astype(np.int64)
-    weights = [float(class_weight.get(int(c), 1.0)) for c in labels]
-    return np.array(weights, dtype=dtype).reshape(y.shape[0])
