@@ -63,6 +63,7 @@ y_true/y_pred shapes that do not agree after the rank fix-up (Keras broadcasts M
 
 from __future__ import annotations
 
+from . import formulas
 from .classes import (
     AutoCrossentropy,
     BinaryCrossentropy,
@@ -92,24 +93,7 @@ from .fast import (
     scce_logits_backward_fast,
     scce_logits_forward_fast,
 )
-from .formulas import (
-    bce_logits_backward,
-    bce_logits_forward,
-    bce_probs_backward,
-    bce_probs_forward,
-    cce_logits_backward,
-    cce_logits_forward,
-    cce_probs_backward,
-    cce_probs_forward,
-    huber_backward,
-    huber_forward,
-    mae_backward,
-    mae_forward,
-    mse_backward,
-    mse_forward,
-    scce_backward,
-    scce_forward,
-)
+from .formulas import *  # noqa: F403 (the per-sample pairs, formulas.__all__)
 from .reduction import (
     REDUCTIONS,
     _apply_mask,
@@ -128,11 +112,9 @@ __all__ = [
     "deserialize", "squeeze_or_expand_to_same_rank", "standardize_reduction",
     "is_binary_or_sparse_categorical", "class_weight_to_sample_weight", "reduce_weighted_values",
     "REDUCTIONS",
-    # the per-sample pairs and their fast twins
-    "mse_forward", "mse_backward", "mae_forward", "mae_backward", "huber_forward",
-    "huber_backward", "bce_probs_forward", "bce_probs_backward", "bce_logits_forward",
-    "bce_logits_backward", "cce_probs_forward", "cce_probs_backward", "cce_logits_forward",
-    "cce_logits_backward", "scce_forward", "scce_backward", "bce_logits_forward_fast",
+    # the fast twins of the per-sample pairs (formulas.__all__, added below)
+    "bce_logits_forward_fast",
     "bce_logits_backward_fast", "bce_logits_mean_fast", "scce_logits_forward_fast",
     "scce_logits_backward_fast", "_apply_mask", "_mean_and_grad",
 ]
+__all__ += formulas.__all__

@@ -16,6 +16,13 @@ import numpy as np
 from .. import backend
 from ..typing import Array
 
+__all__ = [
+    "mse_forward", "mse_backward", "mae_forward", "mae_backward", "huber_forward",
+    "huber_backward", "bce_probs_forward", "bce_probs_backward", "bce_logits_forward",
+    "bce_logits_backward", "cce_probs_forward", "cce_probs_backward", "cce_logits_forward",
+    "cce_logits_backward", "scce_forward", "scce_backward",
+]
+
 
 def _mean_grad(dvalues: np.ndarray, k: int) -> np.ndarray:
     """Gradient of mean over the last axis (size k): g/k broadcast over that axis."""
