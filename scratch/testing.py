@@ -1,8 +1,9 @@
 """Numerical test helpers: the one tolerance table, `assert_close` and `gradcheck`.
 
 The tolerance table below is the only place in the project where parity tolerances are
-stated (docs/TESTING.md §The tolerance table). Tests name a *kind* of comparison
-and a dtype; they never pass numbers of their own.
+stated (docs/TESTING.md §The tolerance table). Parity tests name a *kind* of comparison
+and a dtype; they never pass tolerances of their own. (Checks against closed-form values,
+such as a layer's output for hand-picked weights, state their own exact bounds.)
 
 ``atol`` is scale-aware: ``atol = atol_factor * max(1, max|ref|)``, and the reference
 (tf.keras, or the readable NumPy oracle) is always the ``desired`` argument.
