@@ -47,13 +47,17 @@ demo: venv
 test: venv
 	$(PY) -m pytest -q --durations=15 tests
 
-# The whole suite again on every x86-64 tier below this machine's (NumPy's SIMD dispatch,
-# Numba's target and OpenBLAS' kernels forced down: docs/PORTABILITY.md). CI runs it.
+# The numerical tests again on every x86-64 tier below this machine's (NumPy's SIMD
+# dispatch, Numba's target and OpenBLAS' kernels forced down: docs/PORTABILITY.md): every
+# test file but those that check no numbers (files, errors, packaging, docs). CI runs it.
+TIER_SKIP := test_packaging.py test_cli_files.py test_saving_faults.py test_hostile_files.py \
+	test_bad_input.py test_model_errors.py test_docs.py test_examples.py test_demo.py
 test-tiers: venv
 	@set -e; tiers="$$($(PY) -c 'from scratch import cpu_tier; print(*cpu_tier.lower_tiers())')"; \
 	test -n "$$tiers" || echo "== no tier below this machine's ($$($(PY) -m scratch.cpu_tier))"; \
 	for tier in $$tiers; do \
-		$(PY) -m scratch.cpu_tier $$tier -- $(PY) -m pytest -q tests; \
+		$(PY) -m scratch.cpu_tier $$tier -- $(PY) -m pytest -q tests \
+			$(foreach f,$(TIER_SKIP),--ignore=tests/$(f)); \
 	done
 
 # The training tests again with every fast path off (SCRATCH_FAST_PATHS=0): the readable
