@@ -321,13 +321,13 @@ def test_legacy_lr_argument_warns_and_is_used():
         assert optimizers.Adam(lr=0.5).learning_rate == np.float32(0.5)
 
 
-@pytest.mark.parametrize("bad", [1, True, "0.1", None, -0.1, float("nan"), float("inf")])
+@pytest.mark.parametrize("bad", [1, True, "0.1", None, -0.1, float("nan"), float("inf"), 1e39])
 def test_invalid_learning_rate_in_constructor(bad):
     with pytest.raises(ValueError, match="learning_rate="):
         optimizers.Adam(learning_rate=bad)
 
 
-@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "fast", None])
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), 1e39, "fast", None])
 def test_invalid_learning_rate_in_setter(bad):
     opt = optimizers.SGD(0.1)
     with pytest.raises(ValueError, match="Received: learning_rate="):

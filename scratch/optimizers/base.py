@@ -265,11 +265,13 @@ class Optimizer:
                 f"{type(self).__name__} expected a float learning rate. "
                 f"Received: learning_rate={value!r}"
             )
-        if not math.isfinite(float(value)) or value < 0 or (positive and value == 0):
+        largest = float(np.finfo(self._lr_dtype).max)  # a larger rate would round to inf
+        if not math.isfinite(float(value)) or value < 0 or (positive and value == 0) \
+                or value > largest:
             kind = "positive" if positive else "non-negative"
             raise ValueError(
-                f"{type(self).__name__} expected a finite, {kind} learning rate. "
-                f"Received: learning_rate={value!r}"
+                f"{type(self).__name__} expected a finite, {kind} learning rate (at most "
+                f"{largest:.4g} in {self._lr_dtype}). Received: learning_rate={value!r}"
             )
         return float(self._lr_dtype.type(value))
 
