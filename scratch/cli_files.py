@@ -8,7 +8,9 @@
 both engines, runs both on random inputs (seed 0; batch 4, other free axes 5) and prints, for
 every layer output, the largest absolute difference and the same relative to max(1, max|tf|),
 checked against the project's tolerance table (kind "forward"). Both return 0 on success and 1
-when the file cannot be read or a difference exceeds the tolerance.
+when the file cannot be read or a difference exceeds the tolerance. A file that cannot be read
+(missing, not a regular file, malformed, too large for memory) is reported on one line,
+`error: <what is wrong>`, on stderr, never as a traceback.
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ import sys
 
 import numpy as np
 
+# What loading a bad file raises: FileFormatError, UnsupportedError and weights that do not
+# fit are ValueErrors; a missing or unreadable file is an OSError; the loaders report running
+# out of memory as a FileFormatError, MemoryError stays here for the printing that follows.
+_LOAD_ERRORS = (ValueError, OSError, MemoryError)
+
 
 def _err(msg: str) -> int:
-    print(f"error: {msg}", file=sys.stderr)
+    """Print `msg` as one line on stderr; return the exit status 1."""
+    print("error: " + " ".join(msg.split()), file=sys.stderr)
     return 1
 
 
@@ -45,14 +53,15 @@ def _print_weights(model) -> None:
 
 
 def _print_store(store) -> None:
+    """The groups and datasets of an open weights file, from its metadata (no data read)."""
     print("Weights (file group: index shape dtype):")
     for path in sorted(store):
         stored = store[path]
-        if not stored.arrays:
+        if not stored.datasets:
             continue
         print(f"  {path or '.'}/vars  ({stored.name})")
-        for i, a in enumerate(stored.arrays):
-            print(f"    {i}  {_shape(a.shape):<16} {a.dtype}")
+        for i, ds in enumerate(stored.datasets):
+            print(f"    {i}  {_shape(ds.shape):<16} {ds.dtype}")
 
 
 def _print_compile(model) -> None:
@@ -79,22 +88,25 @@ def inspect(path) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if path.endswith(".weights.h5"):
-                print(f"{path}: Keras weights file (no model config)")
-                _print_store(saving.read_store(path, path))
+                saving.check_regular_file(path)
+                with saving.reading(path), saving.open_store(path, path) as store:
+                    print(f"{path}: Keras weights file (no model config)")
+                    _print_store(store)
                 return 0
             if path.endswith(".keras"):
-                archive = saving.read_archive(path)
-                meta = archive.metadata
-                print(f"{path}: Keras archive (keras_version {meta.get('keras_version', '?')}, "
-                      f"saved {meta.get('date_saved', '?')})")
+                with saving.open_archive(path) as archive:
+                    meta = archive.metadata
+                header = (f"{path}: Keras archive (keras_version "
+                          f"{meta.get('keras_version', '?')}, saved {meta.get('date_saved', '?')})")
             else:
-                print(f"{path}: legacy HDF5 model file")
+                header = f"{path}: legacy HDF5 model file"
             model = saving.load_model(path)
-    except (ValueError, OSError) as e:
-        return _err(str(e))
-    model.summary()
-    _print_compile(model)
-    _print_weights(model)
+        print(header)
+        model.summary()
+        _print_compile(model)
+        _print_weights(model)
+    except _LOAD_ERRORS as e:
+        return _err(str(e) or type(e).__name__)
     return 0
 
 
@@ -160,8 +172,8 @@ def parity(path) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = saving.load_model(path, compile=False)
-    except (ValueError, OSError) as e:
-        return _err(f"scratch cannot load {path}: {e}")
+    except _LOAD_ERRORS as e:
+        return _err(f"scratch cannot load {path}: {e or type(e).__name__}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     try:

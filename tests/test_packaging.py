@@ -65,6 +65,16 @@ def test_import_scratch_imports_no_tensorflow_and_no_plotting():
     assert _loaded_after("import scratch") == []
 
 
+def test_import_scratch_imports_h5py_only_when_a_file_is_used():
+    """h5py is an engine dependency, but `import scratch` does not pay for it."""
+    code = ("import sys, scratch; print('h5py' in sys.modules); "
+            "import scratch.saving; print('h5py' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
+
+
 def test_every_scratch_module_imports_without_tensorflow():
     # ARCHITECTURE.md: everything under scratch/ depends on NumPy, SciPy and Numba only.
     assert _loaded_after(_walk("scratch")) == []
@@ -109,7 +119,8 @@ def test_project_metadata(pyproject):
 
 def test_core_dependencies_are_the_engine_only(pyproject):
     core = _requirements(pyproject)
-    assert set(core) == {"numpy", "scipy", "numba", "threadpoolctl"}
+    # h5py: model files (.keras, .weights.h5, .h5) are part of the engine.
+    assert set(core) == {"numpy", "scipy", "numba", "threadpoolctl", "h5py"}
     assert core["numpy"].specifier.contains("2.4.0")
     assert not core["numpy"].specifier.contains("1.26.4")
 
@@ -122,7 +133,6 @@ def test_tensorflow_is_pinned_to_one_minor_version(pyproject):
     assert not spec.contains("2.20.0") and not spec.contains("2.22.0")
     assert tf["keras"].specifier.contains("3.15.1")
     assert not tf["keras"].specifier.contains("3.16.0")
-    assert "h5py" in tf
     assert {"pytest", "hypothesis"} <= set(_requirements(pyproject, "test"))
     assert {"matplotlib", "scikit-learn"} <= set(_requirements(pyproject, "examples"))
 

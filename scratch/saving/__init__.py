@@ -12,44 +12,57 @@ A `.keras` file is a zip archive (what `keras.src.saving.saving_lib` writes)::
     model.weights.h5   the weights and optimizer state (weights_h5, layout in its docstring)
 
 Files are written to a temporary file and renamed over the target, so a crash or an error never
-leaves a half-written file. Reading never changes a model unless the whole file fits it: bad
-files (not a zip, truncated, not a Keras archive, missing/extra/misshapen weights, a layer
-scratch lacks, a newer Keras format) raise a ValueError that says what is wrong.
+leaves a half-written file; saved files get the mode `open(path, "w")` would give them, and a
+save removes the temporary files that killed saves left in its folder (`files.atomic_write`).
+
+Reading never changes a model unless the whole file fits it, and reads no more than the model
+needs: only regular files are opened; `metadata.json` and `config.json` are read with a size
+cap (`files.MAX_JSON_BYTES`, checked against the sizes the archive declares before reading);
+the model is built from the config before `model.weights.h5` is read, so that member's size
+cap comes from the model (`weights_h5.weights_file_limit`). Bad files (not a zip, truncated,
+not a Keras archive, malformed configs, missing/extra/misshapen weights, invalid optimizer
+state, a newer Keras format) raise a `FileFormatError`, a layer or setting scratch lacks an
+`UnsupportedError`, and weights that do not fit the model a `ValueError`, each naming the file
+and the part at fault.
 
 Uses h5py and zipfile (imported when a file is read or written), never TensorFlow.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import json
+import lzma
 import os
 import zipfile
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass
 
+from .files import MAX_JSON_BYTES, atomic_write, check_regular_file, parse_json, reading
 from .keras_format import (
     KERAS_FORMAT_VERSION,
     FileFormatError,
     UnsupportedError,
     compile_config,
     compile_from_config,
+    expect,
     model_from_config,
     serialize_model,
 )
 from .weights_h5 import (
-    StoredVars,
-    atomic_write,
     build_optimizer_like_keras,
     load_store_into,
     load_weights,
-    read_store,
+    open_store,
     save_weights,
+    weights_file_limit,
     write_weights_file,
 )
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights", "read_archive",
-           "read_store", "FileFormatError", "UnsupportedError", "KERAS_FORMAT_VERSION"]
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "open_archive",
+           "open_store", "FileFormatError", "UnsupportedError", "KERAS_FORMAT_VERSION"]
 
 _CONFIG = "config.json"
 _METADATA = "metadata.json"
@@ -119,15 +132,6 @@ def write_archive(model, fileobj) -> None:
 
 
 # ------------------------------------------------------------------------------ reading
-@dataclass
-class Archive:
-    """The parsed contents of a `.keras` file."""
-
-    config: dict
-    metadata: dict = field(default_factory=dict)
-    store: dict[str, StoredVars] = field(default_factory=dict)
-
-
 def check_version(version, what: str) -> None:
     """Refuse files of a Keras major version newer than the format scratch knows."""
     if version is None:
@@ -137,7 +141,9 @@ def check_version(version, what: str) -> None:
     try:
         major = int(str(version).split(".")[0])
     except ValueError:
-        raise FileFormatError(f"{what}: unreadable keras_version {version!r}.") from None
+        raise FileFormatError(
+            f"{what}: unreadable keras_version. Received: keras_version={str(version)[:50]!r}"
+        ) from None
     if major > _MAX_MAJOR:
         raise FileFormatError(
             f"{what} was written by Keras {version}, a newer format than scratch reads "
@@ -145,14 +151,69 @@ def check_version(version, what: str) -> None:
         )
 
 
-def read_archive(filepath) -> Archive:
-    """Read and check a `.keras` archive: config, metadata and every weight array."""
+# What reading a damaged member raises: a bad CRC or header (BadZipFile), a damaged stream
+# (zlib.error, LZMAError, OSError for bzip2), an encrypted member (RuntimeError), an unknown
+# compression method (NotImplementedError).
+_MEMBER_ERRORS = (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
+                  ValueError, zlib.error, lzma.LZMAError)
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, limit: int, path: str) -> bytes:
+    """Read one member of an open archive, refusing one that declares more than `limit`
+    bytes (zipfile then stops at the declared size and checks the CRC)."""
+    info = zf.getinfo(name)
+    if info.file_size > limit:
+        raise FileFormatError(
+            f"{path}: {name} is too large: at most {limit} bytes expected. "
+            f"Received: {info.file_size} bytes (compressed: {info.compress_size})"
+        )
+    try:
+        with zf.open(info) as member:
+            return member.read(limit + 1)
+    except _MEMBER_ERRORS as e:
+        raise FileFormatError(f"{path} is corrupt: cannot read {name} ({e}).") from None
+
+
+@dataclass
+class Archive:
+    """An open `.keras` file: its checked metadata and config; the weights on request."""
+
+    path: str
+    zip_file: zipfile.ZipFile
+    metadata: dict
+    config: dict
+
+    @contextlib.contextmanager
+    def open_weights(self, model):
+        """Open `model.weights.h5` for `model` (weights_h5.open_store), reading the member
+        only if it declares no more bytes than a weights file of this model can take."""
+        names = self.zip_file.namelist()
+        if _WEIGHTS not in names:
+            if "model.weights.npz" in names:
+                raise UnsupportedError(f"{self.path} stores its weights as npz; scratch reads "
+                                       "the default h5 weights format.")
+            raise FileFormatError(f"{self.path} has no {_WEIGHTS}.")
+        data = _read_member(self.zip_file, _WEIGHTS, weights_file_limit(model), self.path)
+        with open_store(io.BytesIO(data), f"{self.path} ({_WEIGHTS})") as store:
+            yield store
+
+
+@contextlib.contextmanager
+def open_archive(filepath):
+    """Open a `.keras` archive; yield an `Archive` with its metadata and config checked.
+
+    Raises:
+        FileNotFoundError: no such file.
+        FileFormatError: not a regular file, not a zip, truncated, no config.json, JSON
+            members too large, nested too deeply or not JSON objects, a newer Keras format.
+    """
     path = os.fspath(filepath)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No such file: {path}")
+    check_regular_file(path)
     try:
         zf = zipfile.ZipFile(path, "r")
-    except zipfile.BadZipFile as e:
+    except PermissionError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise FileFormatError(
             f"{path} is not a valid `.keras` file: it is not a zip archive or it is "
             f"truncated ({e})."
@@ -164,26 +225,36 @@ def read_archive(filepath) -> Archive:
                 f"{path} is a zip archive but not a Keras model: it has no {_CONFIG} "
                 f"(members: {names[:10]})."
             )
-        try:
-            metadata = json.loads(zf.read(_METADATA)) if _METADATA in names else {}
-            config = json.loads(zf.read(_CONFIG))
-        except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError,
-                json.JSONDecodeError) as e:
-            raise FileFormatError(f"{path} is corrupt: cannot read its config ({e}).") from None
-        if not isinstance(metadata, dict) or not isinstance(config, dict):
-            raise FileFormatError(f"{path}: {_CONFIG} and {_METADATA} must hold JSON objects.")
+        metadata = {}
+        if _METADATA in names:
+            text = _read_member(zf, _METADATA, MAX_JSON_BYTES, path)
+            metadata = parse_json(text, f"{path} ({_METADATA})")
+        config = parse_json(_read_member(zf, _CONFIG, MAX_JSON_BYTES, path),
+                            f"{path} ({_CONFIG})")
+        for name, value in ((_METADATA, metadata), (_CONFIG, config)):
+            if not isinstance(value, dict):
+                raise FileFormatError(f"{path}: {name} must hold a JSON object. "
+                                      f"Received: {type(value).__name__}")
         check_version(metadata.get("keras_version"), path)
-        if _WEIGHTS not in names:
-            if "model.weights.npz" in names:
-                raise UnsupportedError(f"{path} stores its weights as npz; scratch reads the "
-                                       "default h5 weights format.")
-            raise FileFormatError(f"{path} has no {_WEIGHTS}.")
-        try:
-            data = zf.read(_WEIGHTS)
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
-            raise FileFormatError(f"{path} is corrupt: cannot read {_WEIGHTS} ({e}).") from None
-    store = read_store(io.BytesIO(data), f"{path} ({_WEIGHTS})")
-    return Archive(config, metadata, store)
+        yield Archive(path, zf, metadata, config)
+
+
+def model_from_file_config(config, path: str, custom_objects=None):
+    """`model_from_config` for a config read from `path`: its errors name the file."""
+    try:
+        return model_from_config(config, custom_objects=custom_objects)
+    except (FileFormatError, UnsupportedError) as e:
+        raise type(e)(f"{path}: {e}") from None
+
+
+def compile_from_file_config(model, config, path: str, legacy: bool = False) -> None:
+    """`compile_from_config` for a compile config read from `path` (its errors name the
+    file), then the optimizer's slots built in Keras' order."""
+    try:
+        compile_from_config(model, config, legacy=legacy)
+    except (FileFormatError, UnsupportedError) as e:
+        raise type(e)(f"{path}: {e}") from None
+    build_optimizer_like_keras(model)
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
@@ -209,13 +280,15 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
             f"File format not supported: filepath={path}. scratch reads `.keras` archives "
             "and legacy `.h5` files."
         )
-    archive = read_archive(path)
-    model = model_from_config(archive.config, custom_objects=custom_objects)
-    cc = archive.config.get("compile_config")
-    if compile and cc:
-        compile_from_config(model, cc)
-        build_optimizer_like_keras(model)
-    load_store_into(model, archive.store, path)
+    with reading(path), open_archive(path) as archive:
+        model = model_from_file_config(archive.config, path, custom_objects)
+        cc = archive.config.get("compile_config")
+        if cc is not None:
+            expect(cc, dict, f"{path}: compile_config")
+        if compile and cc:
+            compile_from_file_config(model, cc, path)
+        with archive.open_weights(model) as store:
+            load_store_into(model, store, path)
     return model
 
 

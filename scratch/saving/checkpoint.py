@@ -5,7 +5,7 @@
     model.fit(x, y, validation_split=0.2, epochs=10, callbacks=[cb])
 
 Every file is written to a temporary file in the target folder and renamed over the target
-only once it is complete (`scratch.saving.weights_h5.atomic_write`), so an interrupted run
+only once it is complete (`scratch.saving.files.atomic_write`), so an interrupted run
 never leaves a half-written checkpoint, and the previous best checkpoint stays intact until
 the new one is whole.
 """

@@ -25,6 +25,7 @@ Nothing here imports TensorFlow or h5py.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import pkgutil
@@ -141,6 +142,56 @@ def accepted_args(cls) -> set[str]:
     return names | {"name", "dtype", "trainable", "input_shape", "batch_size", "input_dim"}
 
 
+# ------------------------------------------------------------------------------ checking a config
+# A config read from a file is JSON of any shape. Its structure is checked as it is read, so
+# that a malformed file raises a FileFormatError naming the part at fault, not an
+# AttributeError deep inside. (Its nesting depth was already capped by `files.parse_json`.)
+_JSON_KINDS = {dict: "a JSON object", list: "a list", str: "a string", bool: "true or false"}
+
+
+def _received(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 100 else text[:100] + "..."
+
+
+def expect(value, kind: type, where: str):
+    """`value` if it is a `kind` (dict, list, str or bool), else a FileFormatError."""
+    if not isinstance(value, kind):
+        raise FileFormatError(f"{where} must be {_JSON_KINDS[kind]}. "
+                              f"Received: {_received(value)}")
+    return value
+
+
+def _is_count(value) -> bool:
+    """A non-negative integer (JSON's true and false are not)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def class_and_config(entry, where: str) -> tuple[str, dict]:
+    """The class name and config dict of a Keras object entry ({"class_name", "config"})."""
+    expect(entry, dict, where)
+    class_name = expect(entry.get("class_name"), str, f"{where}: class_name")
+    return class_name, expect(entry.get("config", {}), dict, f"{where}: config")
+
+
+def _shape(value, where: str) -> tuple:
+    """A Keras shape: a list of sizes (non-negative integers) or None."""
+    expect(value, list, where)
+    if not all(d is None or _is_count(d) for d in value):
+        raise FileFormatError(f"{where} must list sizes (integers ≥ 0 or null). "
+                              f"Received: {_received(value)}")
+    return tuple(value)
+
+
+def _optional_name(config: dict, where: str) -> str | None:
+    name = config.get("name")
+    return None if name is None else expect(name, str, f"{where}: name")
+
+
+def _trainable(config: dict, where: str) -> bool:
+    return expect(config.get("trainable", True), bool, f"{where}: trainable")
+
+
 # ------------------------------------------------------------------------------ config values
 def _strip(value):
     """Drop Keras' bookkeeping keys (module, registered_name, shared_object_id) recursively."""
@@ -154,16 +205,16 @@ def _strip(value):
 
 def dtype_name(dtype, where: str = "") -> str | None:
     """A Keras dtype or DTypePolicy config -> "float32"/"float64" (or an int dtype name)."""
-    if isinstance(dtype, dict):
-        dtype = (dtype.get("config") or {}).get("name")
+    if isinstance(dtype, dict):  # a DTypePolicy: {"class_name": ..., "config": {"name": ...}}
+        dtype = class_and_config(dtype, f"{where}dtype")[1].get("name")
     if dtype is None:
         return None
-    name = str(dtype)
+    name = expect(dtype, str, f"{where}dtype")
     if name in _FLOAT_DTYPES:
         return name
     try:
         kind = np.dtype(name).kind
-    except TypeError:
+    except (TypeError, ValueError):
         kind = None
     if kind is not None and kind in "iub":
         return np.dtype(name).name
@@ -172,12 +223,12 @@ def dtype_name(dtype, where: str = "") -> str | None:
     )
 
 
-def _init_config(init):
+def _init_config(init, where: str):
     """A Keras initializer config -> something `scratch.initializers.get` accepts."""
     if isinstance(init, dict) and "class_name" in init:
-        cfg = {k: v for k, v in (init.get("config") or {}).items()
-               if k not in NEUTRAL or v != NEUTRAL[k]}
-        return {"class_name": init["class_name"], "config": cfg}
+        class_name, config = class_and_config(init, where)
+        cfg = {k: v for k, v in config.items() if k not in NEUTRAL or v != NEUTRAL[k]}
+        return {"class_name": class_name, "config": cfg}
     return init
 
 
@@ -193,19 +244,23 @@ def scratch_config_from_keras(class_name: str, config: dict, custom_objects=None
             if value is not None and value not in _FLOAT_DTYPES:
                 continue  # an int policy on a float layer: keep the model's float dtype
         elif key.endswith("_initializer"):
-            value = _init_config(_strip(value))
+            value = _init_config(_strip(value), f"{where}{key}")
         elif key == "cell" and isinstance(value, dict) and "class_name" in value:
             value = layer_from_entry(value, custom_objects)  # RNN(cell)
         elif key == "axis" and class_name == "BatchNormalization" and isinstance(value, list) \
-                and len(value) == 1:
-            value = int(value[0])  # Keras 2 stored BN's axis as a list
+                and len(value) == 1 and isinstance(value[0], int):
+            value = value[0]  # Keras 2 stored BN's axis as a list
         if key == "cell" and key in accepted:
             out[key] = value
         elif key in ("batch_input_shape", "batch_shape"):
             if value is not None:
-                out["input_shape"] = tuple(value[1:])
-                if value[0] is not None and "batch_size" in accepted:
-                    out["batch_size"] = value[0]
+                shape = _shape(value, f"{where}{key}")
+                if not shape:
+                    raise FileFormatError(f"{where}{key} must include the batch size. "
+                                          f"Received: {_received(value)}")
+                out["input_shape"] = shape[1:]
+                if shape[0] is not None and "batch_size" in accepted:
+                    out["batch_size"] = shape[0]
         elif key in accepted:
             out[key] = _strip(value)
         elif key in ANY_VALUE:
@@ -214,7 +269,7 @@ def scratch_config_from_keras(class_name: str, config: dict, custom_objects=None
             continue
         else:
             raise UnsupportedError(
-                f"{where}scratch does not support the argument {key}={value!r}."
+                f"{where}scratch does not support the argument {key}={_received(value)}."
             )
     return out
 
@@ -301,21 +356,29 @@ def keras_layers(model) -> list:
     nodes_in_decreasing_depth: list = []
     op_index: dict = {}
     finished: set = set()
+    # A depth-first walk from the outputs: a layer is numbered when the walk first meets it,
+    # a node is listed once all its inputs are. An explicit stack of (node, its input tensors
+    # not yet visited) instead of recursion: a graph thousands of layers long is fine.
+    stack: list = []
 
-    def visit(tensor) -> None:
-        node = tensor.node
+    def enter(node) -> None:
         if node is None or node in finished:
             return
         if node.layer not in op_index:
             op_index[node.layer] = len(op_index)
-        if not isinstance(node.layer, InputLayer):
-            for t in _node_input_tensors(node):
-                visit(t)
-        finished.add(node)
-        nodes_in_decreasing_depth.append(node)
+        inputs = [] if isinstance(node.layer, InputLayer) else _node_input_tensors(node)
+        stack.append((node, list(reversed(inputs))))
 
     for t in model.outputs:
-        visit(t)
+        enter(t.node)
+        while stack:
+            node, unvisited = stack[-1]
+            if unvisited:
+                enter(unvisited.pop().node)
+            else:
+                stack.pop()
+                finished.add(node)
+                nodes_in_decreasing_depth.append(node)
     in_graph = set(nodes_in_decreasing_depth)
     node_depth: dict = {}
     op_depth: dict = {}
@@ -648,13 +711,11 @@ def compile_config(model, legacy: bool = False) -> dict | None:
     return config
 
 
-def _optimizer_from_config(config: dict):
+def _optimizer_from_config(config: dict, where: str):
     from .. import optimizers
 
-    config = _strip(config)
-    inner = {k: v for k, v in (config.get("config") or {}).items()
-             if k not in _LEGACY_OPTIMIZER_KEYS}
-    name = config.get("class_name")
+    name, inner = class_and_config(_strip(config), where)
+    inner = {k: v for k, v in inner.items() if k not in _LEGACY_OPTIMIZER_KEYS}
     try:
         return optimizers.deserialize({"class_name": name, "config": inner})
     except (ValueError, TypeError) as e:
@@ -664,59 +725,70 @@ def _optimizer_from_config(config: dict):
         ) from e
 
 
-def _loss_from_config(config):
+def _loss_from_config(config, where: str):
     if config is None or isinstance(config, str):
         return config
     if isinstance(config, list):
-        return [_loss_from_config(c) for c in config]
+        return [_loss_from_config(c, where) for c in config]
     if isinstance(config, dict) and "class_name" not in config:
-        return {k: _loss_from_config(c) for k, c in config.items()}
-    config = _strip(config)
-    inner = dict(config.get("config") or {})
-    if config["class_name"] == "LossFunctionWrapper" and isinstance(inner.get("fn"), str):
+        return {k: _loss_from_config(c, where) for k, c in config.items()}
+    class_name, inner = class_and_config(_strip(config), where)
+    inner = dict(inner)
+    if class_name == "LossFunctionWrapper" and isinstance(inner.get("fn"), str):
         return inner["fn"]
     if inner.get("dtype") is None:
         inner.pop("dtype", None)
     if inner.get("reduction") == "auto":  # Keras 2
         inner["reduction"] = "sum_over_batch_size"
-    return {"class_name": config["class_name"], "config": inner}
+    return {"class_name": class_name, "config": inner}
 
 
-def _metric_from_config(config):
+def _metric_from_config(config, where: str):
     if config is None or isinstance(config, str):
         return config
     if isinstance(config, list):
-        return [_metric_from_config(c) for c in config]
+        return [_metric_from_config(c, where) for c in config]
     if isinstance(config, dict) and "class_name" not in config:
-        return {k: _metric_from_config(c) for k, c in config.items()}
-    config = _strip(config)
-    inner = dict(config.get("config") or {})
-    if config["class_name"] == "MeanMetricWrapper" and isinstance(inner.get("fn"), str):
+        return {k: _metric_from_config(c, where) for k, c in config.items()}
+    class_name, inner = class_and_config(_strip(config), where)
+    if class_name == "MeanMetricWrapper" and isinstance(inner.get("fn"), str):
         # Keras 2 files: {"class_name": "MeanMetricWrapper", "config": {"name": "accuracy",
         # "fn": "binary_accuracy"}}
         name = inner.get("name")
         return name if name in ("accuracy", "acc") else inner["fn"]
-    return {"class_name": config["class_name"], "config": inner}
+    return {"class_name": class_name, "config": dict(inner)}
 
 
 def compile_from_config(model, config: dict, legacy: bool = False) -> None:
-    """Compile a scratch model with a Keras compile config (or a legacy `training_config`)."""
+    """Compile a scratch model with a Keras compile config (or a legacy `training_config`).
+
+    Raises FileFormatError for a config of the wrong structure, UnsupportedError for
+    settings scratch cannot rebuild.
+    """
     from .. import losses, metrics
 
-    config = dict(config)
-    opt_config = config.get("optimizer_config" if legacy else "optimizer")
-    optimizer = _optimizer_from_config(opt_config) if isinstance(opt_config, dict) \
-        else opt_config or "rmsprop"
-    loss = _loss_from_config(config.get("loss"))
-    metric_spec = _metric_from_config(config.get("metrics"))
-    if isinstance(metric_spec, list) and len(model.outputs) == 1 and len(metric_spec) == 1 \
+    what = "training_config" if legacy else "compile_config"
+    config = dict(expect(config, dict, what))
+    opt_key = "optimizer_config" if legacy else "optimizer"
+    opt_config = config.get(opt_key)
+    if isinstance(opt_config, dict):
+        optimizer = _optimizer_from_config(opt_config, f"{what}: {opt_key}")
+    elif opt_config is None:
+        optimizer = "rmsprop"
+    else:
+        optimizer = expect(opt_config, str, f"{what}: {opt_key}") or "rmsprop"
+    loss = _loss_from_config(config.get("loss"), f"{what}: loss")
+    metric_spec = _metric_from_config(config.get("metrics"), f"{what}: metrics")
+    n_outputs = len(model.outputs) if model.built else 1
+    if isinstance(metric_spec, list) and n_outputs == 1 and len(metric_spec) == 1 \
             and isinstance(metric_spec[0], list):
         metric_spec = metric_spec[0]  # Keras 2 wrote one list per output
-    weighted = _metric_from_config(config.get("weighted_metrics"))
+    weighted = _metric_from_config(config.get("weighted_metrics"), f"{what}: weighted_metrics")
     if weighted:
         raise UnsupportedError(
             f"scratch does not implement weighted_metrics. Received: weighted_metrics="
-            f"{config.get('weighted_metrics')!r} (load with compile=False to skip them)."
+            f"{_received(config.get('weighted_metrics'))} (load with compile=False to skip "
+            "them)."
         )
     try:
         model.compile(optimizer=optimizer, loss=loss, loss_weights=config.get("loss_weights"),
@@ -759,6 +831,18 @@ def _set_trainable_flag(layer, value) -> None:
         layer.trainable = bool(value)
 
 
+@contextlib.contextmanager
+def _building(what: str):
+    """Report what scratch's constructors reject in a config (their ValueError or TypeError)
+    as an UnsupportedError naming `what`; the config's own errors pass through."""
+    try:
+        yield
+    except (FileFormatError, UnsupportedError):
+        raise
+    except (TypeError, ValueError) as e:
+        raise UnsupportedError(f"{what} cannot be built in scratch from its config: {e}") from e
+
+
 def _make_input(config: dict, where: str):
     import scratch
 
@@ -771,8 +855,14 @@ def _make_input(config: dict, where: str):
     shape = config.get("batch_shape", config.get("batch_input_shape"))
     if shape is None:
         raise FileFormatError(f"{where}: the InputLayer config has no batch_shape.")
+    shape = _shape(shape, f"{where}: the InputLayer's batch_shape")
+    if not shape:
+        raise FileFormatError(f"{where}: the InputLayer's batch_shape must include the batch "
+                              "size. Received: []")
     dtype = dtype_name(config.get("dtype"), f"{where}: ")
-    return scratch.Input(batch_shape=tuple(shape), dtype=dtype, name=config.get("name"))
+    name = _optional_name(config, f"{where}: the InputLayer")
+    with _building(f"{where}: the InputLayer {name!r}"):
+        return scratch.Input(batch_shape=shape, dtype=dtype, name=name)
 
 
 def _has_input(entry: dict) -> bool:
@@ -780,26 +870,31 @@ def _has_input(entry: dict) -> bool:
     if entry.get("class_name") in ("Functional", "Model"):
         return True
     if entry.get("class_name") == "Sequential":
-        layers = (entry.get("config") or {}).get("layers") or []
-        return bool(layers) and (layers[0].get("class_name") == "InputLayer" or
-                                 "batch_input_shape" in (layers[0].get("config") or {}))
+        config = entry.get("config")
+        layers = config.get("layers") if isinstance(config, dict) else config
+        if not isinstance(layers, list) or not layers or not isinstance(layers[0], dict):
+            return False
+        first = layers[0]
+        return first.get("class_name") == "InputLayer" or (
+            isinstance(first.get("config"), dict) and "batch_input_shape" in first["config"])
     return False
 
 
-def layer_from_entry(entry: dict, custom_objects=None, flags: list | None = None):
+def layer_from_entry(entry: dict, custom_objects=None, flags: list | None = None,
+                     where: str = "A layer entry"):
     """Build the scratch layer (or nested model) of one entry of a Keras `layers` list.
 
     `flags` collects (layer, trainable) pairs; `model_from_config` applies them once the
-    whole model exists (building a model resets its layers' flags).
+    whole model exists (building a model resets its layers' flags). `where` names the entry
+    in error messages.
     """
     flags = [] if flags is None else flags
-    if not isinstance(entry, dict) or "class_name" not in entry:
-        raise FileFormatError(f"A layer entry must be a dict with a class_name. "
-                              f"Received: {str(entry)[:200]}")
-    class_name = entry["class_name"]
-    config = entry.get("config") or {}
+    class_name = expect(expect(entry, dict, where).get("class_name"), str,
+                        f"{where}: class_name")
     if class_name in ("Sequential", "Functional", "Model"):
-        return _model_from_config(entry, custom_objects, flags)
+        return _model_from_config(entry, custom_objects, flags, where)
+    _, config = class_and_config(entry, where)
+    name = _optional_name(config, where)
     try:
         cls = layer_class(class_name, custom_objects)
     except UnsupportedError as e:
@@ -807,15 +902,11 @@ def layer_from_entry(entry: dict, custom_objects=None, flags: list | None = None
             f"Layer {config.get('name', entry.get('name'))!r} has class {class_name!r}, "
             f"which scratch does not implement. {e}"
         ) from None
+    trainable = _trainable(config, f"Layer {name!r}")
     kwargs = scratch_config_from_keras(class_name, config, custom_objects)
-    try:
+    with _building(f"Layer {name!r} ({class_name})"):
         layer = cls.from_config(kwargs)
-    except (TypeError, ValueError) as e:
-        raise UnsupportedError(
-            f"Layer {config.get('name')!r} ({class_name}) cannot be built in scratch from "
-            f"its config: {e}"
-        ) from e
-    flags.append((layer, config.get("trainable", True)))
+    flags.append((layer, trainable))
     return layer
 
 
@@ -823,118 +914,164 @@ def model_from_config(config: dict, custom_objects=None):
     """A scratch model from a Keras model config ({"class_name", "config", ...}).
 
     Accepts Keras 3 configs and Keras 2 (legacy `.h5`) ones; see the module docstring.
+    Raises FileFormatError for a config of the wrong structure, UnsupportedError for a
+    layer, argument or setting scratch lacks or cannot build.
     """
     flags: list = []
-    model = _model_from_config(config, custom_objects, flags)
+    model = _model_from_config(config, custom_objects, flags, "The model config")
     for obj, value in flags:
         _set_trainable_flag(obj, value)
     return model
 
 
-def _model_from_config(config: dict, custom_objects, flags: list):
-    if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
-        raise FileFormatError(
-            "The model config must be a dict with 'class_name' and 'config'. "
-            f"Received: {str(config)[:200]}"
-        )
-    class_name = config["class_name"]
+def _model_from_config(config: dict, custom_objects, flags: list, where: str):
+    class_name = expect(expect(config, dict, where).get("class_name"), str,
+                        f"{where}: class_name")
+    if "config" not in config:
+        raise FileFormatError(f"{where} must have a 'config'. Received: keys "
+                              f"{_received(sorted(config))}")
     inner = config["config"]
     if class_name == "Sequential":
         model = _sequential_from_config(inner, custom_objects, flags)
     elif class_name in ("Functional", "Model"):
-        model = _functional_from_config(inner, custom_objects, flags)
+        model = _functional_from_config(expect(inner, dict, f"{where}: config"),
+                                        custom_objects, flags)
     else:
         raise UnsupportedError(
             f"scratch loads Sequential and functional models. Received: "
             f"class_name={class_name!r} (a subclassed model cannot be rebuilt from a config)."
         )
-    trainable = inner.get("trainable", True) if isinstance(inner, dict) else True
+    trainable = _trainable(inner, f"Model {model.name!r}") if isinstance(inner, dict) else True
     flags.append((model, trainable))
     return model
 
 
-def _sequential_from_config(config: dict, custom_objects, flags: list) -> Any:
+def _sequential_from_config(config, custom_objects, flags: list) -> Any:
     from ..models import Sequential
 
     if isinstance(config, list):  # Keras 2.0-era files: the config is the layer list
         config = {"layers": config}
-    name = config.get("name")
+    name = _optional_name(expect(config, dict, "The Sequential config"), "The Sequential config")
+    where = f"Sequential {name!r}"
     layers_cfg = config.get("layers")
     if not isinstance(layers_cfg, list):
-        raise FileFormatError(f"Sequential {name!r}: the config has no 'layers' list.")
+        raise FileFormatError(f"{where}: the config has no 'layers' list. "
+                              f"Received: layers={_received(layers_cfg)}")
     items: list = []
-    for entry in layers_cfg:
-        if entry.get("class_name") == "InputLayer":
-            items.append(_make_input(entry.get("config") or {}, f"Sequential {name!r}"))
+    for i, entry in enumerate(layers_cfg):
+        entry_where = f"{where}: layers[{i}]"
+        if expect(entry, dict, entry_where).get("class_name") == "InputLayer":
+            items.append(_make_input(class_and_config(entry, entry_where)[1], where))
             continue
-        items.append(layer_from_entry(entry, custom_objects, flags))
-    model = Sequential(items, name=name)
-    if not model.built and config.get("build_input_shape"):
-        model.build(tuple(config["build_input_shape"]))
+        items.append(layer_from_entry(entry, custom_objects, flags, entry_where))
+    dtype_name(config.get("dtype"), f"{where}: ")  # the model's policy: checked, not used
+    shape = config.get("build_input_shape")
+    if shape is not None:
+        shape = _shape(shape, f"{where}: build_input_shape")
+    with _building(where):
+        model = Sequential(items, name=name)
+        if not model.built and shape:
+            model.build(shape)
     return model
+
+
+def _history(ref, where: str) -> tuple[str, int, int]:
+    """A tensor reference [layer name, call index, output index] (Keras 2 appends kwargs)."""
+    if not (isinstance(ref, list) and len(ref) >= 3 and isinstance(ref[0], str)
+            and _is_count(ref[1]) and _is_count(ref[2])):
+        raise FileFormatError(f"{where} must be [layer name, call index, output index]. "
+                              f"Received: {_received(ref)}")
+    return ref[0], ref[1], ref[2]
 
 
 def _functional_from_config(config: dict, custom_objects, flags: list) -> Any:
     from ..layers.base import as_list
     from ..models import Model
 
-    name = config.get("name")
+    name = _optional_name(config, "The functional model config")
     where = f"Model {name!r}"
     layers_cfg = config.get("layers")
     if not isinstance(layers_cfg, list):
-        raise FileFormatError(f"{where}: the config has no 'layers' list.")
+        raise FileFormatError(f"{where}: the config has no 'layers' list. "
+                              f"Received: layers={_received(layers_cfg)}")
     created: dict[str, Any] = {}
     outputs_of: dict[str, list[list]] = {}
     offset: dict[str, int] = {}
     pending: dict[str, list] = {}
     order: list[str] = []
-    for entry in layers_cfg:
-        cfg = entry.get("config") or {}
-        lname = entry.get("name", cfg.get("name"))
+    for i, entry in enumerate(layers_cfg):
+        entry_where = f"{where}: layers[{i}]"
+        expect(entry, dict, entry_where)
+        cfg = entry.get("config")
+        lname = entry.get("name", cfg.get("name") if isinstance(cfg, dict) else None)
+        expect(lname, str, f"{entry_where}: name")
         if lname in created:
             raise FileFormatError(f"{where}: the layer name {lname!r} is used twice.")
         order.append(lname)
         legacy_entry = "module" not in entry
         offset[lname] = 1 if legacy_entry and _has_input(entry) else 0
         if entry.get("class_name") == "InputLayer":
-            t = _make_input(cfg, where)
+            t = _make_input(class_and_config(entry, entry_where)[1], where)
             created[lname] = t.node.layer
             outputs_of[lname] = [[t]]
             pending[lname] = []
             continue
-        created[lname] = layer_from_entry(entry, custom_objects, flags)
+        created[lname] = layer_from_entry(entry, custom_objects, flags, entry_where)
         outputs_of[lname] = []
-        pending[lname] = list(entry.get("inbound_nodes") or [])
+        nodes = entry.get("inbound_nodes", [])
+        pending[lname] = list(expect(nodes, list, f"{where}: layer {lname!r}: inbound_nodes"))
 
-    def lookup(ref) -> Any:
-        lname, node_index, tensor_index = ref[0], int(ref[1]), int(ref[2])
+    def tensor(lname: str, node_index: int, tensor_index: int, where: str) -> Any:
+        """Output `tensor_index` of call `node_index` of layer `lname` (as the file counts
+        calls); _NotReady if that call has not been made yet."""
         if lname not in created:
             raise FileFormatError(f"{where}: a node refers to the unknown layer {lname!r}.")
         node_index -= offset[lname]
         calls = outputs_of[lname]
+        if node_index < 0:
+            raise FileFormatError(f"{where}: layer {lname!r} has no call {node_index}.")
         if node_index >= len(calls):
             raise _NotReady
+        if tensor_index >= len(calls[node_index]):
+            raise FileFormatError(
+                f"{where}: call {node_index} of layer {lname!r} has "
+                f"{len(calls[node_index])} output(s). Received: output index {tensor_index}"
+            )
         return calls[node_index][tensor_index]
 
-    def revive(v):
+    def revive(v, where: str):
         if isinstance(v, dict) and v.get("class_name") == "__keras_tensor__":
-            return lookup(v["config"]["keras_history"])
+            config = v.get("config")
+            if not isinstance(config, dict) or "keras_history" not in config:
+                raise FileFormatError(f"{where}: a __keras_tensor__ must have a config with "
+                                      f"a keras_history. Received: {_received(v)}")
+            history = config["keras_history"]
+            return tensor(*_history(history, f"{where}: keras_history"), where)
         if isinstance(v, list):
-            return [revive(x) for x in v]
+            return [revive(x, where) for x in v]
         if isinstance(v, dict):
-            return {k: revive(x) for k, x in v.items()}
+            return {k: revive(x, where) for k, x in v.items()}
         return v
 
     def call(lname: str, node_data) -> None:
         layer = created[lname]
+        node_where = f"{where}: layer {lname!r}: inbound node"
         if isinstance(node_data, list):  # Keras 2: [[name, node, tensor, kwargs], ...]
-            tensors = [lookup(ref) for ref in node_data]
-            kwargs = dict(node_data[0][3]) if node_data and len(node_data[0]) > 3 else {}
+            if not node_data:
+                raise FileFormatError(f"{node_where} has no input tensors. Received: []")
+            refs = [_history(ref, node_where) for ref in node_data]
+            tensors = [tensor(*ref, node_where) for ref in refs]
+            kwargs = {}
+            if len(node_data[0]) > 3:
+                kwargs = revive(dict(expect(node_data[0][3], dict, f"{node_where}: kwargs")),
+                                node_where)
             args = [tensors[0] if len(tensors) == 1 else tensors]
-            kwargs = revive(kwargs)
         else:
-            args = revive(node_data.get("args") or [])
-            kwargs = revive(node_data.get("kwargs") or {})
+            expect(node_data, dict, node_where)
+            args = revive(expect(node_data.get("args", []), list, f"{node_where}: args"),
+                          node_where)
+            kwargs = revive(expect(node_data.get("kwargs", {}), dict, f"{node_where}: kwargs"),
+                            node_where)
         kwargs.pop("training", None)
         if kwargs.get("mask", 0) is None:
             kwargs.pop("mask")
@@ -943,10 +1080,8 @@ def _functional_from_config(config: dict, custom_objects, flags: list) -> Any:
                 f"{where}: layer {lname!r} is called with {len(args)} positional arguments; "
                 "scratch layers take one (a tensor or a list of tensors)."
             )
-        try:
+        with _building(f"{where}: the call of layer {lname!r}"):
             out = layer(args[0], **kwargs)
-        except (TypeError, ValueError) as e:
-            raise UnsupportedError(f"{where}: calling layer {lname!r} failed: {e}") from e
         outputs_of[lname].append(as_list(out))
 
     while any(pending.values()):
@@ -963,30 +1098,32 @@ def _functional_from_config(config: dict, custom_objects, flags: list) -> Any:
             stuck = [n for n in order if pending[n]]
             raise FileFormatError(
                 f"{where}: the graph has loops or disconnected nodes; these layers could "
-                f"not be called: {stuck}"
+                f"not be called: {stuck[:20]}"
             )
 
     def io(refs, key: str):
+        io_where = f"{where}: {key}"
         if isinstance(refs, list) and len(refs) == 3 and isinstance(refs[0], str):
-            return io_one(refs)
+            return io_one(refs, io_where)
         if isinstance(refs, dict):
-            return {k: io_one(v) for k, v in refs.items()}
-        if isinstance(refs, list):
-            return [io_one(r) for r in refs]
-        raise FileFormatError(f"{where}: cannot read {key}={refs!r}")
+            return {k: io_one(v, f"{io_where}[{k!r}]") for k, v in refs.items()}
+        if isinstance(refs, list) and refs:
+            return [io_one(r, io_where) for r in refs]
+        raise FileFormatError(f"{io_where} must list tensor references. "
+                              f"Received: {_received(refs)}")
 
-    def io_one(ref):
-        lname, node_index, tensor_index = ref[0], int(ref[1]), int(ref[2])
+    def io_one(ref, io_where: str):
+        lname, node_index, tensor_index = _history(ref, io_where)
         if _is_functional(created.get(lname)) and offset[lname] == 0:
             node_index -= 1  # Keras 3 counts a nested functional model's own node first
         try:
-            return lookup([lname, node_index, tensor_index])
-        except (_NotReady, IndexError):
-            raise FileFormatError(f"{where}: no tensor {ref!r} in the graph.") from None
+            return tensor(lname, node_index, tensor_index, io_where)
+        except _NotReady:
+            raise FileFormatError(f"{io_where}: no tensor {ref!r} in the graph.") from None
 
     inputs = io(config.get("input_layers"), "input_layers")
     outputs = io(config.get("output_layers"), "output_layers")
     if isinstance(outputs, list) and len(outputs) == 1:
         outputs = outputs[0]  # Keras unpacks a single output
-    return Model(inputs, outputs, name=name)
-
+    with _building(where):
+        return Model(inputs, outputs, name=name)

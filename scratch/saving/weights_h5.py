@@ -14,10 +14,15 @@ order (`keras_format.keras_layers`), never by its own name; inside each group th
 numbered in `get_weights()` order (params, then state). Every object gets a `vars` group, even
 without weights.
 
-Loading reads the whole file first, checks every array against the model (count, shape,
-float kind) and the model only changes once everything fits, so a bad file leaves the model
-bitwise untouched. Optimizer state follows Keras: restored when the optimizer has exactly as
-many variables as the file, skipped with a warning otherwise.
+Loading is all or nothing and reads no more than the model needs: `open_store` lists the
+file's groups and datasets from its metadata only; `plan_model` and `plan_optimizer` check
+every count, shape and number kind against the model from that metadata (a dataset that
+declares 10⁶ × 10⁶ values is refused without reading a byte, and groups the model does not
+have are never read); only then are the planned datasets read and the optimizer's iteration
+count and learning rate validated (`Plan.read`), and only then is anything written
+(`Plan.apply`). A bad file leaves the model and its optimizer bitwise untouched. Optimizer
+state follows Keras: restored when the optimizer has exactly as many variables as the file,
+skipped with a warning otherwise.
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .files import atomic_write, check_regular_file, reading
 from .keras_format import (
     FileFormatError,
     keras_layers,
@@ -42,40 +47,6 @@ from .keras_format import (
     unique_keys,
     weight_paths,
 )
-
-
-# ------------------------------------------------------------------------------ files
-@contextlib.contextmanager
-def atomic_write(filepath, overwrite: bool = True):
-    """Yield a temporary path next to `filepath`; rename it over `filepath` on success.
-
-    A reader (or a crash) never sees a half-written file: the data is written, flushed to
-    disk, and only then renamed (`os.replace`, atomic on POSIX and Windows). On error the
-    temporary file is removed and `filepath` is left as it was.
-    """
-    filepath = os.fspath(filepath)
-    if not overwrite and os.path.exists(filepath):
-        raise FileExistsError(
-            f"{filepath} already exists and overwrite=False. Received: filepath={filepath}"
-        )
-    if os.path.isdir(filepath):
-        raise IsADirectoryError(
-            f"Cannot write a model file over a directory. Received: filepath={filepath}"
-        )
-    directory = os.path.dirname(os.path.abspath(filepath))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(filepath)}.", suffix=".tmp",
-                               dir=directory)
-    os.close(fd)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 def _h5py():
@@ -148,11 +119,34 @@ def _slot_owners(opt, var_indices: list[int]) -> tuple[list[int], list[str]]:
 
 @dataclass
 class OptimizerLayout:
-    """The optimizer's variables in Keras' order: names, current values, and writers."""
+    """The optimizer's variables in Keras' order: names and current values.
+
+    The first one or two are scalars (the iteration count, a float learning rate): a value
+    read from a file is validated by `checks[i]` and restored by `setters[i]`. The rest are
+    the optimizer's own slot arrays, restored by copying into them (their `checks` and
+    `setters` entries are None).
+    """
 
     names: list[str] = field(default_factory=list)
     values: list[np.ndarray] = field(default_factory=list)
-    setters: list[Callable[[np.ndarray], None]] = field(default_factory=list)
+    checks: list[Callable[[np.ndarray, str], Any] | None] = field(default_factory=list)
+    setters: list[Callable[[Any], None] | None] = field(default_factory=list)
+
+    def add(self, name: str, value: np.ndarray, check=None, setter=None) -> None:
+        self.names.append(name)
+        self.values.append(value)
+        self.checks.append(check)
+        self.setters.append(setter)
+
+
+def _checked_iteration(data: np.ndarray, where: str) -> int:
+    """An optimizer's iteration count read from a file: a non-negative integer."""
+    if data.dtype.kind not in "iu" or data < 0:
+        raise FileFormatError(
+            f"{where}: the optimizer's iteration count must be a non-negative integer. "
+            f"Received: iteration={data.item()!r} ({data.dtype})"
+        )
+    return int(data)
 
 
 def optimizer_layout(model) -> OptimizerLayout:
@@ -164,19 +158,21 @@ def optimizer_layout(model) -> OptimizerLayout:
     head = opt.variables[: len(opt.variables) - len(opt._slots)]
     prefix = opt.name
 
-    def set_iterations(v):
-        opt.iterations = int(np.asarray(v))
+    def set_iterations(value: int) -> None:
+        opt.iterations = value
 
-    def set_lr(v):
-        opt.learning_rate = float(np.asarray(v))
+    def checked_learning_rate(data: np.ndarray, where: str) -> float:
+        try:
+            return opt._checked_lr(data.item())
+        except ValueError as e:
+            raise FileFormatError(f"{where}: {e}") from None
 
-    out.names.append(f"{prefix}/iteration")
-    out.values.append(head[0])
-    out.setters.append(set_iterations)
+    def set_learning_rate(value: float) -> None:
+        opt.learning_rate = value
+
+    out.add(f"{prefix}/iteration", head[0], _checked_iteration, set_iterations)
     if len(head) > 1:
-        out.names.append(f"{prefix}/learning_rate")
-        out.values.append(head[1])
-        out.setters.append(set_lr)
+        out.add(f"{prefix}/learning_rate", head[1], checked_learning_rate, set_learning_rate)
     if not opt.built or not opt._slots:
         return out
     built = opt._trainable_variables
@@ -197,9 +193,7 @@ def optimizer_layout(model) -> OptimizerLayout:
         slot = opt._slots[by_owner[owner][k]]
         var_path = paths.get(id(built[owner]), f"variable_{owner}")
         var_path = var_path.split("/", 1)[1] if "/" in var_path else var_path
-        out.names.append(f"{prefix}/{var_path.replace('/', '_')}_{slot_name}")
-        out.values.append(slot)
-        out.setters.append(lambda v, slot=slot: slot.__setitem__(Ellipsis, v))
+        out.add(f"{prefix}/{var_path.replace('/', '_')}_{slot_name}", slot)
     return out
 
 
@@ -242,68 +236,105 @@ def write_weights_file(model, target, include_optimizer: bool = True) -> None:
 # ------------------------------------------------------------------------------ reading
 @dataclass
 class StoredVars:
+    """One `vars` group of a weights file: the saved object's name and its datasets.
+
+    The datasets are h5py handles: their shape and dtype come from the file's metadata; their
+    data is read only when a load has checked the whole file against the model.
+    """
+
     name: str | None
-    arrays: list[np.ndarray]
+    datasets: list
 
 
-def read_store(source, what: str) -> dict[str, StoredVars]:
-    """Every `vars` group of a Keras weights H5 (a path or a file object): path -> arrays.
+def _attr_text(value) -> str | None:
+    """An HDF5 attribute as text (h5py gives str, bytes or arrays)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf8", "replace")
+    return str(value)
 
-    Raises `FileFormatError` for anything that is not such a file: not HDF5, truncated,
-    links to other files, non-numeric keys, unreadable data.
+
+def plain_dataset(group, key: str, where: str):
+    """The dataset `group[key]`, checked from its metadata alone.
+
+    Refuses links (soft or to other files), external and virtual datasets, datasets without
+    a shape, and anything but integers and floats (strings, compounds, references, bfloat16).
+    """
+    h5py = _h5py()
+    link = group.get(key, getlink=True)
+    if link is None:
+        raise FileFormatError(f"{where} is missing.")
+    if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+        raise FileFormatError(
+            f"{where} is a link ({type(link).__name__}); Keras weight files hold plain datasets."
+        )
+    ds = group[key]
+    if not isinstance(ds, h5py.Dataset) or ds.external or ds.is_virtual:
+        raise FileFormatError(f"{where} is not a plain dataset.")
+    if ds.shape is None or ds.dtype.kind not in "fiu":
+        raise FileFormatError(
+            f"{where} must hold integers or floats. Received: dtype={ds.dtype}, "
+            f"shape={ds.shape}"
+        )
+    if _attr_text(ds.attrs.get("dtype")) == "bfloat16":
+        raise FileFormatError(f"{where} is bfloat16; scratch computes in float32 or float64.")
+    return ds
+
+
+def _vars_groups(f, what: str) -> dict[str, StoredVars]:
+    """Every `vars` group of an open Keras weights H5: path -> StoredVars (no data read)."""
+    h5py = _h5py()
+    names: list[str] = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Group) and name.rsplit("/", 1)[-1] == "vars":
+            names.append(name)
+
+    f.visititems(visit)
+    out: dict[str, StoredVars] = {}
+    for name in names:
+        group = f[name]
+        keys = list(group.keys())
+        if sorted(keys, key=lambda k: (len(k), k)) != [str(i) for i in range(len(keys))]:
+            raise FileFormatError(
+                f"{what}: the group {name!r} must hold datasets named 0, 1, 2, ... "
+                f"Received: {sorted(keys)[:10]}"
+            )
+        datasets = [plain_dataset(group, str(i), f"{what}: {name}/{i}")
+                    for i in range(len(keys))]
+        path = name[: -len("vars")].rstrip("/")
+        out[path] = StoredVars(_attr_text(group.attrs.get("name")), datasets)
+    return out
+
+
+@contextlib.contextmanager
+def open_store(source, what: str):
+    """Open a Keras weights H5 (a path or a binary file object); yield {path: StoredVars}.
+
+    Only the file's metadata is read here. Loads plan and read inside the `with` block (the
+    datasets need the file open).
+
+    Raises:
+        FileFormatError: not HDF5, truncated, links to other files, non-numeric keys or
+            datasets, unreadable data.
     """
     h5py = _h5py()
     try:
         f = h5py.File(source, "r")
     except (OSError, ValueError) as e:
         raise FileFormatError(f"{what} is not a readable HDF5 weights file: {e}") from None
-    out: dict[str, StoredVars] = {}
-    try:
-        groups: list[str] = []
-
-        def visit(name, obj):
-            if isinstance(obj, h5py.Group) and name.rsplit("/", 1)[-1] == "vars":
-                groups.append(name)
-
-        f.visititems(visit)
-        if "vars" in f and isinstance(f["vars"], h5py.Group):
-            groups.append("vars")
-        for name in dict.fromkeys(groups):
-            group = f[name]
-            path = name[: -len("vars")].rstrip("/")
-            keys = list(group.keys())
-            if sorted(keys, key=lambda k: (len(k), k)) != [str(i) for i in range(len(keys))]:
-                raise FileFormatError(
-                    f"{what}: the group {name!r} must hold datasets named 0, 1, 2, ... "
-                    f"Received: {sorted(keys)}"
-                )
-            arrays = []
-            for i in range(len(keys)):
-                link = group.get(str(i), getlink=True)
-                if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
-                    raise FileFormatError(
-                        f"{what}: {name}/{i} is a link ({type(link).__name__}); Keras weight "
-                        "files hold plain datasets."
-                    )
-                ds = group[str(i)]
-                if not isinstance(ds, h5py.Dataset) or ds.external or ds.is_virtual:
-                    raise FileFormatError(f"{what}: {name}/{i} is not a plain dataset.")
-                if ds.attrs.get("dtype") == "bfloat16":
-                    raise FileFormatError(f"{what}: {name}/{i} is bfloat16; scratch computes "
-                                          "in float32 or float64.")
-                arrays.append(np.array(ds[()]))
-            label = group.attrs.get("name")
-            if isinstance(label, bytes):
-                label = label.decode("utf8")
-            out[path] = StoredVars(None if label is None else str(label), arrays)
-    except FileFormatError:
-        raise
-    except (OSError, KeyError, ValueError, RuntimeError) as e:
-        raise FileFormatError(f"{what} is corrupt or truncated: {e}") from None
-    finally:
-        with contextlib.suppress(Exception):
-            f.close()
-    return out
+    with f:
+        try:
+            store = _vars_groups(f, what)
+        except FileFormatError:
+            raise
+        except (OSError, KeyError, RuntimeError, ValueError) as e:
+            raise FileFormatError(f"{what} is corrupt or truncated: {e}") from None
+        try:
+            yield store
+        except (OSError, KeyError, RuntimeError) as e:  # h5py's errors while reading data
+            raise FileFormatError(f"{what} is corrupt or truncated: {e}") from None
 
 
 def _lookup(store: dict[str, StoredVars], path: str) -> StoredVars | None:
@@ -315,35 +346,79 @@ def _lookup(store: dict[str, StoredVars], path: str) -> StoredVars | None:
     return None
 
 
+def weights_file_limit(model) -> int:
+    """The most bytes a Keras weights H5 of `model` can reasonably take (the size cap for the
+    `model.weights.h5` member of a `.keras` archive).
+
+    Every weight may be stored in float64 (twice a float32 model's bytes) next to up to four
+    optimizer slots of its size: 10 bytes of file per byte of weights. HDF5 adds well under
+    64 KiB for each group and dataset, and 1 MiB covers the file's own structures.
+    """
+    entries = model_entries(model)
+    weights = [a for entry in entries for a in entry.arrays]
+    objects = len(entries) + 5 * len(weights) + 2
+    return 2**20 + 64 * 2**10 * objects + 10 * sum(a.nbytes for a in weights)
+
+
 # ------------------------------------------------------------------------------ assigning
-def _cast(value: np.ndarray, target: np.ndarray, where: str) -> np.ndarray:
-    value = np.asarray(value)
-    if target.dtype.kind == "f" and value.dtype.kind not in "fiu":
-        raise FileFormatError(f"{where} holds {value.dtype} data; a float weight was expected.")
-    if target.dtype.kind == "f" and value.dtype.kind == "f" and \
-            value.dtype.itemsize > target.dtype.itemsize:
-        warnings.warn(f"{where} is stored in {value.dtype}; it is rounded to the model's "
-                      f"{target.dtype}.", stacklevel=4)
-    return np.asarray(value, dtype=target.dtype)
+@dataclass
+class Restore:
+    """One saved value a load will put into the model or its optimizer.
+
+    `dataset`'s shape and dtype were checked from the file's metadata. Its data is either
+    copied into `target` (a weight or an optimizer slot, cast to its dtype) or validated by
+    `check` and handed to `setter` (the optimizer's iteration count and learning rate).
+    """
+
+    dataset: Any
+    where: str
+    target: np.ndarray | None = None
+    check: Callable[[np.ndarray, str], Any] | None = None
+    setter: Callable[[Any], None] | None = None
 
 
 @dataclass
 class Plan:
-    """Validated assignments: applied only after the whole file was checked."""
+    """Everything a load will change, checked before any of it is read or written.
 
-    copies: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
-    calls: list[tuple[Callable, np.ndarray]] = field(default_factory=list)
+    `read()` reads every planned dataset (the file must still be open) and validates the
+    optimizer's scalars; `apply()` writes the values. A load reads only when the whole file
+    fits the model and applies only when everything was read and valid, so a bad file
+    changes nothing.
+    """
+
+    restores: list[Restore] = field(default_factory=list)
+    values: list = field(default_factory=list)
+
+    def read(self) -> None:
+        self.values = []
+        for r in self.restores:
+            data = np.asarray(r.dataset[()])
+            if r.target is not None:
+                self.values.append(np.asarray(data, dtype=r.target.dtype))
+            else:
+                self.values.append(r.check(data, r.where))
 
     def apply(self) -> None:
-        for target, value in self.copies:
-            target[...] = value
-        for setter, value in self.calls:
-            setter(value)
+        if len(self.values) != len(self.restores):
+            raise RuntimeError("Plan.apply() needs Plan.read() first.")
+        for r, value in zip(self.restores, self.values):
+            if r.target is not None:
+                r.target[...] = value
+            else:
+                r.setter(value)
+
+
+def _warn_if_rounded(dtype: np.dtype, target: np.ndarray, where: str) -> None:
+    if dtype.kind == "f" and dtype.itemsize > target.dtype.itemsize:
+        warnings.warn(f"{where} is stored in {dtype}; it is rounded to the model's "
+                      f"{target.dtype}.", stacklevel=5)
 
 
 def plan_model(model, store: dict[str, StoredVars], what: str, *,
                skip_mismatch: bool = False) -> Plan:
-    """Check `store` against the model's weights; return the assignments (or raise)."""
+    """Check `store` against the model's weights (counts and shapes, from the file's
+    metadata); return the planned copies (or raise). Nothing is read here."""
     plan = Plan()
     visited: set[str] = set()
     for entry in model_entries(model):
@@ -353,80 +428,92 @@ def plan_model(model, store: dict[str, StoredVars], what: str, *,
             visited.add(entry.path)
             if entry.path.startswith("layers") and entry.path not in store:
                 visited.add("_layer_checkpoint_dependencies" + entry.path[len("layers"):])
-        values = stored.arrays if stored is not None else []
-        if len(values) != len(entry.arrays):
+        datasets = stored.datasets if stored is not None else []
+        if len(datasets) != len(entry.arrays):
             msg = (f"{what}: {label} expected {len(entry.arrays)} variables "
-                   f"({', '.join(entry.weight_names) or 'none'}), but received {len(values)} "
-                   f"variables during loading (file group {_join(entry.path, 'vars')!r}"
+                   f"({', '.join(entry.weight_names) or 'none'}), but received "
+                   f"{len(datasets)} variables during loading (file group "
+                   f"{_join(entry.path, 'vars')!r}"
                    + (f", saved from {stored.name!r}" if stored and stored.name else "") + ").")
             if skip_mismatch:
                 warnings.warn(f"Skipping {label}: {msg}", stacklevel=3)
                 continue
             raise ValueError(msg)
-        pairs = []
+        restores = []
         mismatch = None
-        for wname, target, value in zip(entry.weight_names, entry.arrays, values):
-            if np.shape(value) != target.shape:
+        for wname, target, ds in zip(entry.weight_names, entry.arrays, datasets):
+            if ds.shape != target.shape:
                 mismatch = (f"{what}: the weight {entry.name}/{wname} has shape "
-                            f"{target.shape}. Received: shape={np.shape(value)} (file group "
+                            f"{target.shape}. Received: shape={ds.shape} (file group "
                             f"{_join(entry.path, 'vars')!r})")
                 break
-            pairs.append((target, _cast(value, target, f"{what}: {entry.name}/{wname}")))
+            where = f"{what}: {entry.name}/{wname}"
+            _warn_if_rounded(ds.dtype, target, where)
+            restores.append(Restore(ds, where, target=target))
         if mismatch is not None:
             if skip_mismatch:
                 warnings.warn(f"Skipping {label}: {mismatch}", stacklevel=3)
                 continue
             raise ValueError(mismatch)
-        plan.copies += pairs
-    extra = [p for p, v in store.items() if v.arrays and p not in visited
+        plan.restores += restores
+    extra = [p for p, v in store.items() if v.datasets and p not in visited
              and p.split("/", 1)[0] != "optimizer"]
     if extra and not skip_mismatch:
         raise ValueError(
             f"{what} holds weights for objects the model does not have: "
-            + ", ".join(f"{p!r} ({len(store[p].arrays)} arrays, saved from "
-                        f"{store[p].name!r})" for p in sorted(extra))
+            + ", ".join(f"{p!r} ({len(store[p].datasets)} arrays, saved from "
+                        f"{store[p].name!r})" for p in sorted(extra)[:10])
         )
     return plan
 
 
 def plan_optimizer(model, stored: StoredVars | None, what: str) -> Plan:
-    """Restore the optimizer state as Keras does: only when the variable counts agree."""
+    """Plan the optimizer state's restore as Keras does: only when the variable counts agree
+    (else a warning and nothing); shapes must fit. Nothing is read here."""
     plan = Plan()
     opt = getattr(model, "optimizer", None)
     if opt is None or not getattr(model, "compiled", False):
         return plan
     layout = optimizer_layout(model)
-    values = stored.arrays if stored is not None else []
-    if len(values) != len(layout.values):
+    datasets = stored.datasets if stored is not None else []
+    if len(datasets) != len(layout.values):
         msg = (f"Skipping variable loading for optimizer '{opt.name}', because it has "
                f"{len(layout.values)} variables whereas the saved optimizer has "
-               f"{len(values)} variables. ")
+               f"{len(datasets)} variables. ")
         if not opt.built:
             msg += "This is likely because the optimizer has not been called/built yet."
         warnings.warn(msg, stacklevel=3)
         return plan
-    for name, current, value, setter in zip(layout.names, layout.values, values,
-                                            layout.setters):
-        if np.shape(value) != np.shape(current):
+    return plan_optimizer_datasets(layout, datasets, what)
+
+
+def plan_optimizer_datasets(layout: OptimizerLayout, datasets: list, what: str) -> Plan:
+    """Plan the restore of each optimizer variable from its dataset (as many as variables):
+    shapes checked now, the scalars' values when read."""
+    plan = Plan()
+    for i, (name, ds) in enumerate(zip(layout.names, datasets)):
+        current = layout.values[i]
+        if ds.shape != np.shape(current):
             raise ValueError(f"{what}: the optimizer variable {name} has shape "
-                             f"{np.shape(current)}. Received: shape={np.shape(value)}")
-        if np.shape(current) == ():
-            value = np.asarray(value)
-            if value.dtype.kind not in "fiu":
-                raise FileFormatError(f"{what}: {name} is not a number.")
-            plan.calls.append((setter, value))
+                             f"{np.shape(current)}. Received: shape={ds.shape}")
+        where = f"{what}: {name}"
+        if layout.checks[i] is None:
+            _warn_if_rounded(ds.dtype, current, where)
+            plan.restores.append(Restore(ds, where, target=current))
         else:
-            plan.calls.append((setter, _cast(value, current, f"{what}: {name}")))
+            plan.restores.append(Restore(ds, where, check=layout.checks[i],
+                                         setter=layout.setters[i]))
     return plan
 
 
 def load_store_into(model, store: dict[str, StoredVars], what: str, *,
                     skip_mismatch: bool = False) -> None:
-    """Assign a weights store to the model (and its optimizer); all-or-nothing."""
+    """Assign an open weights store to the model and its optimizer, all or nothing: checks
+    every count and shape from the metadata, then reads and validates, then writes."""
     plan = plan_model(model, store, what, skip_mismatch=skip_mismatch)
-    opt_plan = plan_optimizer(model, store.get("optimizer"), what)
+    plan.restores += plan_optimizer(model, store.get("optimizer"), what).restores
+    plan.read()
     plan.apply()
-    opt_plan.apply()
 
 
 # ------------------------------------------------------------------------------ public
@@ -466,27 +553,26 @@ def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None
             "You are loading weights into a model that has not yet been built. Try building "
             "the model first by calling it on some data or by using `build()`."
         )
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No such file: {path}")
-    if path.endswith(".keras"):
-        if by_name is not None:
-            raise ValueError("`by_name` only supports loading legacy '.h5' or '.hdf5' "
-                             f"files. Received: {path}")
-        from . import read_archive
-
-        archive = read_archive(path)
-        load_store_into(model, archive.store, path, skip_mismatch=skip_mismatch)
-    elif path.endswith(".weights.h5"):
-        if by_name is not None:
-            raise ValueError("`by_name` only supports loading legacy '.h5' or '.hdf5' "
-                             f"files. Received: {path}")
-        load_store_into(model, read_store(path, path), path, skip_mismatch=skip_mismatch)
-    elif path.endswith((".h5", ".hdf5")):
-        from .legacy_h5 import load_legacy_weights
-
-        load_legacy_weights(model, path, by_name=bool(by_name), skip_mismatch=skip_mismatch)
-    else:
+    if not path.endswith((".keras", ".h5", ".hdf5")):
         raise ValueError(
             f"File format not supported: filepath={path}. scratch reads `.keras` files, "
             "`.weights.h5` files and legacy H5 files (`.h5` extension)."
         )
+    if by_name is not None and path.endswith((".keras", ".weights.h5")):
+        raise ValueError("`by_name` only supports loading legacy '.h5' or '.hdf5' "
+                         f"files. Received: {path}")
+    check_regular_file(path)
+    with reading(path):
+        if path.endswith(".keras"):
+            from . import open_archive
+
+            with open_archive(path) as archive, archive.open_weights(model) as store:
+                load_store_into(model, store, path, skip_mismatch=skip_mismatch)
+        elif path.endswith(".weights.h5"):
+            with open_store(path, path) as store:
+                load_store_into(model, store, path, skip_mismatch=skip_mismatch)
+        else:
+            from .legacy_h5 import load_legacy_weights
+
+            load_legacy_weights(model, path, by_name=bool(by_name),
+                                skip_mismatch=skip_mismatch)
