@@ -903,7 +903,7 @@ def _saves(model, folder: Path) -> dict[str, Callable[[], None]]:
     }
 
 
-@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002], ids=["umask022", "umask077", "umask002"])
 def test_saved_files_get_the_mode_open_would_give(tmp_path, mask):
     model = _sequential(0)
     with _umask(mask):
