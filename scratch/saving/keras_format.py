@@ -29,11 +29,12 @@ import contextlib
 import importlib
 import inspect
 import pkgutil
-import re
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
+
+from ..utils.naming import to_snake_case
 
 #: The Keras release whose file format scratch reads and writes (pyproject pins keras 3.15.*).
 KERAS_FORMAT_VERSION = "3.15.1"
@@ -74,13 +75,6 @@ _FLOAT_DTYPES = ("float32", "float64")
 
 
 # ------------------------------------------------------------------------------ names
-def to_snake_case(name: str) -> str:
-    """Keras' `naming.to_snake_case` ("SimpleRNN" -> "simple_rnn", "Conv2D" -> "conv2d")."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 def keras_class_name(obj) -> str:
     """The Keras class of a scratch object: a functional `Model` is Keras' "Functional"."""
     from ..models import Model, Sequential
