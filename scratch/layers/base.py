@@ -5,7 +5,21 @@ A layer is Keras' life cycle plus an explicit backward pass:
     build(input_shape)            create weights (Keras names, shapes, order)
     compute_output_shape(shape)   shape inference without data
     forward(x, training) -> y     compute y, keep in self._cache what backward needs
-    backward(dy) -> dx            return dL/dx, fill self.grads (overwrite, not accumulate)
+    backward(dy, *, need_dx=True, need_grads=True) -> dx
+                                  return dL/dx, fill self.grads (overwrite, not accumulate)
+
+backward's two keyword flags say which results the caller will use, so that a model skips
+work nobody needs (as PyTorch's ``ctx.needs_input_grad``):
+
+    need_dx=False      nobody reads dx (nothing upstream learns, e.g. the first layer on the
+                       data): the layer may return None instead of computing it
+    need_grads=False   nobody reads ``grads`` (a frozen layer): the layer may leave them empty
+
+They allow skipping, they do not require it: a layer with nothing worth skipping accepts
+them and computes everything. Called with no flags (a test, a student stepping through),
+backward computes both. A layer whose output is a sigmoid or softmax also has
+``backward_from_logits(dz, *, need_dx=True, need_grads=True)``, which starts from dL/dz, the
+gradient of its pre-activation (docs/ARCHITECTURE.md §Hidden logits).
 
 Weights live in two ordered dicts: ``params`` (trainable: kernel, bias, gamma, ...) and
 ``state`` (non-trainable: moving_mean, ...). ``get_weights()`` returns params then state,
@@ -162,7 +176,7 @@ class Layer:
     def forward(self, x, training: bool = False):
         raise NotImplementedError(f"{type(self).__name__}.forward")
 
-    def backward(self, dy):
+    def backward(self, dy, *, need_dx: bool = True, need_grads: bool = True):
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
     def _require_cache(self):

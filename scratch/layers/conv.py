@@ -573,17 +573,20 @@ class _Conv(Layer):
         z = self._cache.z
         return z[:, 0] if self.rank == 1 else z
 
-    def backward(self, dy: Array) -> Array:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> Array:
         cache = self._require_cache()
         dy = self._check_dy(dy, cache.y.shape)
         z = cache.z[:, 0] if self.rank == 1 else cache.z
-        return self.backward_from_logits(self.activation.backward(dy, z, cache.y))
+        return self.backward_from_logits(self.activation.backward(dy, z, cache.y),
+                                         need_dx=need_dx, need_grads=need_grads)
 
-    def backward_from_logits(self, dz: Array) -> Array | None:
+    def backward_from_logits(self, dz: Array, *, need_dx: bool = True,
+                             need_grads: bool = True) -> Array | None:
         """Back-propagate dL/dz (pre-activation) through the convolution.
 
-        Returns None instead of dx when the model set `_skip_input_grad` (nothing upstream
-        learns, e.g. the first layer on the data): the fast path then skips dcols and col2im.
+        With `need_dx=False` (nothing upstream learns, e.g. the first layer on the data) the
+        fast path skips dcols and col2im and returns None instead of dx; the weight
+        gradients are always computed.
         """
         cache = self._require_cache()
         dz = self._check_dy(dz, cache.y.shape)
@@ -592,8 +595,7 @@ class _Conv(Layer):
         if backend.use_fast_path(self):
             dx, grads = conv2d_backward_fast(dz2, cache.cols, cache.x_shape, kernel, strides,
                                              cache.pads, dilation, self.groups, self.use_bias,
-                                             need_dx=not getattr(self, "_skip_input_grad",
-                                                                 False),
+                                             need_dx=need_dx,
                                              threads=conv_threads(kernel.size * dz2.size
                                                                   // dz2.shape[-1]))
         else:

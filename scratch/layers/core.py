@@ -129,19 +129,20 @@ class Dense(Layer):
             return None
         return self._cache.z
 
-    def backward(self, dy: Array) -> Array:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> Array:
         x, z, y = self._require_cache()
         dy = self._check_dy(dy, y.shape)
-        return self.backward_from_logits(self.activation.backward(dy, z, y))
+        return self.backward_from_logits(self.activation.backward(dy, z, y), need_dx=need_dx,
+                                         need_grads=need_grads)
 
-    def backward_from_logits(self, dz: Array) -> Array:
-        """Back-propagate dL/dz (the pre-activation gradient) through x·W + b."""
+    def backward_from_logits(self, dz: Array, *, need_dx: bool = True,
+                             need_grads: bool = True) -> Array:
+        """Back-propagate dL/dz (the pre-activation gradient) through x·W + b; dx is None
+        when not `need_dx`, `grads` empty when not `need_grads` (see `dense_backward`)."""
         x, z, _ = self._require_cache()
         dz = self._check_dy(dz, z.shape)
         dx, self.grads = dense_backward(dz, x, self.params["kernel"], self.use_bias,
-                                        need_dx=not getattr(self, "_skip_input_grad", False),
-                                        need_grads=not getattr(self, "_skip_param_grads",
-                                                               False))
+                                        need_dx=need_dx, need_grads=need_grads)
         return dx
 
     def get_config(self) -> dict:
@@ -184,12 +185,13 @@ class Activation(Layer):
             return None
         return self._cache[0]
 
-    def backward(self, dy: Array) -> Array:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> Array:
         x, y = self._require_cache()
         dy = self._check_dy(dy, y.shape)
         return self.activation.backward(dy, x, y)
 
-    def backward_from_logits(self, dz: Array) -> Array:
+    def backward_from_logits(self, dz: Array, *, need_dx: bool = True,
+                             need_grads: bool = True) -> Array:
         x, _ = self._require_cache()
         return self._check_dy(dz, x.shape)
 
@@ -260,7 +262,7 @@ class Flatten(Layer):
         self._cache = x.shape
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, dy: Array) -> Array:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> Array:
         shape = self._require_cache()
         return np.asarray(dy).reshape(shape)
 
@@ -306,7 +308,7 @@ class Reshape(Layer):
         self._cache = x.shape
         return x.reshape((x.shape[0],) + self._resolve(x.shape))
 
-    def backward(self, dy: Array) -> Array:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> Array:
         return np.asarray(dy).reshape(self._require_cache())
 
     def get_config(self) -> dict:
@@ -343,7 +345,7 @@ class InputLayer(Layer):
     def forward(self, x, training: bool = False):
         return x
 
-    def backward(self, dy):
+    def backward(self, dy, *, need_dx: bool = True, need_grads: bool = True):
         return dy
 
     def get_config(self) -> dict:

@@ -75,7 +75,7 @@ class Dropout(Layer):
         self._cache = ("dropout", keep)
         return y
 
-    def backward(self, dy: Array) -> Array:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> Array:
         mode, keep = self._require_cache()
         dy = np.asarray(dy)
         if mode == "identity":

@@ -196,7 +196,7 @@ class Embedding(Layer):
         self._cache = EmbeddingCache(ids, y.shape)
         return y
 
-    def backward(self, dy: Array):
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True):
         """Fill grads["embeddings"] (dE) and return None: ids have no gradient."""
         cache = self._require_cache()
         dy = self._check_dy(dy, cache.y_shape)

@@ -210,7 +210,7 @@ class _Merge(Layer):
         self._cache = MergeCache([x.shape for x in xs], views, extra)
         return y
 
-    def backward(self, dy: Array) -> list[Array]:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> list[Array]:
         cache = self._require_cache()
         y_shape = np.broadcast_shapes(*[v.shape for v in cache.views])
         dy = self._check_dy(dy, y_shape)
@@ -503,7 +503,7 @@ class Concatenate(_Merge):
         self._cache = MergeCache([x.shape for x in xs], xs, axis)
         return y
 
-    def backward(self, dy: Array) -> list[Array]:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> list[Array]:
         cache = self._require_cache()
         axis = cache.extra
         shape = list(cache.shapes[0])
@@ -699,7 +699,7 @@ class Dot(_Merge):
         self._cache = MergeCache([x1.shape, x2.shape], [x1, x2], (axes, used, norm, y.shape))
         return y
 
-    def backward(self, dy: Array) -> list[Array]:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> list[Array]:
         cache = self._require_cache()
         axes, (u1, u2), norm, y_shape = cache.extra
         dy = self._check_dy(dy, y_shape)

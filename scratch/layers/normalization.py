@@ -383,7 +383,7 @@ class BatchNormalization(Layer):
         self._cache = (cache, x.shape, axes, fast)
         return y
 
-    def backward(self, dy: Array) -> Array:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> Array:
         cache, x_shape, axes, fast = self._require_cache()
         dy = self._check_dy(dy, x_shape)
         if fast:
@@ -505,7 +505,7 @@ class LayerNormalization(Layer):
         self._cache = (cache, x.shape, axes, fast)
         return y
 
-    def backward(self, dy: Array) -> Array:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> Array:
         cache, x_shape, axes, fast = self._require_cache()
         dy = self._check_dy(dy, x_shape)
         if fast:

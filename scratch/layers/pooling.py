@@ -235,7 +235,7 @@ class _Pooling(Layer):
         self._cache = PoolCache(x2.shape, pads, argmax, y.shape, taps)
         return y
 
-    def backward(self, dy: Array) -> Array:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> Array:
         cache = self._require_cache()
         dy = self._check_dy(dy, cache.y_shape)
         dy2 = dy[:, None] if self.rank == 1 else dy
@@ -398,7 +398,7 @@ class _GlobalMax(_GlobalPooling):
         self._cache = (x, y_keep)
         return y_keep if self.keepdims else y_keep.reshape(x.shape[0], x.shape[-1])
 
-    def backward(self, dy: Array) -> Array:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> Array:
         x, y_keep = self._require_cache()
         out_shape = y_keep.shape if self.keepdims else (x.shape[0], x.shape[-1])
         dy = self._check_dy(dy, out_shape).reshape(y_keep.shape)
@@ -416,7 +416,7 @@ class _GlobalAverage(_GlobalPooling):
         self._cache = (x.shape, None, None)
         return y
 
-    def backward(self, dy: Array) -> Array:
+    def backward(self, dy: Array, *, need_dx: bool = True, need_grads: bool = True) -> Array:
         x_shape, weights, count = self._require_cache()
         keep_shape = (x_shape[0],) + (1,) * self.rank + (x_shape[-1],)
         out_shape = keep_shape if self.keepdims else (x_shape[0], x_shape[-1])

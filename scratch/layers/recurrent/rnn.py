@@ -629,7 +629,10 @@ class RNN(Layer):
         return results if self.return_state else output
 
     # ----------------------------------------------------------------- backward
-    def backward(self, dy):
+    def backward(self, dy, *, need_dx: bool = True, need_grads: bool = True):
+        """Backpropagation through time (`rnn_backward`); with `need_dx=False` the fast
+        kernels skip the input gradient (dx is None). The weight gradients are always
+        computed."""
         cache: RNNCache = self._require_cache()
         dys = as_list(dy) if self.return_state else [dy]
         if len(dys) != len(cache.output_shapes):
@@ -646,7 +649,6 @@ class RNN(Layer):
             full = np.zeros((N, cache.T, M), self.dtype)
             full[:, -1] = d_out
             d_out = full
-        need_dx = not getattr(self, "_skip_input_grad", False)  # set by Model.backward
         if cache.fast:
             fast_kernels = load_kernels("recurrent")
             dx, d_init, grads = fast_kernels.rnn_backward(self.cell, d_out, d_states,
