@@ -4,7 +4,7 @@ Every GEMM in scratch (Dense, im2col convolutions, the recurrent layers' input p
 goes through NumPy's BLAS, and Numba kernels that call ``np.dot`` go through SciPy's own copy
 of OpenBLAS, with its own thread pool. Both default to one thread per core. On the 2-core
 machines this project runs on, that default is a trap when the machine is shared
-(../shared/performance-notes.md, "Traps"): OpenBLAS splits each GEMM between its threads and
+(docs/PERFORMANCE.md §BLAS threads): OpenBLAS splits each GEMM between its threads and
 waits for the slowest, so when another process holds one core, a small matmul now and then
 waits a whole scheduler time slice (tens of ms) instead of finishing in 0.1 ms. One thread is
 then both faster on average and far more predictable.

@@ -237,14 +237,15 @@ def test_accuracy_counts_equal_the_general_update(kind, dtype, n, labels, seed):
 @pytest.mark.parametrize("frozen", [None, 0, 2])
 def test_chain_walk_equals_graph_walk(frozen, monkeypatch):
     """A Sequential-like model runs forward/backward, and its train and test steps, as plain
-    loops over its layers; the graph walk gives the same bits: history (validation included),
-    evaluate, train_on_batch, outputs, input gradients and weights (with Dropout and
-    BatchNormalization, and a frozen first, middle or no layer)."""
-    from scratch.models.functional import Model
+    loops over its layers (its step plan's `stack`); the graph walk gives the same bits:
+    history (validation included), evaluate, train_on_batch, outputs, input gradients and
+    weights (with Dropout and BatchNormalization, and a frozen first, middle or no layer).
+    Only the plain-stack shortcut is turned off here: every other fast path runs in both."""
+    from scratch.models.step_plan import StepPlan
 
     def run(use_chain: bool):
         if not use_chain:
-            monkeypatch.setattr(Model, "_chain", lambda self: None)
+            monkeypatch.setattr(StepPlan, "stack", property(lambda plan: None))
         scratch.utils.set_random_seed(5)
         layers = [scratch.layers.Dense(7, activation="relu"), scratch.layers.Dropout(0.3),
                   scratch.layers.BatchNormalization(),
@@ -274,8 +275,9 @@ def test_chain_walk_equals_graph_walk(frozen, monkeypatch):
 
 def test_nested_models_keep_one_gradient_structure_per_training_model():
     """A discriminator trained on its own and inside a GAN's combined model (frozen there)
-    computes its gradient structure once per training model, and each step reuses the one of
-    the model being trained: learning on its own, frozen inside the combined model."""
+    makes one step plan (its gradient structure) per set of trainable flags, and each step
+    reuses the one of the model being trained: learning on its own, frozen inside the
+    combined model."""
     scratch.utils.set_random_seed(2)
     z = scratch.Input((3,))
     generator = scratch.Model(z, scratch.layers.Dense(4, activation="tanh")(z))
@@ -298,26 +300,36 @@ def test_nested_models_keep_one_gradient_structure_per_training_model():
         before = discriminator.get_weights()
         combined.train_on_batch(noise, np.ones(8))
         assert all(np.array_equal(a, b) for a, b in zip(before, discriminator.get_weights()))
-        seen.append({k: v[2] for k, v in discriminator._structure_cache.items()})
+        seen.append(list(discriminator._plans))
     assert len(seen[0]) == 2  # one for its own steps, one for the combined model's
-    assert all(s.keys() == seen[0].keys() and all(s[k] is seen[0][k] for k in s)
+    assert all(len(s) == len(seen[0]) and all(a is b for a, b in zip(s, seen[0]))
                for s in seen[1:])
-    assert discriminator._pinned_flags is None  # nothing stays pinned after a step
+    # A step applies its plan's flags only while it runs: frozen now, the discriminator
+    # still learns in its own steps (its flags of the first step after compile), and is
+    # frozen again afterwards.
+    before = discriminator.get_weights()
+    discriminator.train_on_batch(real, np.ones(8))
+    assert not np.array_equal(before[0], discriminator.get_weights()[0])
+    assert not discriminator.trainable and not discriminator.layers[-1].trainable
 
 
 def test_chain_detection():
-    """Only plain stacks take the loop: a branch, a mask or a nested model keep the graph."""
+    """Only plain stacks take the loop: a branch, a mask or a nested model keep the graph,
+    and so does every model with the fast paths off."""
     inputs = scratch.Input((4,))
     stack = scratch.Model(inputs, scratch.layers.Dense(2)(scratch.layers.Dense(3)(inputs)))
-    assert stack._chain() is not None
     a = scratch.layers.Dense(3)(inputs)
     branch = scratch.Model(inputs, scratch.layers.Add()([a, scratch.layers.Dense(3)(inputs)]))
-    assert branch._chain() is None
     ids = scratch.Input((5,))
     masked = scratch.Model(ids, scratch.layers.Embedding(9, 2, mask_zero=True)(ids))
-    assert masked._chain() is None
     nested = scratch.Model(inputs, stack(inputs))
-    assert nested._chain() is None
+    with scratch.backend.fast_paths(True):
+        assert stack._plan_for_current_flags().stack is not None
+        assert branch._plan_for_current_flags().stack is None
+        assert masked._plan_for_current_flags().stack is None
+        assert nested._plan_for_current_flags().stack is None
+    with scratch.backend.fast_paths(False):
+        assert stack._plan_for_current_flags().stack is None
 
 
 @st.composite

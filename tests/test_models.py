@@ -144,3 +144,50 @@ def test_nested_summary(capsys):
     i = next(k for k, line in enumerate(lines) if "body (Sequential)" in line)
     assert "└ b1 (Dense)" in lines[i + 1] and "(None, 3)" in lines[i + 1]
     assert "Total params: 19" in nested  # 4·3 + 3 + 3·1 + 1
+
+
+def test_fit_and_train_on_batch_run_a_subclass_train_step():
+    """`Model.train_step` is public and overridable, as in Keras 3: `fit` and `train_on_batch`
+    run a subclass's step and pass on its logs (to callbacks after each step, to the history
+    at the end of each epoch, as the result of train_on_batch). This step is the built-in one
+    written out with the public parts (forward, the loss's value_and_grad, backward,
+    grads_and_vars, optimizer.apply_gradients), so it trains the same weights bit for bit."""
+    mse = keras.losses.MeanSquaredError()
+
+    class HandWrittenStep(keras.Sequential):
+        steps_run = 0
+
+        def train_step(self, x, y, sample_weight=None):
+            y_pred = self.forward(x, training=True)
+            loss, dy = mse.value_and_grad(y, y_pred, sample_weight=sample_weight)
+            self.backward(dy)
+            self.optimizer.apply_gradients(self.grads_and_vars())
+            self.steps_run += 1
+            return {"loss": float(loss), "steps": self.steps_run}
+
+    def make(cls):
+        keras.utils.set_random_seed(3)
+        model = cls([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"),
+                     keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss=mse)
+        return model
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((10, 3)).astype("float32")
+    y = rng.standard_normal(10).astype("float32")
+    custom, built_in = make(HandWrittenStep), make(keras.Sequential)
+    seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append(logs["steps"]))
+    history = custom.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0,
+                         callbacks=[record]).history
+    built_in.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    assert seen == [1, 2, 3, 4, 5, 6]
+    assert history["steps"] == [3, 6]  # an epoch's logs: its last step's (Keras' rule)
+    assert all(np.array_equal(a, b) for a, b in zip(custom.get_weights(),
+                                                    built_in.get_weights()))
+    logs = custom.train_on_batch(x[:4], y[:4], return_dict=True)
+    loss = built_in.train_on_batch(x[:4], y[:4])
+    assert logs == {"loss": loss, "steps": 7}
+    assert all(np.array_equal(a, b) for a, b in zip(custom.get_weights(),
+                                                    built_in.get_weights()))

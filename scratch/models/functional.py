@@ -9,6 +9,10 @@ The graph is a list of `Node`s in topological order. `forward` runs them in orde
 cache per node (so a layer called twice back-propagates both calls); `backward` runs them in
 reverse, summing the cotangents of tensors used more than once and the weight gradients of
 layers used more than once. A `Model` is itself a `Layer`, so models nest.
+
+What the walk needs at every step (the layer calls in order, which layers learn, which tensors
+need a gradient, whether the graph is a plain stack that runs as a loop) is worked out once
+per graph and set of trainable flags, into a `StepPlan` (step_plan.py).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 from ..layers.base import Layer, as_list, unique_name
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor, Node, call_symbolic
+from .step_plan import StepPlan, make_step_plan
 from .training import TrainingMixin
 
 
@@ -49,21 +54,13 @@ def _topological_nodes(outputs: list[KerasTensor]) -> list[Node]:
     return order
 
 
-def _trains(layer: Layer) -> bool:
-    """Whether the layer has trainable weights right now (Keras 3 reads this every step)."""
-    return layer.trainable and bool(layer.trainable_weights)
-
-
-def _layer_backward(layer: Layer, dy, from_logits: bool, need_dx: bool, learns: bool):
+def _layer_backward(layer: Layer, dy, from_logits: bool, need_dx: bool, need_grads: bool):
     """One layer's backward inside a model's: dL/dz through `backward_from_logits` when
-    `from_logits`, and the layer told not to compute dx (`_skip_input_grad`) nobody needs or
-    dW of a frozen layer (`_skip_param_grads`); the flags are cleared afterwards."""
-    layer._skip_input_grad = not need_dx
-    layer._skip_param_grads = not learns
-    try:
-        return layer.backward_from_logits(dy) if from_logits else layer.backward(dy)
-    finally:
-        layer._skip_input_grad = layer._skip_param_grads = False
+    `from_logits`, telling the layer whether anyone needs its dx and its weight gradients
+    (the protocol in scratch/layers/base.py)."""
+    if from_logits:
+        return layer.backward_from_logits(dy, need_dx=need_dx, need_grads=need_grads)
+    return layer.backward(dy, need_dx=need_dx, need_grads=need_grads)
 
 
 def _accepts_mask(layer: Layer) -> bool:
@@ -92,6 +89,9 @@ class Model(TrainingMixin, Layer):
         self._nodes: list[Node] = []
         self._layers: list[Layer] = []
         self._input_dict_keys: list[str] | None = None
+        self._plans: list[StepPlan] = []  # one per set of trainable flags, newest first
+        self._output_masks: list = []
+        self._layer_grads: dict[int, dict[str, np.ndarray]] = {}  # of the last backward
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise ValueError("Model needs both `inputs` and `outputs`.")
@@ -134,6 +134,8 @@ class Model(TrainingMixin, Layer):
             if not any(n.layer is l for l in self._layers):
                 self._layers.append(n.layer)
         self._mask_ok = {id(l): _accepts_mask(l) for l in self._layers}
+        self._plans = []  # a new graph needs new plans (step_plan.py)
+        self._training_plan = None
         self.dtype = self.inputs[0].dtype if self.inputs[0].dtype in ("float32", "float64") \
             else self._layers[-1].dtype
         self.built = True
@@ -205,7 +207,7 @@ class Model(TrainingMixin, Layer):
     def trainable(self, value: bool) -> None:
         """As in Keras 3, setting `trainable` on a model sets it on every sub-layer."""
         self._trainable = bool(value)
-        for layer in getattr(self, "_layers", []):
+        for layer in self._layers:
             layer.trainable = value
 
     def _unique_leaf_layers(self) -> list[Layer]:
@@ -269,17 +271,27 @@ class Model(TrainingMixin, Layer):
                 f"Model {self.name!r} expects {len(self.inputs)} input(s). "
                 f"Received: {len(xs)}"
             )
-        chain = self._chain()
-        if chain is not None:  # a plain stack of layers: the same calls, without the graph
-            y = self._chain_forward(chain, xs[0], training)
-            return [y] if self._multi_output else y
+        return self._forward_along(self._plan_for_current_flags(), xs, training)
+
+    def _forward_along(self, plan: StepPlan, xs: list, training: bool):
+        """`forward` along `plan`: a loop over the layers of a plain stack (`plan.stack`),
+        else the graph walk, which keeps one value and one Keras mask per tensor."""
+        caches: dict[int, Any] = {}
+        stack = plan.stack
+        if stack is not None:  # each layer on the previous output: no masks
+            x = xs[0]
+            for call in stack:
+                x = call.layer.forward(x, training=training)
+                caches[id(call.node)] = call.layer._cache
+            self._cache = caches
+            self._output_masks = [None]
+            return [x] if self._multi_output else x
         values: dict[int, Any] = {}
         masks: dict[int, Any] = {}
         for t, x in zip(self.inputs, xs):
             values[id(t)] = x
             masks[id(t)] = None
-        caches: dict[int, Any] = {}
-        for node, layer, in_ids, out_ids, plain_mask in self._forward_plan():
+        for node, layer, in_ids, out_ids, plain_mask in plan.calls:
             if node.multi_input:
                 x = [values[i] for i in in_ids]
                 in_masks = [masks[i] for i in in_ids]
@@ -312,60 +324,21 @@ class Model(TrainingMixin, Layer):
         outs = [values[id(t)] for t in self.outputs]
         return outs if self._multi_output else outs[0]
 
-    def _chain(self) -> list[tuple] | None:
-        """[(node, layer), ...] when the graph is a plain stack (Sequential-like): one input,
-        one output, each node the single-input, single-output, keyword-free call of its own
-        layer on the previous node's output, no nested models and no layer that makes a mask.
-        forward and backward then walk that list instead of the graph (same layer calls, same
-        order, same results); None otherwise."""
-        cached = getattr(self, "_chain_cache", None)
-        if cached is not None and cached[0] is self._nodes:
-            return cached[1]
-        chain: list[tuple] | None = []
-        previous = self.inputs[0] if len(self.inputs) == 1 else None
-        layers = set()
-        for node, layer, in_ids, _, plain_mask in self._forward_plan():
-            if previous is None or node.multi_input or node.multi_output or node.kwargs or \
-                    not plain_mask or isinstance(layer, Model) or id(layer) in layers or \
-                    in_ids != [id(previous)]:
-                chain = None
-                break
-            layers.add(id(layer))
-            chain.append((node, layer))
-            previous = node.outputs[0]
-        if chain is not None and (not chain or len(self.outputs) != 1 or
-                                  self.outputs[0] is not previous):
-            chain = None
-        self._chain_cache = (self._nodes, chain)
-        return chain
-
-    def _chain_forward(self, chain: list, x, training: bool):
-        """`forward` on a plain stack (see `_chain`): each layer on the previous output,
-        one cache per node, no masks."""
-        caches = {}
-        for node, layer in chain:
-            x = layer.forward(x, training=training)
-            caches[id(node)] = layer._cache
-        self._cache = caches
-        self._output_masks = [None]
-        return x
-
-    def _forward_plan(self) -> list[tuple]:
-        """(node, layer, input ids, output ids, compute_mask is Layer's own) per non-Input
-        node, in order: the graph walk of `forward` without per-step lookups."""
-        plan = getattr(self, "_plan", None)
-        if plan is None or plan[0] is not self._nodes:
-            steps = [(node, node.layer, [id(t) for t in node.inputs],
-                      [id(t) for t in node.outputs],
-                      type(node.layer).compute_mask is Layer.compute_mask)
-                     for node in self._nodes if not isinstance(node.layer, InputLayer)]
-            plan = self._plan = (self._nodes, steps)
-        return plan[1]
+    def _plan_for_current_flags(self) -> StepPlan:
+        """The plan (scratch/models/step_plan.py) for this graph and the layers' trainable
+        flags as they are now: one made earlier with the same flags, else a new one (the
+        eight most recent are kept)."""
+        for plan in self._plans:
+            if plan.flags_are_current():
+                return plan
+        plan = make_step_plan(self)
+        self._plans = [plan] + self._plans[:7]
+        return plan
 
     @property
     def output_masks(self) -> list:
         """Keras masks attached to the outputs by the last forward (None where unmasked)."""
-        return getattr(self, "_output_masks", [None] * len(self.outputs))
+        return self._output_masks or [None] * len(self.outputs)
 
     @property
     def logits(self):
@@ -392,18 +365,51 @@ class Model(TrainingMixin, Layer):
         act = getattr(layer, "activation", None)
         return getattr(act, "name", None)
 
-    def backward(self, dy, from_logits=None):
+    def backward(self, dy, from_logits=None, *, need_dx: bool = True, need_grads: bool = True):
         """Back-propagate cotangents of the outputs; returns dL/dinputs.
 
         `from_logits[i]` marks output i's cotangent as dL/d(pre-activation) of its layer
-        (the hidden-logits path of the cross-entropy losses).
+        (the hidden-logits path of the cross-entropy losses). `need_dx` and `need_grads` are
+        the layer protocol's (scratch/layers/base.py): without dL/dinputs the walk stops
+        below the last layer that learns, and with `need_grads=False` no layer inside
+        computes weight gradients. The gradients of the weights are left in
+        `grads_and_vars()`.
         """
+        return self._backward_along(self._plan_for_current_flags(), dy, from_logits,
+                                    need_dx, need_grads)
+
+    def _backward_along(self, plan: StepPlan, dy, from_logits, need_dx: bool,
+                        need_grads: bool):
+        """`backward` along `plan`: the layer calls in reverse, each told whether anyone
+        needs its dx (an input in `plan.tensors_needing_grad`) and its weight gradients
+        (`plan.learns`); calls that contribute neither are skipped. A plain stack
+        (`plan.stack`) is a loop that stops at the first layer below which nothing learns;
+        the graph walk sums the cotangents of tensors used more than once and the weight
+        gradients of layers called more than once."""
         caches = self._require_cache()
-        chain = self._chain()
-        if chain is not None and dy is not None:
-            return self._chain_backward(chain, caches, dy, bool(from_logits and from_logits[0]))
-        plan = self._forward_plan()
-        trains, need, _ = self._grad_structure(not getattr(self, "_skip_input_grad", False))
+        need = plan.tensors_needing_grad(need_dx)
+        grads: dict[int, dict[str, np.ndarray]] = {}
+        stack = plan.stack
+        if stack is not None and dy is not None:
+            g = dy[0] if self._multi_output else dy
+            last = len(stack) - 1
+            last_from_logits = bool(from_logits and from_logits[0])
+            for k in range(last, -1, -1):
+                node, layer, in_ids, _, _ = stack[k]
+                inputs_need_grad = in_ids[0] in need
+                learns = need_grads and plan.learns[id(layer)]
+                if g is None or not (inputs_need_grad or learns):
+                    g = None
+                    break  # nothing below learns or needs a gradient
+                layer._cache = caches[id(node)]
+                g = _layer_backward(layer, g, k == last and last_from_logits, inputs_need_grad,
+                                    learns)
+                grads[id(layer)] = dict(layer.grads)
+                if not inputs_need_grad:
+                    g = None
+                    break
+            self._layer_grads = grads
+            return [g] if self._multi_input else g
         dys = as_list(dy) if self._multi_output else [dy]
         flags = list(from_logits) if from_logits is not None else [False] * len(dys)
         cot: dict[int, Any] = {}
@@ -411,11 +417,10 @@ class Model(TrainingMixin, Layer):
         for t, g in zip(self.outputs, dys):
             if g is not None:
                 cot[id(t)] = g if id(t) not in cot else cot[id(t)] + g
-        grads: dict[int, dict[str, np.ndarray]] = {}
-        for node, layer, in_ids, out_ids, _ in reversed(plan):
+        for node, layer, in_ids, out_ids, _ in reversed(plan.calls):
             outs = [cot.get(i) for i in out_ids]
             inputs_need_grad = any(i in need for i in in_ids)
-            learns = trains[id(layer)]
+            learns = need_grads and plan.learns[id(layer)]
             if all(g is None for g in outs) or not (inputs_need_grad or learns):
                 continue  # nothing upstream learns from this node: skip its backward
             layer._cache = caches[id(node)]
@@ -438,46 +443,8 @@ class Model(TrainingMixin, Layer):
         dxs = [cot.get(id(t)) for t in self.inputs]
         return dxs if self._multi_input else dxs[0]
 
-    def _chain_backward(self, chain: list, caches: dict, dy, from_logits: bool):
-        """`backward` on a plain stack: the general walk's layer calls in reverse order,
-        with its skips (no dx where no input needs one, no dW for frozen layers, nothing
-        below the last layer that learns or needs dx)."""
-        trains, need, _ = self._grad_structure(not getattr(self, "_skip_input_grad", False))
-        grads: dict[int, dict[str, np.ndarray]] = {}
-        g = dy[0] if self._multi_output else dy
-        last = len(chain) - 1
-        for k in range(last, -1, -1):
-            node, layer = chain[k]
-            inputs_need_grad = id(node.inputs[0]) in need
-            learns = trains[id(layer)]
-            if g is None or not (inputs_need_grad or learns):
-                g = None
-                break  # nothing below learns or needs a gradient
-            layer._cache = caches[id(node)]
-            g = _layer_backward(layer, g, k == last and from_logits, inputs_need_grad, learns)
-            grads[id(layer)] = dict(layer.grads)
-            if not inputs_need_grad:
-                g = None
-                break
-        self._layer_grads = grads
-        return [g] if self._multi_input else g
-
-    def backward_from_logits(self, dz):
-        return self.backward(dz, from_logits=[True])
-
-    def _tensors_needing_grad(self, need_input_grads: bool, trains: dict | None = None
-                              ) -> set[int]:
-        """Ids of the tensors whose gradient someone needs: those downstream of a model input
-        (when the caller wants dL/dinputs) or of a layer with trainable weights. A layer
-        whose inputs need no gradient is asked (`_skip_input_grad`) not to compute one, and
-        a frozen layer (`_skip_param_grads`) not to compute its weight gradients; layers
-        that ignore the flags just do the extra work."""
-        need = {id(t) for t in self.inputs} if need_input_grads else set()
-        for _, layer, in_ids, out_ids, _ in self._forward_plan():
-            learns = trains[id(layer)] if trains is not None else _trains(layer)
-            if learns or any(i in need for i in in_ids):
-                need.update(out_ids)
-        return need
+    def backward_from_logits(self, dz, *, need_dx: bool = True, need_grads: bool = True):
+        return self.backward(dz, from_logits=[True], need_dx=need_dx, need_grads=need_grads)
 
     def _zeros_like_outputs(self, node: Node) -> list:
         layer = node.layer
@@ -504,31 +471,6 @@ class Model(TrainingMixin, Layer):
         else:
             store[key] = {k: store[key][k] + v if k in store[key] else v for k, v in g.items()}
 
-    def _grad_structure(self, need_input_grads: bool) -> tuple[dict, set, list]:
-        """(layer id → learns, ids of the tensors needing a gradient, trainable entries).
-
-        They follow from the graph and the trainable flags only, so while a train step pins
-        the flags (`TrainingMixin._train_step` sets `_pinned_flags` to its snapshot, on this
-        model and on the models nested in it) they are computed once and reused by every
-        later step with the same snapshot: a discriminator trained on its own and inside a
-        GAN's combined model keeps one entry for each.
-        """
-        pinned = getattr(self, "_pinned_flags", None)
-        key = (id(pinned), need_input_grads)
-        cache = getattr(self, "_structure_cache", None)
-        if pinned is not None and cache is not None:
-            hit = cache.get(key)
-            if hit is not None and hit[0] is pinned and hit[1] is self._nodes:
-                return hit[2]
-        trains = {id(layer): _trains(layer) for _, layer, _, _, _ in self._forward_plan()}
-        value = (trains, self._tensors_needing_grad(need_input_grads, trains),
-                 self._trainable_entries())
-        if pinned is not None:
-            if cache is None or len(cache) >= 8:  # one entry per model that trains this one
-                cache = self._structure_cache = {}
-            cache[key] = (pinned, self._nodes, value)
-        return value
-
     def _trainable_entries(self) -> list[tuple[Layer, str, np.ndarray]]:
         """(layer, weight name, weight) for every trainable weight once, in Keras'
         `trainable_weights` order (nested models' layers in place, frozen ones left out)."""
@@ -545,11 +487,7 @@ class Model(TrainingMixin, Layer):
     def grads_and_vars(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(gradient, weight) pairs of the last backward for every trainable weight,
         in `trainable_weights` order; weights that received no gradient are left out."""
-        grads = getattr(self, "_layer_grads", {})
-        entries = self._trainable_entries() if getattr(self, "_pinned_flags", None) is None \
-            else self._grad_structure(not getattr(self, "_skip_input_grad", False))[2]
-        return [(grads[id(layer)][name], w) for layer, name, w in entries
-                if name in grads.get(id(layer), {})]
+        return self._plan_for_current_flags().gradient_pairs(self._layer_grads)
 
     def trainable_weights_with_paths(self) -> list[tuple[str, np.ndarray]]:
         """(path, weight) for every trainable weight, in `trainable_weights` order; the path

@@ -1,22 +1,23 @@
 """compile / fit / evaluate / predict / train_on_batch: Keras 3's training loop in NumPy.
 
-One train step (keras-numerics §11), exactly in Keras' order:
+One train step (`Model.train_step`; docs/KERAS_NUMERICS.md §Fit loop), in Keras' order:
     1. y_pred = model.forward(x, training=True)       (dropout on, BN batch statistics)
     2. loss = Σ_outputs loss_weight · loss(y, y_pred)  (cross-entropies on hidden logits)
     3. dL/dy_pred → model.backward → per-weight gradients
     4. optimizer.apply_gradients  (clip, weight decay, update, iterations += 1)
     5. metrics.update_state(y, y_pred)  with the *pre-update* y_pred
 `history["loss"]` is the sample-weighted mean of the pre-update batch losses of the epoch;
-`val_*` are computed with the end-of-epoch weights.
+`val_*` are computed with the end-of-epoch weights. What a step needs besides the data (the
+layer walk, who learns, the trainable flags, the size of the work) is the model's step plan
+(scratch/models/step_plan.py), made once per compile and graph.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,25 +31,8 @@ from ..layers.base import as_list
 from . import arguments
 from .progress import Progbar
 
-
-def _in_engine_threads(method):
-    """Run a public entry point (fit, predict, ...) in the engine's BLAS-thread scope, sized
-    by the work of one step: parameters × batch size (scratch._threads).
-
-    The batch size is checked here, before it is multiplied: a list times the parameter
-    count would be a list millions of entries long, not an error."""
-    on_batch = method.__name__.endswith("_on_batch")
-    key = "x" if on_batch else "batch_size"
-    position = list(inspect.signature(method).parameters).index(key) - 1  # after self
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        value = args[position] if len(args) > position else kwargs.get(key)
-        batch = _rows_in(value) if on_batch else arguments.batch_size(value)
-        with engine_threads(_param_count(self) * batch):
-            return method(self, *args, **kwargs)
-
-    return wrapper
+if TYPE_CHECKING:
+    from .step_plan import StepPlan
 
 
 def _rows_in(x) -> int:
@@ -63,18 +47,6 @@ def _rows_in(x) -> int:
         return max(1, len(x))
     except TypeError:  # None, a number, a 0-d array
         return 1
-
-
-def _param_count(model) -> int:
-    """`count_params()` for the thread policy, 0 before the build; kept per graph (a built
-    graph's weights keep their shapes), as counting walks every layer (~20 µs a call)."""
-    if not model.built:
-        return 0
-    graph = getattr(model, "_nodes", None)
-    cached = model.__dict__.get("_param_count_cache")
-    if graph is None or cached is None or cached[0] is not graph:
-        cached = model._param_count_cache = (graph, model.count_params())
-    return cached[1]
 
 
 def _is_array_data(x) -> bool:
@@ -135,6 +107,7 @@ class TrainingMixin:
         self._loss_weights: list[float] = []
         self._metric_ids: list[list] = []
         self._metrics: list[list] | None = None
+        self._training_plan: StepPlan | None = None  # every train step's, until compile
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
@@ -161,7 +134,7 @@ class TrainingMixin:
         if per_output is not None:
             self._use_per_output(per_output)
         self._metrics = None
-        self._trainable_snapshot = None  # taken at the first train step after compile
+        self._training_plan = None  # made at the first train step after compile
         self.compiled = True
         self.stop_training = False
 
@@ -493,91 +466,72 @@ class TrainingMixin:
         self._last_output_losses = values
         return total, dys, flags
 
-    def _forward_list(self, xs: list, training: bool) -> list:
-        out = self.forward(xs if len(xs) > 1 else xs[0], training=training)
+    def _forward_list(self, plan: StepPlan, xs: list, training: bool) -> list:
+        """The model's forward along `plan` (scratch/models/step_plan.py) on standardized
+        inputs (one array per input); one output array per output."""
+        out = self._forward_along(plan, xs, training)
         return as_list(out) if len(self.outputs) > 1 else [out]
 
-    def _train_step(self, xs, ys, sws):
-        """One step with the trainable flags of the first step after `compile`.
+    def train_step(self, x, y, sample_weight=None) -> dict:
+        """One optimizer step on one batch; returns the logs (Keras 3's `Model.train_step`).
 
+        `fit` and `train_on_batch` call it with each batch checked and converted once per
+        call (never per step): `x` as the model takes it (an array, or a list with one array
+        per input), `y` and `sample_weight` one per output in the same way (`sample_weight`
+        None when unweighted). Override it to change what a step does, as in Keras; the parts
+        are public: `forward`, `backward`, `grads_and_vars()` and
+        `optimizer.apply_gradients` (an example in tests/test_models.py).
+
+        The step (docs/KERAS_NUMERICS.md §Fit loop): forward with training=True, the loss
+        and dL/dy_pred, backward, the optimizer update, then the loss tracker and the metrics
+        with the pre-update predictions. The logs are the running loss and metrics since
+        they were last reset (each epoch; each `train_on_batch`).
+
+        The trainable flags are those of the model's first train step after `compile()`.
         tf.keras 3 (TensorFlow backend) traces its train function at the first
-        `fit`/`train_on_batch` after `compile()` and keeps every layer's `trainable` flag as it
-        was then: toggling `trainable` later changes nothing until the model is compiled
-        again (measured; tests/test_recommender_transfer_gan.py). scratch does the same by
-        applying that snapshot of the flags during each train step (and restoring the
-        current flags after it; nothing to swap in the usual case where none changed).
+        `fit`/`train_on_batch` after `compile()` and keeps every layer's `trainable` flag as
+        it was then: toggling `trainable` later changes nothing until the model is compiled
+        again (measured; tests/test_recommender_transfer_gan.py). scratch does the same: the
+        step applies the flags of its plan (`_plan_for_training`) while it runs and puts
+        the current ones back afterwards (nothing to swap in the usual case where none
+        changed).
         """
-        if getattr(self, "_trainable_snapshot", None) is None:
-            self._trainable_snapshot = [(l, l._trainable) for l in self._leaf_layers_all()] \
-                + [(self, self._trainable)]
-            self._pinned_models = [layer for layer, _ in self._trainable_snapshot
-                                   if isinstance(layer, TrainingMixin)]  # self and nested
-        changed = [(layer, layer._trainable, flag) for layer, flag in self._trainable_snapshot
+        n_out = len(self.outputs)
+        xs = as_list(x) if len(self.inputs) > 1 else [x]
+        ys = as_list(y) if n_out > 1 else [y]
+        sws = [sample_weight] * n_out if sample_weight is None or n_out == 1 \
+            else as_list(sample_weight)
+        plan = self._plan_for_training()
+        changed = [(layer, layer._trainable, flag) for layer, flag in plan.trainable_flags
                    if layer._trainable != flag]
         for layer, _, flag in changed:
             layer._trainable = flag
-        for model in self._pinned_models:  # lets backward reuse the structure of this
-            model._pinned_flags = self._trainable_snapshot  # model and of the nested ones
         try:
-            return self._train_step_impl(xs, ys, sws)
+            loss, y_preds = self._step_along(plan, xs, ys, sws)
         finally:
-            for model in self._pinned_models:
-                model._pinned_flags = None
             for layer, current, _ in changed:
                 layer._trainable = current
+        self._track_loss(loss, len(xs[0]))
+        self._update_metrics(ys, y_preds, sws)
+        return self._logs()
 
-    def _train_step_impl(self, xs, ys, sws):
-        chain = self._plain_step_chain(ys, sws)
-        if chain is not None:
-            return self._chain_train_step(chain, xs[0], ys[0])
-        y_preds = self._forward_list(xs, training=True)
+    def _plan_for_training(self) -> StepPlan:
+        """The plan every train step runs until the next `compile()`: made (or found among
+        the model's plans) at the first train step after `compile()` or after the graph
+        changed, with the trainable flags of that moment."""
+        if self._training_plan is None:
+            self._training_plan = self._plan_for_current_flags()
+        return self._training_plan
+
+    def _step_along(self, plan: StepPlan, xs: list, ys: list, sws: list):
+        """forward, loss, backward and the optimizer update along `plan`; returns the loss
+        and the (pre-update) predictions. Nobody needs dL/dx of the data (need_dx=False)."""
+        y_preds = self._forward_list(plan, xs, training=True)
         loss, dys, flags = self._compute_loss(ys, y_preds, sws, training=True)
-        self._skip_input_grad = True  # nobody needs dL/dx of the data
-        try:
-            self.backward(dys if len(self.outputs) > 1 else dys[0], from_logits=flags)
-            pairs = self.grads_and_vars()
-        finally:
-            self._skip_input_grad = False
-        self._apply_pairs(pairs)
+        self._backward_along(plan, dys if len(self.outputs) > 1 else dys[0], flags,
+                             need_dx=False, need_grads=True)
+        self._apply_pairs(plan.gradient_pairs(self._layer_grads))
         return loss, y_preds
-
-    def _plain_step_chain(self, ys, sws):
-        """The model's layer chain (`Model._chain`) when a train or test step can be the
-        plain loop of `_chain_train_step` / `_chain_loss`: one unweighted output with its loss
-        at weight 1; None sends the step through the general code."""
-        chain = self._chain() if hasattr(self, "_chain") else None
-        if chain is None or self._multi_output or self._multi_input or sws[0] is not None or \
-                ys[0] is None or self._losses[0] is None or self._loss_weights[0] != 1.0:
-            return None
-        return chain
-
-    def _chain_loss(self, chain, x, y, training: bool):
-        """Forward through the chain, then the loss (and dL/dy_pred or dL/dz): the calls of
-        `_forward_list` + `_compute_loss` for this case, in the same order."""
-        x = self._chain_forward(chain, x, training)
-        loss = self._losses[0]
-        logits = getattr(chain[-1][1], "logits", None) if loss.is_crossentropy else None
-        if training:
-            activation = self._output_activation(0) if logits is not None else None
-            value, grad = loss.value_and_grad(y, x, sample_weight=None, logits=logits,
-                                              mask=None, activation=activation)
-        else:
-            value, grad = loss(y, x, None, logits=logits, mask=None), None
-        self._last_output_losses = [value]
-        return np.zeros((), dtype=self.dtype) + value, x, grad, logits is not None
-
-    def _chain_train_step(self, chain, x, y):
-        """`_train_step_impl` for a plain chain with one unweighted output: the same layer,
-        loss and optimizer calls without the graph bookkeeping (tests/test_fast_paths.py)."""
-        loss, y_pred, grad, from_logits = self._chain_loss(chain, x, y, True)
-        self._skip_input_grad = True  # nobody needs dL/dx of the data
-        try:
-            self._chain_backward(chain, self._cache, grad, from_logits)
-            pairs = self.grads_and_vars()
-        finally:
-            self._skip_input_grad = False
-        self._apply_pairs(pairs)
-        return loss, [y_pred]
 
     def _apply_pairs(self, pairs) -> None:
         """One optimizer step on the (gradient, weight) pairs (building its slots first)."""
@@ -627,6 +581,15 @@ class TrainingMixin:
             if value is not None:
                 tracker.update_state(value, sample_weight=n)
 
+    def _epoch_logs(self, step_logs: dict | None) -> dict:
+        """The logs of an epoch, as Keras' `_get_metrics_result_or_logs`: the running loss
+        and metrics, which are also what the default `train_step` returns; the last step's
+        own logs when an overridden `train_step` returned other keys."""
+        logs = self._logs()
+        if step_logs is not None and set(step_logs) != set(logs):
+            return dict(step_logs)
+        return logs
+
     def _logs(self) -> dict:
         """Keras' logs: every tracker's and metric's result, keys in sorted order."""
         logs: dict[str, float] = {"loss": float(self._loss_tracker.result())}
@@ -654,8 +617,23 @@ class TrainingMixin:
     def _take(arrays: list, idx) -> list:
         return [None if a is None else a[idx] for a in arrays]
 
+    def _as_model_structure(self, xs: list, ys: list, sws: list) -> tuple:
+        """A standardized batch (one array per input, one target and one weight per output)
+        as `train_step` takes it: x, y and sample_weight as arrays for one input and one
+        output, lists for several."""
+        one_output = len(self.outputs) == 1
+        return (xs[0] if len(self.inputs) == 1 else xs, ys[0] if one_output else ys,
+                sws[0] if one_output else sws)
+
+    def _engine_threads(self, batch_size: int):
+        """The engine's BLAS-thread scope (scratch._threads) for steps of `batch_size` samples,
+        sized by the work of one step (`StepPlan.step_work`): parameters × batch size, 0 for
+        a model that is not built yet (the first data it sees builds it, inside the scope).
+        `refresh_engine_threads()` between two steps follows the machine's load."""
+        work = self._plan_for_current_flags().step_work(batch_size) if self.built else 0
+        return engine_threads(work)
+
     # ------------------------------------------------------------------ fit
-    @_in_engine_threads
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -666,59 +644,62 @@ class TrainingMixin:
         changes: a fit that raises leaves the weights, the optimizer (and its iterations)
         and `history` as they were (`arguments`, `_standardize_data`).
         """
-        self._require_compiled()
-        batch_size = arguments.batch_size(batch_size)
-        epochs = arguments.non_negative_int("epochs", epochs)
-        initial_epoch = arguments.non_negative_int("initial_epoch", initial_epoch)
-        verbose = arguments.verbose(verbose)
-        callbacks = callbacks_module.as_callback_list(callbacks)
-        validation_split = arguments.validation_split(validation_split)
-        validation_data = arguments.data_tuple("validation_data", validation_data)
-        validation_freq = arguments.validation_freq(validation_freq)
-        validation_batch_size = arguments.optional_positive_int(
-            "validation_batch_size", validation_batch_size) or batch_size
-        steps_per_epoch = arguments.optional_positive_int("steps_per_epoch", steps_per_epoch)
-        arguments.optional_positive_int("validation_steps", validation_steps)
-        shuffle = arguments.shuffle(shuffle)
-        class_weight = arguments.class_weight(class_weight)
-        if x is None:
-            raise arguments.no_data_error("fit")
-        if not _is_array_data(x):
-            if validation_split:
-                raise ValueError("`validation_split` needs array data: with a generator, "
-                                 "pass `validation_data`. "
-                                 f"Received: validation_split={validation_split}")
-            val = None if validation_data is None else \
-                self._standardize_data(*validation_data, what="x_val")
-            return self._fit_generator(
-                x, epochs, verbose, callbacks, initial_epoch, steps_per_epoch, class_weight,
+        batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
+        with self._engine_threads(batch_size):
+            self._require_compiled()
+            epochs = arguments.non_negative_int("epochs", epochs)
+            initial_epoch = arguments.non_negative_int("initial_epoch", initial_epoch)
+            verbose = arguments.verbose(verbose)
+            callbacks = callbacks_module.as_callback_list(callbacks)
+            validation_split = arguments.validation_split(validation_split)
+            validation_data = arguments.data_tuple("validation_data", validation_data)
+            validation_freq = arguments.validation_freq(validation_freq)
+            validation_batch_size = arguments.optional_positive_int(
+                "validation_batch_size", validation_batch_size) or batch_size
+            steps_per_epoch = arguments.optional_positive_int("steps_per_epoch",
+                                                              steps_per_epoch)
+            arguments.optional_positive_int("validation_steps", validation_steps)
+            shuffle = arguments.shuffle(shuffle)
+            class_weight = arguments.class_weight(class_weight)
+            if x is None:
+                raise arguments.no_data_error("fit")
+            if not _is_array_data(x):
+                if validation_split:
+                    raise ValueError("`validation_split` needs array data: with a generator, "
+                                     "pass `validation_data`. "
+                                     f"Received: validation_split={validation_split}")
+                val = None if validation_data is None else \
+                    self._standardize_data(*validation_data, what="x_val")
+                return self._fit_generator(
+                    x, epochs, verbose, callbacks, initial_epoch, steps_per_epoch, class_weight,
+                    self._validator(val, validation_freq, validation_batch_size))
+            xs, ys, sws = self._standardize_data(x, y, sample_weight, class_weight)
+            self._try_losses(ys, sws, batch_size)
+            n = len(xs[0])
+            val = None
+            if validation_data is not None:
+                val = self._standardize_data(*validation_data, what="x_val")
+                self._try_losses(*val[1:], validation_batch_size)
+            elif validation_split > 0:
+                split = int(n * (1.0 - validation_split))
+                if n and split == 0:
+                    raise ValueError(f"`validation_split` leaves no training samples: all {n} "
+                                     f"go to validation. "
+                                     f"Received: validation_split={validation_split}")
+                val = (self._take(xs, slice(split, None)), self._take(ys, slice(split, None)),
+                       self._take(sws, slice(split, None)))
+                xs, ys, sws = (self._take(a, slice(0, split)) for a in (xs, ys, sws))
+                n = split
+            if n == 0:
+                raise ValueError("fit() received no training samples. Received: x with 0 rows")
+
+            def batches():
+                for idx in self._batches(n, batch_size, shuffle):
+                    yield self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
+
+            return self._train_epochs(
+                batches, math.ceil(n / batch_size), epochs, initial_epoch, verbose, callbacks,
                 self._validator(val, validation_freq, validation_batch_size))
-        xs, ys, sws = self._standardize_data(x, y, sample_weight, class_weight)
-        self._try_losses(ys, sws, batch_size)
-        n = len(xs[0])
-        val = None
-        if validation_data is not None:
-            val = self._standardize_data(*validation_data, what="x_val")
-            self._try_losses(*val[1:], validation_batch_size)
-        elif validation_split > 0:
-            split = int(n * (1.0 - validation_split))
-            if n and split == 0:
-                raise ValueError(f"`validation_split` leaves no training samples: all {n} go "
-                                 f"to validation. Received: validation_split={validation_split}")
-            val = (self._take(xs, slice(split, None)), self._take(ys, slice(split, None)),
-                   self._take(sws, slice(split, None)))
-            xs, ys, sws = (self._take(a, slice(0, split)) for a in (xs, ys, sws))
-            n = split
-        if n == 0:
-            raise ValueError("fit() received no training samples. Received: x with 0 rows")
-
-        def batches():
-            for idx in self._batches(n, batch_size, shuffle):
-                yield self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
-
-        return self._train_epochs(batches, math.ceil(n / batch_size), epochs, initial_epoch,
-                                  verbose, callbacks,
-                                  self._validator(val, validation_freq, validation_batch_size))
 
     def _validator(self, val, validation_freq, batch_size: int):
         """`validate(epoch)` for `_train_epochs`: the logs of the standardized validation data
@@ -785,21 +766,19 @@ class TrainingMixin:
             bar = Progbar(steps, verbose, epoch, epochs)
             batch_logs = hooks or bar.shows_steps  # else nobody reads the per-batch logs
             start = time.perf_counter()
+            step_logs = None
             for step, (bx, by, bsw) in enumerate(batches()):
                 refresh_engine_threads()  # follow the machine's load (scratch._threads)
                 if hooks:
                     cbs.on_train_batch_begin(step)
-                loss, y_preds = self._train_step(bx, by, bsw)
-                self._track_loss(loss, len(bx[0]))
-                self._update_metrics(by, y_preds, bsw)
+                step_logs = self.train_step(*self._as_model_structure(bx, by, bsw))
                 if batch_logs:
-                    logs = self._logs()
-                    bar.update(step + 1, logs)
+                    bar.update(step + 1, step_logs)
                     if hooks:
-                        cbs.on_train_batch_end(step, logs)
+                        cbs.on_train_batch_end(step, step_logs)
                 if self.stop_training:
                     break
-            logs = self._logs()
+            logs = self._epoch_logs(step_logs)
             vlogs = validate(epoch)
             if vlogs is not None:
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
@@ -814,32 +793,28 @@ class TrainingMixin:
     def _evaluate_arrays(self, xs, ys, sws, batch_size: int) -> dict:
         self._reset_metrics()
         n = len(xs[0])
-        chain = self._plain_step_chain(ys, sws)
+        plan = self._plan_for_current_flags()
         for idx in self._batches(n, batch_size, False):
             refresh_engine_threads()
             bx, by, bsw = self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
-            if chain is not None:
-                loss, y_pred, _, _ = self._chain_loss(chain, bx[0], by[0], False)
-                y_preds = [y_pred]
-            else:
-                y_preds = self._forward_list(bx, training=False)
-                loss, _, _ = self._compute_loss(by, y_preds, bsw, training=False)
+            y_preds = self._forward_list(plan, bx, training=False)
+            loss, _, _ = self._compute_loss(by, y_preds, bsw, training=False)
             self._track_loss(loss, len(bx[0]))
             self._update_metrics(by, y_preds, bsw)
         return self._logs()
 
-    @_in_engine_threads
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         """Loss (and metrics) over the data in inference mode, batch by batch."""
-        self._require_compiled()
-        batch_size = arguments.batch_size(batch_size)
-        verbose = arguments.verbose(verbose)
-        xs, ys, sws = self._standardize_data(x, y, sample_weight)
-        logs = self._evaluate_arrays(xs, ys, sws, batch_size)
-        if verbose:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-        return self._format_results(logs, return_dict)
+        batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
+        with self._engine_threads(batch_size):
+            self._require_compiled()
+            verbose = arguments.verbose(verbose)
+            xs, ys, sws = self._standardize_data(x, y, sample_weight)
+            logs = self._evaluate_arrays(xs, ys, sws, batch_size)
+            if verbose:
+                print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+            return self._format_results(logs, return_dict)
 
     def _format_results(self, logs: dict, return_dict: bool):
         """A dict, or Keras' list order: loss, then the single output's metrics in compile
@@ -849,51 +824,51 @@ class TrainingMixin:
         first = ["loss"] + [t.name for t in self._output_loss_trackers]
         if len(self.outputs) == 1:
             first += [m.name for m in (self._metrics or [[]])[0]]
-        ordered = [logs[k] for k in first] + [v for k, v in logs.items() if k not in first]
+        ordered = [logs[k] for k in first if k in logs] + \
+            [v for k, v in logs.items() if k not in first]
         return ordered[0] if len(ordered) == 1 else ordered
 
-    @_in_engine_threads
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for `x` in inference mode (batch 32 by default), as NumPy arrays."""
-        batch_size = arguments.batch_size(batch_size)
-        arguments.verbose(verbose)
-        xs = self._standardize_inputs(x)
-        n = len(xs[0])
-        chunks: list[list] = [[] for _ in self.outputs]
-        for idx in self._batches(n, batch_size, False):
-            refresh_engine_threads()
-            for c, out in zip(chunks, self._forward_list(self._take(xs, idx), False)):
-                c.append(out)
-        outs = [np.concatenate(c) if c else np.zeros((0,) + tuple(
-            d or 0 for d in t.shape[1:]), self.dtype) for c, t in zip(chunks, self.outputs)]
-        return outs if len(self.outputs) > 1 else outs[0]
+        batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
+        with self._engine_threads(batch_size):
+            arguments.verbose(verbose)
+            xs = self._standardize_inputs(x)
+            n = len(xs[0])
+            chunks: list[list] = [[] for _ in self.outputs]
+            plan = self._plan_for_current_flags()
+            for idx in self._batches(n, batch_size, False):
+                refresh_engine_threads()
+                for c, out in zip(chunks, self._forward_list(plan, self._take(xs, idx), False)):
+                    c.append(out)
+            outs = [np.concatenate(c) if c else np.zeros((0,) + tuple(
+                d or 0 for d in t.shape[1:]), self.dtype) for c, t in zip(chunks, self.outputs)]
+            return outs if len(self.outputs) > 1 else outs[0]
 
-    @_in_engine_threads
     def predict_on_batch(self, x):
-        xs = self._standardize_inputs(x)
-        outs = self._forward_list(xs, False)
-        return outs if len(self.outputs) > 1 else outs[0]
+        with self._engine_threads(_rows_in(x)):
+            xs = self._standardize_inputs(x)
+            outs = self._forward_list(self._plan_for_current_flags(), xs, False)
+            return outs if len(self.outputs) > 1 else outs[0]
 
-    @_in_engine_threads
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         """One optimizer step on exactly this batch; returns the pre-update loss (and
         metrics, reset before the step). The data is checked before the step."""
-        self._require_compiled()
-        xs, ys, sws = self._standardize_data(x, y, sample_weight, class_weight)
-        self._reset_metrics()
-        loss, y_preds = self._train_step(xs, ys, sws)
-        self._track_loss(loss, len(xs[0]))
-        self._update_metrics(ys, y_preds, sws)
-        return self._format_results(self._logs(), return_dict)
+        with self._engine_threads(_rows_in(x)):
+            self._require_compiled()
+            xs, ys, sws = self._standardize_data(x, y, sample_weight, class_weight)
+            self._reset_metrics()
+            logs = self.train_step(*self._as_model_structure(xs, ys, sws))
+            return self._format_results(logs, return_dict)
 
-    @_in_engine_threads
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        self._require_compiled()
-        xs, ys, sws = self._standardize_data(x, y, sample_weight)
-        self._reset_metrics()
-        logs = self._evaluate_arrays(xs, ys, sws, len(xs[0]))
-        return self._format_results(logs, return_dict)
+        with self._engine_threads(_rows_in(x)):
+            self._require_compiled()
+            xs, ys, sws = self._standardize_data(x, y, sample_weight)
+            self._reset_metrics()
+            logs = self._evaluate_arrays(xs, ys, sws, len(xs[0]))
+            return self._format_results(logs, return_dict)
 
     # ------------------------------------------------------------------ summary
     def summary(self, line_length: int | None = None, positions=None, print_fn=None,
