@@ -30,27 +30,34 @@ from .training import TrainingMixin
 
 
 def _topological_nodes(outputs: list[KerasTensor]) -> list[Node]:
+    """The layer calls behind `outputs`, each after the calls that make its inputs (a
+    depth-first walk with an explicit stack, so a model of any depth needs no recursion)."""
     order: list[Node] = []
-    seen: set[int] = set()
-
-    def visit(node: Node, stack: set[int]) -> None:
-        if id(node) in seen:
-            return
-        if id(node) in stack:
-            raise ValueError("The graph of layer calls has a cycle.")
-        stack.add(id(node))
-        for t in node.inputs:
-            if t.node is None:
-                raise ValueError(f"Tensor {t!r} was not produced by a layer or Input.")
-            visit(t.node, stack)
-        stack.discard(id(node))
-        seen.add(id(node))
-        order.append(node)
-
+    done: set[int] = set()
     for t in outputs:
         if not isinstance(t, KerasTensor) or t.node is None:
             raise TypeError(f"Model outputs must be symbolic tensors. Received: {t!r}")
-        visit(t.node, set())
+        on_path: set[int] = set()
+        stack: list[tuple[Node, int]] = [(t.node, 0)]  # (node, index of its next input)
+        while stack:
+            node, i = stack.pop()
+            if i == 0:
+                if id(node) in done:
+                    continue
+                if id(node) in on_path:
+                    raise ValueError("The graph of layer calls has a cycle.")
+                on_path.add(id(node))
+            if i < len(node.inputs):
+                stack.append((node, i + 1))
+                source = node.inputs[i]
+                if source.node is None:
+                    raise ValueError(f"Tensor {source!r} was not produced by a layer or Input.")
+                if id(source.node) not in done:
+                    stack.append((source.node, 0))
+            else:
+                on_path.discard(id(node))
+                done.add(id(node))
+                order.append(node)
     return order
 
 
