@@ -143,8 +143,8 @@ def to_keras(model):
         if id(layer) not in klayers:
             klayers[id(layer)] = to_keras(layer) if isinstance(layer, Model) \
                 else layer_to_keras(layer)
-        args = [tensors[id(t)] for t in node.inputs]
-        out = klayers[id(layer)](args if node.multi_input else args[0], **node.kwargs)
+        args, kwargs = keras_call_arguments(node, [tensors[id(t)] for t in node.inputs])
+        out = klayers[id(layer)](args, **kwargs)
         outs = list(out) if node.multi_output else [out]
         for t, kt in zip(node.outputs, outs):
             tensors[id(t)] = kt
@@ -158,6 +158,19 @@ def to_keras(model):
             _copy_weights_to_keras(layer, klayers[id(layer)])
     _copy_trainable(model, kmodel)
     return kmodel
+
+
+def keras_call_arguments(node, args: list) -> tuple[Any, dict]:
+    """(first argument, keyword arguments) of the tf.keras call of a scratch graph node whose
+    inputs are `args`: scratch records `rnn(x, initial_state=[h0, ...])` as a call on
+    [x, h0, ...], which tf.keras takes as `rnn(x, initial_state=[h0, ...])`."""
+    from scratch.layers.recurrent.rnn import RNN
+
+    kwargs = dict(node.kwargs)
+    if node.multi_input and isinstance(node.layer, RNN):
+        kwargs["initial_state"] = list(args[1:])
+        return args[0], kwargs
+    return (args if node.multi_input else args[0]), kwargs
 
 
 def _copy_trainable(model, kmodel) -> None:
@@ -282,8 +295,10 @@ def loss_from_keras(kloss):
 
 
 def compile_like(kmodel, model, metrics=None) -> None:
-    """Compile the tf.keras model with the scratch model's optimizer and loss(es)."""
-    losses = [loss_to_keras(l) for l in model._losses]
+    """Compile the tf.keras model with the scratch model's optimizer, loss(es), loss weights
+    and metrics (or `metrics`)."""
+    losses = [None if l is None else loss_to_keras(l) for l in model._losses]
     kmodel.compile(optimizer=optimizer_to_keras(model.optimizer),
                    loss=losses if len(losses) > 1 else losses[0],
+                   loss_weights=model._loss_weights_spec,
                    metrics=metrics if metrics is not None else model._metric_spec)

@@ -1,4 +1,5 @@
-"""Numerical test helpers: the one tolerance table, `assert_close` and `gradcheck`.
+"""Numerical test helpers: the one tolerance table, `assert_close`, `gradcheck` and
+`assert_parity`.
 
 The tolerance table below is the only place in the project where parity tolerances are
 stated (docs/TESTING.md §The tolerance table). Parity tests name a *kind* of comparison
@@ -12,6 +13,7 @@ such as a layer's output for hand-picked weights, state their own exact bounds.)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import numpy as np
 
@@ -42,6 +44,58 @@ def tolerance(kind: str, dtype) -> tuple[float, float]:
         ) from e
 
 
+class Closeness(NamedTuple):
+    """How far an array is from its reference, judged by one kind of the tolerance table.
+
+    ``ok`` is the verdict of `assert_close`; ``max_abs`` is the greatest |actual − ref| and
+    ``max_rel`` the greatest |actual − ref| / |ref| (elements that are equal, NaN included,
+    count 0; a NaN or ±inf in only one of them counts inf). ``worst_abs`` / ``worst_rel`` are
+    the indices of those elements, ``n_bad`` the number of elements outside the tolerance.
+    """
+
+    ok: bool
+    max_abs: float
+    max_rel: float
+    n_bad: int
+    size: int
+    rtol: float
+    atol: float
+    worst_abs: tuple
+    worst_rel: tuple
+
+
+def closeness(actual, ref, *, kind: str, dtype=None) -> Closeness:
+    """Compare `actual` with the reference `ref` under the table's tolerance for `kind`.
+
+    The same judgement as `assert_close` (the tolerance of `kind` and `dtype`, the absolute
+    part scaled by max(1, max|ref|), NaN and ±inf in the same places), returned instead of
+    raised. Shapes must agree exactly: a ValueError names both otherwise.
+    """
+    actual = np.asarray(actual)
+    ref = np.asarray(ref)
+    dtype = np.dtype(dtype if dtype is not None else ref.dtype)
+    if actual.shape != ref.shape:
+        raise ValueError(f"shape mismatch: {actual.shape} vs reference {ref.shape}.")
+    rtol, atol_factor = tolerance(kind, dtype)
+    a = actual.astype(np.float64)
+    r = ref.astype(np.float64)
+    if a.size == 0:
+        return Closeness(True, 0.0, 0.0, 0, 0, rtol, atol_factor, (), ())
+    scale = max(1.0, float(np.max(np.abs(r[np.isfinite(r)]), initial=0.0)))
+    atol = atol_factor * scale
+    bad = ~np.isclose(a, r, rtol=rtol, atol=atol, equal_nan=True)
+    with np.errstate(invalid="ignore"):  # inf − inf, inf / inf: counted as inf
+        abs_err = np.array(np.abs(a - r))
+        abs_err[~np.isfinite(abs_err)] = np.inf
+        abs_err[(a == r) | (np.isnan(a) & np.isnan(r))] = 0.0
+        rel_err = np.array(abs_err / np.maximum(np.abs(r), np.finfo(np.float64).tiny))
+    rel_err[abs_err == 0.0] = 0.0
+    ia = tuple(int(i) for i in np.unravel_index(np.argmax(abs_err), a.shape))
+    ir = tuple(int(i) for i in np.unravel_index(np.argmax(rel_err), a.shape))
+    return Closeness(not bad.any(), float(abs_err[ia]), float(rel_err[ir]), int(bad.sum()),
+                     int(a.size), rtol, atol, ia, ir)
+
+
 def assert_close(actual, ref, *, kind: str, dtype=None, msg: str = "") -> None:
     """Assert `actual` matches the reference `ref` within the table's tolerance.
 
@@ -53,27 +107,15 @@ def assert_close(actual, ref, *, kind: str, dtype=None, msg: str = "") -> None:
     dtype = np.dtype(dtype if dtype is not None else ref.dtype)
     if actual.shape != ref.shape:
         raise AssertionError(f"shape mismatch: {actual.shape} vs reference {ref.shape}. {msg}")
-    rtol, atol_factor = tolerance(kind, dtype)
-    a = actual.astype(np.float64)
-    r = ref.astype(np.float64)
-    if a.size == 0:
-        return
-    scale = max(1.0, float(np.max(np.abs(r[np.isfinite(r)]), initial=0.0)))
-    atol = atol_factor * scale
-    bad = ~np.isclose(a, r, rtol=rtol, atol=atol, equal_nan=True)
-    if bad.any():
-        with np.errstate(invalid="ignore"):  # inf − inf, inf / inf: reported as inf or NaN
-            abs_err = np.array(np.abs(a - r))
-            abs_err[~np.isfinite(abs_err)] = np.inf
-            rel_err = abs_err / np.maximum(np.abs(r), np.finfo(np.float64).tiny)
-        ia = np.unravel_index(np.argmax(abs_err), a.shape)
-        ir = np.unravel_index(np.argmax(rel_err), a.shape)
+    c = closeness(actual, ref, kind=kind, dtype=dtype)
+    if not c.ok:
+        ia, ir = c.worst_abs, c.worst_rel
         raise AssertionError(
-            f"{kind} ({dtype.name}) mismatch: {int(bad.sum())}/{a.size} elements "
-            f"({100 * bad.mean():.1f}%) outside rtol={rtol}, atol={atol:.3g}.\n"
-            f"  greatest abs diff {abs_err[ia]:.3g} at {tuple(int(i) for i in ia)} "
-            f"(actual {a[ia]!r}, ref {r[ia]!r})\n"
-            f"  greatest rel diff {rel_err[ir]:.3g} at {tuple(int(i) for i in ir)}\n  {msg}"
+            f"{kind} ({dtype.name}) mismatch: {c.n_bad}/{c.size} elements "
+            f"({100 * c.n_bad / c.size:.1f}%) outside rtol={c.rtol}, atol={c.atol:.3g}.\n"
+            f"  greatest abs diff {c.max_abs:.3g} at {ia} "
+            f"(actual {np.float64(actual[ia])!r}, ref {np.float64(ref[ia])!r})\n"
+            f"  greatest rel diff {c.max_rel:.3g} at {ir}\n  {msg}"
         )
 
 
@@ -125,3 +167,29 @@ def gradcheck(
                 f"gradcheck failed along {names}: analytic {exact!r} vs "
                 f"finite difference {numeric!r} (rtol={rtol}, atol={atol})"
             )
+
+
+def assert_parity(model, x, y=None, *, steps: int = 3, **kwargs):
+    """Assert that a model computes what tf.keras computes, layer by layer and step by step.
+
+    Runs `keras_ref.compare(model, x, y, steps=steps, **kwargs)` (a scratch model, a tf.keras
+    model or a `.keras` path; `sample_weight=`, `compile=`, `seed=` as there) and raises
+    AssertionError when a row is outside its tolerance, with the first divergence (which
+    layer, which quantity, which step) and the whole report as the message. Returns the
+    `ParityReport` otherwise.
+
+    Needs TensorFlow: keras_ref is imported here, on the first call, so `import scratch`
+    never imports it.
+
+        def test_my_model_matches_tf_keras():
+            model = build_my_model()             # compiled: the loss drives the gradients
+            assert_parity(model, x_batch, y_batch, steps=3)
+    """
+    from keras_ref.compare import compare
+
+    report = compare(model, x, y, steps=steps, **kwargs)
+    first = report.first_divergence
+    if first is not None:
+        raise AssertionError(f"scratch and tf.keras diverge. First divergence: "
+                             f"{first.describe()}\n\n{report}")
+    return report

@@ -13,7 +13,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scratch import testing
-from scratch.testing import GRADCHECK, TOLERANCES, assert_close, gradcheck, tolerance
+from scratch.testing import (
+    GRADCHECK,
+    TOLERANCES,
+    assert_close,
+    closeness,
+    gradcheck,
+    tolerance,
+)
 
 from conftest import cheap
 
@@ -115,6 +122,26 @@ def test_failure_reports_count_indices_and_message():
     assert "greatest abs diff 0.5 at (1, 2)" in text
     assert "greatest rel diff 0.5 at (1, 2)" in text
     assert "dense layer 3" in text
+
+
+def test_closeness_returns_what_assert_close_judges():
+    """The parity report's judgement: the verdict and the worst differences, as data."""
+    ref = np.array([1.0, 2.0, np.nan, np.inf])
+    same = closeness(ref.copy(), ref, kind="forward")
+    assert same.ok and same.max_abs == 0.0 and same.max_rel == 0.0  # equal NaN, inf: 0
+    actual = ref.copy()
+    actual[1] = 2.5
+    c = closeness(actual, ref, kind="forward")
+    assert not c.ok and c.n_bad == 1 and c.size == 4
+    assert (c.max_abs, c.max_rel, c.worst_abs, c.worst_rel) == (0.5, 0.25, (1,), (1,))
+    assert (c.rtol, c.atol) == (TOLERANCES["forward"]["float64"][0],
+                                TOLERANCES["forward"]["float64"][1] * 2.0)
+    with pytest.raises(AssertionError, match="greatest abs diff 0.5 at \\(1,\\)"):
+        assert_close(actual, ref, kind="forward")
+    actual[2] = 0.0  # a NaN on one side only
+    assert closeness(actual, ref, kind="forward").max_abs == np.inf
+    with pytest.raises(ValueError, match="shape mismatch"):
+        closeness(np.ones(2), np.ones(3), kind="forward")
 
 
 def test_scalar_mismatch_is_reported_like_any_other():
