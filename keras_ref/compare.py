@@ -814,8 +814,8 @@ unreadable file or data, a model compare does not support).
 
 def compare_main(argv=None) -> int:
     """`python -m scratch parity PATH --steps 3 --x data.npz`: print the parity report of a
-    `.keras` file; return 0 (every row within tolerance), 1 (a divergence) or 2 (a usage
-    error: bad arguments, unreadable file or data, unsupported model)."""
+    `.keras` file; return 0 (every row within tolerance), 1 (a divergence, or a file, data
+    or model it cannot compare: one `error:` line on stderr naming it) or 2 (bad arguments)."""
     parser = argparse.ArgumentParser(
         prog="python -m scratch parity", description=USAGE.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -831,20 +831,30 @@ def compare_main(argv=None) -> int:
     if args.steps < 0:
         return _usage_error(f"--steps must be ≥ 0. Received: --steps {args.steps}")
     if not os.path.isfile(args.path):
-        return _usage_error(f"no such file: {args.path}")
+        return _error(f"no such file: {args.path}")
     try:
         report = _compare_file(args.path, args.data, args.steps, args.seed)
     except ImportError as e:
-        return _usage_error(f"parity compares with tf.keras: install tensorflow ({e}).")
-    except (ValueError, TypeError, OSError, KeyError) as e:
-        return _usage_error(str(e) or type(e).__name__)
+        return _error(f"parity compares with tf.keras: install tensorflow ({e}).")
+    except (ValueError, TypeError, OSError, KeyError, MemoryError, RecursionError) as e:
+        message = str(e) or type(e).__name__
+        if args.path not in message:
+            message = f"{args.path}: {message}"
+        return _error(message)
     print(report)
     return 0 if report.passed else 1
 
 
 def _usage_error(msg: str) -> int:
+    """Bad arguments: one line on stderr, exit status 2 (as argparse's own errors)."""
     print("error: " + " ".join(msg.split()), file=sys.stderr)
     return 2
+
+
+def _error(msg: str) -> int:
+    """A file, data or model that cannot be compared: one line on stderr, exit status 1."""
+    print("error: " + " ".join(msg.split()), file=sys.stderr)
+    return 1
 
 
 def _compare_file(path: str, data: str | None, steps: int, seed: int) -> ParityReport:

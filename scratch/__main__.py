@@ -1,6 +1,9 @@
 """`python -m scratch <command>`: the demo (the main job) and file tools.
 
     python -m scratch demo [--model dense|cnn] [--epochs N] [--out DIR]
+    python -m scratch inspect PATH                 # a Keras file's summary (no TensorFlow)
+    python -m scratch parity PATH [--steps N] [--x DATA.npz]
+                                                   # the parity report against tf.keras
 """
 
 from __future__ import annotations
@@ -10,6 +13,11 @@ import sys
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "parity":  # keras_ref's parity report has its own arguments
+        from keras_ref import compare_main
+
+        return compare_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m scratch")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train a course model in scratch and tf.keras side by side")
@@ -19,18 +27,19 @@ def main(argv=None) -> int:
     demo.add_argument("--batch-size", type=int, default=32)
     demo.add_argument("--out", default="out", help="folder for the loss-curve plot")
     demo.add_argument("--no-keras", action="store_true", help="run scratch alone")
-    for name in ("inspect", "parity"):
-        p = sub.add_parser(name, help=f"{name} a Keras model file")
-        p.add_argument("path")
+    inspect = sub.add_parser("inspect", help="inspect a Keras model file")
+    inspect.add_argument("path")
+    sub.add_parser("parity", help="the parity report of a .keras file against tf.keras "
+                                  "(python -m scratch parity --help)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import run_demo
 
         return run_demo(model=args.model, epochs=args.epochs, batch_size=args.batch_size,
                         out=args.out, use_keras=not args.no_keras)
-    from . import cli_files  # issue 6: inspect / parity of .keras files
+    from . import cli_files
 
-    return getattr(cli_files, args.command)(args.path)
+    return cli_files.inspect(args.path)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ import sys
 import numpy as np
 
 import scratch
-import scratch.cli_files as cli_files
 from scratch.__main__ import main
 from scratch.models import Sequential
 
@@ -75,15 +74,27 @@ def test_inspect_runs_as_a_module_without_tensorflow(tmp_path):
     assert "Total params" in r.stdout and r.stdout.strip().endswith("NO-TF")
 
 
-def test_parity_matches_tf_keras_layer_by_layer(tmp_path, tf_keras, capsys):
+def _rows(out: str, layer: str) -> list[str]:
+    """The report's table rows of one layer (its name sits in the layer column)."""
+    return [l for l in out.splitlines() if f" {layer} " in l and l.rstrip().endswith(
+        ("ok", "FAIL"))]
+
+
+def test_parity_reports_every_layer_and_step(tmp_path, tf_keras, capsys):
+    """`python -m scratch parity m.keras --steps 2 --x data.npz`: keras_ref's parity report
+    (forward, backward and step rows, each judged by the tolerance table), exit status 0."""
     _, paths = _trained(tmp_path)
-    for ext in (".keras", ".h5"):
-        assert cli_files.parity(paths[ext]) == 0
-        out = capsys.readouterr().out
-        for label in ("memory (LSTM)", "hidden (Dense)", "out (Dense)", "model output 0"):
-            line = [l for l in out.splitlines() if l.startswith(label)]
-            assert line and line[0].rstrip().endswith("ok"), out
-        assert "4/4 outputs within tolerance" in out
+    rng = np.random.default_rng(1)
+    data = str(tmp_path / "data.npz")
+    np.savez(data, x=rng.standard_normal((6, 6, 2)).astype("float32"), y=rng.integers(0, 2, 6))
+    assert main(["parity", paths[".keras"], "--steps", "2", "--x", data]) == 0
+    out = capsys.readouterr().out
+    for layer in ("memory (LSTM)", "hidden (Dense)", "out (Dense)"):
+        rows = _rows(out, layer)
+        assert rows and all(r.rstrip().endswith("ok") for r in rows), out
+    for quantity in ("forward", "input_grad", "weight_grad", "weights_after_steps"):
+        assert quantity in out
+    assert "all within tolerance" in out
 
 
 def test_parity_of_a_file_written_by_tf_keras(tmp_path, tf_keras, capsys):
@@ -96,10 +107,12 @@ def test_parity_of_a_file_written_by_tf_keras(tmp_path, tf_keras, capsys):
     kmodel.save(path)
     assert main(["parity", path]) == 0
     out = capsys.readouterr().out
-    assert "conv (Conv2D)" in out and "5/5 outputs within tolerance" in out
+    assert "no training configuration" in out  # no loss: forward and a random cotangent
+    assert _rows(out, "conv (Conv2D)") and "all within tolerance" in out
 
 
 def test_parity_fails_when_the_engines_disagree(tmp_path, tf_keras, capsys, monkeypatch):
+    """A tampered bias: the report names that layer first, and the exit status is 1."""
     _, paths = _trained(tmp_path)
     real = scratch.saving.load_model
 
@@ -109,14 +122,17 @@ def test_parity_fails_when_the_engines_disagree(tmp_path, tf_keras, capsys, monk
         return model
 
     monkeypatch.setattr(scratch.saving, "load_model", tampered)
-    assert cli_files.parity(paths[".keras"]) == 1
+    assert main(["parity", paths[".keras"], "--steps", "1"]) == 1
     out = capsys.readouterr().out
-    assert [l for l in out.splitlines() if l.startswith("hidden (Dense)")][0].endswith("FAIL")
-    assert [l for l in out.splitlines() if l.startswith("memory (LSTM)")][0].endswith("ok")
+    assert any(r.rstrip().endswith("FAIL") for r in _rows(out, "hidden (Dense)")), out
+    assert all(r.rstrip().endswith("ok") for r in _rows(out, "memory (LSTM)"))
+    first = [l for l in out.splitlines() if l.startswith("First divergence:")]
+    assert first and "hidden" in first[0], out
 
 
 def test_parity_reports_a_file_scratch_cannot_load(tmp_path, capsys):
     bad = tmp_path / "x.keras"
     bad.write_text("nope")
-    assert cli_files.parity(str(bad)) == 1
-    assert "scratch cannot load" in capsys.readouterr().err
+    assert main(["parity", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and str(bad) in err

@@ -353,9 +353,9 @@ def test_compare_main_exit_status(tf_keras, tmp_path, capsys, monkeypatch):
     assert "First divergence: step 0, input_grad of hidden2 (Dense)" in out
     monkeypatch.undo()
     # usage errors: 2
-    assert compare_main([str(tmp_path / "missing.keras")]) == 2
+    assert compare_main([str(tmp_path / "missing.keras")]) == 1  # a file it cannot read
     assert compare_main([str(path), "--steps", "x"]) == 2
     np.savez(tmp_path / "bad.npz", inputs=x)
-    assert compare_main([str(path), "--x", str(tmp_path / "bad.npz")]) == 2
+    assert compare_main([str(path), "--x", str(tmp_path / "bad.npz")]) == 1  # bad data
     err = capsys.readouterr().err
     assert "no such file" in err and 'has no array "x"' in err
