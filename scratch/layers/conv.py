@@ -326,7 +326,7 @@ def conv2d_forward_fast(x: Array, kernel: Array, bias: Array | None, strides=(1,
     """
     kernels = load_kernels("conv")
     add_bias, im2col = kernels.add_bias, kernels.im2col
-    xp = np.ascontiguousarray(_pad(x, pads))
+    xp = np.require(_pad(x, pads), requirements=["C", "W"])  # the kernel also scatters
     kh, kw, c_group, filters = kernel.shape
     n, c = x.shape[0], x.shape[3]
     ho, wo = _out_hw(xp.shape, kernel.shape, strides, dilation)
