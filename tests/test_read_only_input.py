@@ -7,7 +7,6 @@ import numpy as np
 import scratch
 
 
-
 def test_read_only_input_trains_and_predicts():
     """A read-only array (a memory-mapped file, a frozen view) goes through the im2col
     kernel, whose loop also scatters: the layer hands it a writable copy."""
