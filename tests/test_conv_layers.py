@@ -22,6 +22,7 @@ from scratch.layers.conv import (
 )
 from scratch.testing import assert_close, gradcheck
 from tests.conftest import medium
+from tests.parity import check_layer
 
 DTYPES = ("float64", "float32")
 
@@ -88,16 +89,6 @@ def _make(case, dtype):
     return rng, layer, x
 
 
-def _keras_grads(tf, klayer, x, v):
-    xt = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        yt = klayer(xt)
-        loss = tf.reduce_sum(yt * v)
-    grads = tape.gradient(loss, [xt] + klayer.trainable_weights)
-    return yt.numpy(), [g.numpy() for g in grads]
-
-
 def _apply_edge_cases(test):
     for case in EDGE_CASES:
         test = example(case)(test)
@@ -113,21 +104,7 @@ def test_conv_parity_with_keras(tf_keras, tf, case):
     gradchecks cover grouped float32); the Keras layer comes from scratch's get_config()."""
     for dtype in DTYPES if case["config"]["groups"] == 1 else ("float64",):
         rng, layer, x = _make(case, dtype)
-        klayer = getattr(tf_keras.layers, case["cls"]).from_config(layer.get_config())
-        klayer.build(x.shape)
-        klayer.set_weights(layer.get_weights())
-        y = layer.forward(x, training=True)
-        v = rng.standard_normal(y.shape).astype(dtype)
-        dx = layer.backward(v)
-        yk, grads = _keras_grads(tf, klayer, x, v)
-        msg = f"{case} {dtype}"
-        assert y.dtype == dtype and dx.dtype == dtype
-        assert y.shape == layer.compute_output_shape(x.shape)
-        assert_close(y, yk, kind="forward", dtype=dtype, msg=msg)
-        assert_close(dx, grads[0], kind="input_grad", dtype=dtype, msg=msg)
-        for name, g in zip(layer.params, grads[1:]):
-            assert layer.grads[name].dtype == dtype
-            assert_close(layer.grads[name], g, kind="weight_grad", dtype=dtype, msg=msg)
+        check_layer(layer, x, keras=tf_keras, tf=tf, rng=rng, msg=f"{case} {dtype}")
 
 
 @medium
@@ -137,18 +114,7 @@ def test_conv_fast_vs_readable(case):
     """The im2col/GEMM + Numba col2im path equals the readable einsum/per-tap path."""
     for dtype in DTYPES:
         rng, layer, x = _make(case, dtype)
-        y_fast = layer.forward(x, training=True)
-        v = rng.standard_normal(y_fast.shape).astype(dtype)
-        dx_fast, g_fast = layer.backward(v), dict(layer.grads)
-        layer.fast_path = False
-        y_ref = layer.forward(x, training=True)
-        dx_ref = layer.backward(v)
-        msg = f"{case} {dtype}"
-        assert_close(y_fast, y_ref, kind="fast_vs_readable", dtype=dtype, msg=msg)
-        assert_close(dx_fast, dx_ref, kind="fast_vs_readable", dtype=dtype, msg=msg)
-        for name in layer.params:
-            assert_close(g_fast[name], layer.grads[name], kind="fast_vs_readable", dtype=dtype,
-                         msg=msg)
+        check_layer(layer, x, rng=rng, msg=f"{case} {dtype}")
 
 
 def _as_2d(case):

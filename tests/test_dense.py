@@ -1,4 +1,6 @@
-"""Dense, Activation, Flatten, Reshape and Dropout: parity with tf.keras and gradchecks."""
+"""Dense, the activation layers, Flatten, Reshape and Dropout: parity with tf.keras,
+finite-difference gradients, fast == readable and config round trips (tests/parity.py), and
+Keras' errors without state change."""
 
 from __future__ import annotations
 
@@ -8,9 +10,19 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import scratch
-from scratch.layers import Activation, Dense, Dropout, Flatten, Reshape
-from scratch.testing import assert_close, gradcheck
+from scratch.layers import (
+    ELU,
+    Activation,
+    Dense,
+    Dropout,
+    Flatten,
+    LeakyReLU,
+    ReLU,
+    Reshape,
+    Softmax,
+)
 from tests.conftest import cheap
+from tests.parity import check_layer
 
 ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "elu", "softplus", "gelu",
                "selu", "silu", "leaky_relu"]
@@ -29,7 +41,8 @@ def dense_cases(draw):
     )
 
 
-def _dense_pair(case, tf_keras):
+def _dense(case):
+    """A built Dense layer of the case with weights ~ N(0, 1/d), its input, and the rng."""
     rng = np.random.default_rng(case["seed"])
     layer = Dense(case["units"], activation=case["activation"], use_bias=case["use_bias"],
                   dtype=case["dtype"])
@@ -37,11 +50,7 @@ def _dense_pair(case, tf_keras):
     layer.build(x.shape)
     layer.set_weights([rng.standard_normal(w.shape) / np.sqrt(case["d"])
                        for w in layer.get_weights()])
-    klayer = tf_keras.layers.Dense(case["units"], activation=case["activation"],
-                                   use_bias=case["use_bias"], dtype=case["dtype"])
-    klayer.build(x.shape)
-    klayer.set_weights(layer.get_weights())
-    return rng, layer, klayer, x
+    return rng, layer, x
 
 
 @cheap
@@ -49,24 +58,9 @@ def _dense_pair(case, tf_keras):
 @example(dict(units=1, d=1, lead=(1,), use_bias=True, activation="linear", dtype="float64",
               seed=0))
 def test_dense_parity(tf_keras, tf, case):
-    rng, layer, klayer, x = _dense_pair(case, tf_keras)
-    dtype = case["dtype"]
-    y = layer.forward(x, training=True)
-    v = rng.standard_normal(y.shape).astype(dtype)
-    dx = layer.backward(v)
-    xt = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        yt = klayer(xt)
-        loss = tf.reduce_sum(yt * v)
-    grads = tape.gradient(loss, [xt] + klayer.trainable_weights)
-    msg = str(case)
-    assert y.dtype == dtype and dx.dtype == dtype
-    assert_close(y, yt.numpy(), kind="forward", dtype=dtype, msg=msg)
-    assert_close(dx, grads[0].numpy(), kind="input_grad", dtype=dtype, msg=msg)
-    for name, g in zip(["kernel", "bias"], grads[1:]):
-        assert_close(layer.grads[name], g.numpy(), kind="weight_grad", dtype=dtype, msg=msg)
-        assert layer.grads[name].dtype == dtype
+    """Output, dx, dW and db against tf.keras (tests/parity.py: config, shapes, fast path)."""
+    rng, layer, x = _dense(case)
+    check_layer(layer, x, keras=tf_keras, tf=tf, rng=rng, msg=str(case))
 
 
 @cheap
@@ -75,24 +69,8 @@ def test_dense_gradcheck(case):
     case = dict(case, dtype="float64")
     if case["activation"] == "relu" or case["activation"] == "leaky_relu":
         case["activation"] = "tanh"  # kinks are checked in test_activations
-    rng = np.random.default_rng(case["seed"])
-    layer = Dense(case["units"], activation=case["activation"], use_bias=case["use_bias"],
-                  dtype="float64")
-    x = rng.standard_normal(case["lead"] + (case["d"],))
-    layer.build(x.shape)
-    params = {"x": x, **{k: rng.standard_normal(w.shape) for k, w in layer.params.items()}}
-
-    def fn(p):
-        for k in layer.params:
-            layer.params[k][...] = p[k]
-        return layer.forward(p["x"])
-
-    def vjp(v):
-        fn(params)
-        dx = layer.backward(v)
-        return {"x": dx, **layer.grads}
-
-    gradcheck(fn, params, vjp, seed=case["seed"])
+    _, layer, x = _dense(case)
+    check_layer(layer, x, gradcheck=True, seed=case["seed"], msg=str(case))
 
 
 def test_dense_rank3_contracts_last_axis():
@@ -157,18 +135,14 @@ def test_set_weights_checks_everything_first():
 @cheap
 @given(st.lists(st.integers(1, 4), min_size=2, max_size=4), st.integers(0, 1000),
        st.sampled_from(["float32", "float64"]))
-def test_flatten_and_reshape_parity(tf_keras, shape, seed, dtype):
-    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-    f = Flatten(dtype=dtype)
-    y = f(x)
-    assert np.array_equal(y, tf_keras.layers.Flatten(dtype=dtype)(x).numpy())
-    assert f.compute_output_shape((None,) + tuple(shape[1:])) == (None, y.shape[1])
-    assert np.array_equal(f.backward(y), x)
+def test_flatten_and_reshape_parity(tf_keras, tf, shape, seed, dtype):
+    """Both only move numbers: output and dx equal tf.keras' bit for bit."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
     target = (-1,) + (tuple(shape[-1:]) if len(shape) > 2 else ())
-    r = Reshape(target, dtype=dtype)
-    y2 = r(x)
-    assert np.array_equal(y2, tf_keras.layers.Reshape(target, dtype=dtype)(x).numpy())
-    assert np.array_equal(r.backward(y2), x)
+    for layer in (Flatten(dtype=dtype), Reshape(target, dtype=dtype)):
+        check_layer(layer, x, keras=tf_keras, tf=tf, rng=rng, exact=True, msg=f"{shape}")
+        assert np.array_equal(layer.backward(layer(x)), x)  # backward undoes forward
 
 
 def test_reshape_errors():
@@ -214,20 +188,12 @@ def test_activation_layer_matches_function(tf_keras):
 
 
 # ----------------------------------------------------------------------------- gradchecks
-def _layer_gradcheck(layer, x, seed=0):
-    """Finite differences through forward/backward of a weightless layer (float64)."""
-
-    def fn(p):
-        # re-seed a Dropout so every evaluation draws the same mask
+def _reseed(seed):
+    """Re-seeds a Dropout before every call, so that every evaluation draws the same mask."""
+    def before_call(layer):
         if isinstance(layer, Dropout):
             layer.seed_generator = scratch.random.SeedGenerator(seed)
-        return layer.forward(p["x"], training=True)
-
-    def vjp(v):
-        fn({"x": x})
-        return {"x": layer.backward(v)}
-
-    gradcheck(fn, {"x": x}, vjp, seed=seed)
+    return before_call
 
 
 @pytest.mark.parametrize("make", [
@@ -239,4 +205,20 @@ def _layer_gradcheck(layer, x, seed=0):
 ])
 def test_weightless_layers_gradcheck(make):
     x = np.random.default_rng(3).standard_normal((3, 4, 2))
-    _layer_gradcheck(make(), x)
+    check_layer(make(), x, gradcheck=True, before_call=_reseed(0))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("make", [
+    lambda dtype: Activation("tanh", dtype=dtype),
+    lambda dtype: Activation("softmax", dtype=dtype),
+    lambda dtype: ReLU(max_value=2.5, negative_slope=0.1, threshold=0.5, dtype=dtype),
+    lambda dtype: LeakyReLU(0.3, dtype=dtype),
+    lambda dtype: ELU(0.5, dtype=dtype),
+    lambda dtype: Softmax(axis=1, dtype=dtype),
+], ids=["tanh", "softmax", "relu", "leaky_relu", "elu", "softmax_axis1"])
+def test_activation_layers_parity(tf_keras, tf, make, dtype):
+    """The activation layers against tf.keras' (the functions: tests/test_activations.py)."""
+    rng = np.random.default_rng(4)
+    x = (2 * rng.standard_normal((3, 4, 5))).astype(dtype)
+    check_layer(make(dtype), x, keras=tf_keras, tf=tf, rng=rng, gradcheck=dtype == "float64")

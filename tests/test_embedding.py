@@ -16,6 +16,7 @@ from scratch.layers.embedding import Embedding, embedding_backward, embedding_fo
 from scratch.models import Model
 from scratch.testing import assert_close, gradcheck
 from tests.conftest import cheap, floatx
+from tests.parity import check_layer
 
 
 @st.composite
@@ -43,38 +44,16 @@ def _ids(rng, case):
 @example(dict(input_dim=3, output_dim=2, lead=(2, 5), mask_zero=False, id_dtype="float32",
               dtype="float32", seed=1))
 def test_embedding_parity(tf_keras, tf, case):
-    dtype = case["dtype"]
+    """Output, dE (a scatter-add) and the mask against tf.keras; ids get no gradient."""
     rng = np.random.default_rng(case["seed"])
     ids = _ids(rng, case)
     layer = Embedding(case["input_dim"], case["output_dim"], mask_zero=case["mask_zero"],
-                      dtype=dtype)
+                      dtype=case["dtype"])
     layer.build(ids.shape)
     layer.set_weights([rng.standard_normal((case["input_dim"], case["output_dim"]))])
-    klayer = tf_keras.layers.Embedding(case["input_dim"], case["output_dim"],
-                                       mask_zero=case["mask_zero"], dtype=dtype)
-    klayer.build(ids.shape)
-    klayer.set_weights(layer.get_weights())
-
-    y = layer(ids, training=True)
-    v = rng.standard_normal(y.shape).astype(dtype)
-    assert layer.backward(v) is None  # integer ids get no gradient
-    with tf.GradientTape() as tape:
-        ky = klayer(tf.constant(ids))
-        loss = tf.reduce_sum(ky * v)
-    kgrad = tf.convert_to_tensor(tape.gradient(loss, klayer.trainable_weights)[0])
-    msg = str(case)
-    assert y.dtype == dtype and layer.grads["embeddings"].dtype == dtype
-    assert_close(y, ky.numpy(), kind="forward", dtype=dtype, msg=msg)
-    assert_close(layer.grads["embeddings"], kgrad.numpy(), kind="weight_grad", dtype=dtype,
-                 msg=msg)
-    kmask = klayer.compute_mask(tf.constant(ids))
-    mask = layer.compute_mask(ids)
-    if case["mask_zero"]:
-        np.testing.assert_array_equal(mask, kmask.numpy())
-    else:
-        assert mask is None and kmask is None
-    assert layer.compute_output_shape((None,) + ids.shape[1:]) == \
-        tuple(klayer.compute_output_shape((None,) + ids.shape[1:]))
+    run = check_layer(layer, ids, keras=tf_keras, tf=tf, rng=rng, msg=str(case)).ours
+    assert run.dx == [None]  # integer ids get no gradient
+    assert (run.masks[0] is not None) == case["mask_zero"]
 
 
 @cheap

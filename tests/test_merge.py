@@ -12,8 +12,9 @@ from scratch.layers import Input
 from scratch.layers import merge as M
 from scratch.layers.embedding import Embedding
 from scratch.models import Model
-from scratch.testing import assert_close, gradcheck
+from scratch.testing import assert_close
 from tests.conftest import cheap, medium
+from tests.parity import Run, check_layer, compare, keras_vjp, run_keras
 
 ELEMENTWISE = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"]
 
@@ -78,29 +79,9 @@ def _inputs(case):
 
 
 def _parity(tf_keras, tf, case):
-    dtype = case["dtype"]
-    config = case.get("config", {})
     rng, xs = _inputs(case)
-    layer = getattr(M, case["name"])(**config, dtype=dtype)
-    y = layer(xs)
-    v = rng.standard_normal(y.shape).astype(dtype)
-    dxs = layer.backward(v)
-    klayer = getattr(tf_keras.layers, case["name"])(**config, dtype=dtype)
-    txs = [tf.constant(x) for x in xs]
-    with tf.GradientTape() as tape:
-        tape.watch(txs)
-        ky = klayer(txs)
-        loss = tf.reduce_sum(ky * v)
-    kdxs = tape.gradient(loss, txs)
-    msg = str(case)
-    assert y.dtype == dtype
-    assert_close(y, ky.numpy(), kind="forward", dtype=dtype, msg=msg)
-    assert len(dxs) == len(xs)
-    for dx, kdx, x in zip(dxs, kdxs, xs, strict=True):
-        assert dx.shape == x.shape and dx.dtype == dtype
-        assert_close(dx, kdx.numpy(), kind="input_grad", dtype=dtype, msg=msg)
-    sym = [(None,) + s for s in case["shapes"]]
-    assert layer.compute_output_shape(sym) == tuple(klayer.compute_output_shape(sym))
+    layer = getattr(M, case["name"])(**case.get("config", {}), dtype=case["dtype"])
+    check_layer(layer, xs, keras=tf_keras, tf=tf, rng=rng, msg=str(case))
 
 
 @cheap
@@ -135,12 +116,10 @@ def test_max_min_ties_go_to_the_earlier_input(tf_keras, tf):
         layer = getattr(M, name)(dtype="float64")
         layer([x, x.copy(), x.copy()])
         dxs = layer.backward(np.ones_like(x))
-        txs = [tf.constant(x) for _ in range(3)]
-        with tf.GradientTape() as tape:
-            tape.watch(txs)
-            loss = tf.reduce_sum(getattr(tf_keras.layers, name)(dtype="float64")(txs))
-        for dx, kdx in zip(dxs, tape.gradient(loss, txs), strict=True):
-            np.testing.assert_array_equal(dx, kdx.numpy())
+        klayer = getattr(tf_keras.layers, name)(dtype="float64")
+        kdxs = run_keras(tf, klayer, [x, x.copy(), x.copy()], [np.ones_like(x)]).dx
+        for dx, kdx in zip(dxs, kdxs, strict=True):
+            np.testing.assert_array_equal(dx, kdx)
         np.testing.assert_array_equal(dxs[0], np.ones_like(x))
 
 
@@ -151,16 +130,7 @@ def test_merge_gradcheck(case):
     case = dict(case, dtype="float64")
     _, xs = _inputs(case)
     layer = getattr(M, case["name"])(**case.get("config", {}), dtype="float64")
-    names = [f"x{i}" for i in range(len(xs))]
-
-    def fn(p):
-        return layer.forward([p[n] for n in names])
-
-    def vjp(v):
-        fn(dict(zip(names, xs, strict=True)))
-        return dict(zip(names, layer.backward(v), strict=True))
-
-    gradcheck(fn, dict(zip(names, xs, strict=True)), vjp, seed=case["seed"])
+    check_layer(layer, xs, gradcheck=True, seed=case["seed"], msg=str(case))
 
 
 # ------------------------------------------------------------------------- masks
@@ -223,21 +193,11 @@ def test_masked_merge_matches_keras(tf_keras, tf, case):
     v = rng.standard_normal(y.shape).astype(dtype)
     model.backward(v)
     grads = {id(w): g for g, w in model.grads_and_vars()}
-    with tf.GradientTape() as tape:
-        ky = kmodel([tf.constant(i) for i in ids], training=True)
-        loss = tf.reduce_sum(ky * v)
-    kgrads = tape.gradient(loss, kmodel.trainable_weights)
-    msg = str(case)
-    assert_close(y, ky.numpy(), kind="forward", dtype=dtype, msg=msg)
-    kmask = getattr(ky, "_keras_mask", None)
-    mask = model.output_masks[0]
-    if kmask is None:
-        assert mask is None, msg
-    else:
-        np.testing.assert_array_equal(mask, kmask.numpy(), err_msg=msg)
-    for w, kg in zip(model.trainable_weights, kgrads, strict=True):
-        assert_close(grads[id(w)], tf.convert_to_tensor(kg).numpy(), kind="weight_grad",
-                     dtype=dtype, msg=msg)
+    ours = Run(outputs=[y], masks=[model.output_masks[0]], dx=[None] * len(ids), d_states=[],
+               grads=[grads[id(w)] for w in model.trainable_weights], cotangents=[v])
+    ref = keras_vjp(tf, lambda xs: kmodel(xs, training=True), ids, [v],
+                    weights=kmodel.trainable_weights)
+    compare(ours, ref, dtype, msg=str(case))
 
 
 def test_concatenate_mask_rule():

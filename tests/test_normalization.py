@@ -1,6 +1,7 @@
 """BatchNormalization and LayerNormalization: parity with tf.keras over several training
 steps (outputs, gradients, moving statistics), inference and frozen modes, fast ==
-readable, finite differences, and errors that leave the moving statistics untouched."""
+readable and config round trips (tests/parity.py), finite differences of the pure
+functions, and errors that leave the moving statistics untouched."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from scratch.layers.normalization import (
 )
 from scratch.testing import assert_close, gradcheck
 from tests.conftest import medium
+from tests.parity import check_layer
 
 DTYPES = ("float64", "float32")
 
@@ -55,16 +57,6 @@ def _seed_weights(layer, rng):
             w[...] = rng.standard_normal(w.shape)
 
 
-def _keras_step(tf, klayer, x, v, training):
-    xt = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        yt = klayer(xt, training=training)
-        loss = tf.reduce_sum(yt * v)
-    grads = tape.gradient(loss, [xt] + klayer.trainable_weights)
-    return yt.numpy(), [g.numpy() for g in grads]
-
-
 @medium
 @given(bn_cases())
 @example(dict(shape=(4, 3, 5, 3), config=dict(axis=-1, momentum=0.99, epsilon=1e-3,
@@ -78,25 +70,17 @@ def test_batch_norm_parity_with_keras(tf_keras, tf, case):
         layer = BatchNormalization(**case["config"], dtype=dtype)
         layer.build(case["shape"])
         _seed_weights(layer, rng)
-        klayer = tf_keras.layers.BatchNormalization.from_config(layer.get_config())
-        klayer.build(case["shape"])
-        klayer.set_weights(layer.get_weights())
         if case["mode"] == "frozen":
-            layer.trainable = klayer.trainable = False
+            layer.trainable = False  # the Keras layer, made from the config, is frozen too
+        klayer = None  # made by the first step, kept for the next ones
         for step in range(case["steps"]):
             x = (rng.standard_normal(case["shape"]) * 2 + 1).astype(dtype)
             v = rng.standard_normal(case["shape"]).astype(dtype)
-            y = layer.forward(x, training=training)
-            dx = layer.backward(v)
-            yk, grads = _keras_step(tf, klayer, x, v, training)
-            msg = f"{case} {dtype} step {step}"
-            assert y.dtype == dtype and dx.dtype == dtype
-            assert_close(y, yk, kind="forward", dtype=dtype, msg=msg)
-            assert_close(dx, grads[0], kind="input_grad", dtype=dtype, msg=msg)
-            if layer.trainable:
-                for name, g in zip(layer.params, grads[1:]):
-                    assert_close(layer.grads[name], g, kind="weight_grad", dtype=dtype, msg=msg)
-        for name, w, wk in zip(layer.weight_names, layer.get_weights(), klayer.get_weights()):
+            klayer = check_layer(layer, x, keras=tf_keras, tf=tf, keras_layer=klayer,
+                                 cotangents=[v], training=training, config=step == 0,
+                                 msg=f"{case} {dtype} step {step}").keras_layer
+        for name, w, wk in zip(layer.weight_names, layer.get_weights(), klayer.get_weights(),
+                               strict=True):
             assert_close(w, wk, kind="forward", dtype=dtype, msg=f"{case} {dtype} {name}")
 
 
@@ -108,47 +92,26 @@ def test_layer_norm_parity_with_keras(tf_keras, tf, case):
         layer = LayerNormalization(**case["config"], dtype=dtype)
         layer.build(case["shape"])
         _seed_weights(layer, rng)
-        klayer = tf_keras.layers.LayerNormalization.from_config(layer.get_config())
-        klayer.build(case["shape"])
-        klayer.set_weights(layer.get_weights())
         x = (rng.standard_normal(case["shape"]) * 2 + 1).astype(dtype)
         v = rng.standard_normal(case["shape"]).astype(dtype)
-        y = layer.forward(x, training=True)
-        dx = layer.backward(v)
-        yk, grads = _keras_step(tf, klayer, x, v, True)
-        msg = f"{case} {dtype}"
-        assert_close(y, yk, kind="forward", dtype=dtype, msg=msg)
-        assert_close(dx, grads[0], kind="input_grad", dtype=dtype, msg=msg)
-        for name, g in zip(layer.params, grads[1:]):
-            assert_close(layer.grads[name], g, kind="weight_grad", dtype=dtype, msg=msg)
+        check_layer(layer, x, keras=tf_keras, tf=tf, cotangents=[v], msg=f"{case} {dtype}")
 
 
 @medium
 @given(st.one_of(bn_cases(), ln_cases()))
 def test_normalization_fast_vs_readable(case):
+    """Outputs, gradients and the weights after the call (moving statistics)."""
     for dtype in DTYPES:
         rng = np.random.default_rng(case["seed"])
         is_bn = "mode" in case
-        cls = BatchNormalization if is_bn else LayerNormalization
-        layers = [cls(**case["config"], dtype=dtype) for _ in range(2)]
-        for layer in layers:
-            layer.build(case["shape"])
-        _seed_weights(layers[0], rng)
-        layers[1].set_weights(layers[0].get_weights())
-        layers[1].fast_path = False
+        layer = (BatchNormalization if is_bn else LayerNormalization)(**case["config"],
+                                                                       dtype=dtype)
+        layer.build(case["shape"])
+        _seed_weights(layer, rng)
         training = not is_bn or case["mode"] != "inference"
         x = (rng.standard_normal(case["shape"]) * 2 + 1).astype(dtype)
         v = rng.standard_normal(case["shape"]).astype(dtype)
-        (y0, y1), (dx0, dx1) = zip(*[(lay.forward(x, training=training), lay.backward(v))
-                                     for lay in layers])
-        msg = f"{case} {dtype}"
-        assert_close(y0, y1, kind="fast_vs_readable", dtype=dtype, msg=msg)
-        assert_close(dx0, dx1, kind="fast_vs_readable", dtype=dtype, msg=msg)
-        for name in layers[0].params:
-            assert_close(layers[0].grads[name], layers[1].grads[name], kind="fast_vs_readable",
-                         dtype=dtype, msg=msg)
-        for w0, w1 in zip(layers[0].get_weights(), layers[1].get_weights()):
-            assert_close(w0, w1, kind="fast_vs_readable", dtype=dtype, msg=msg)
+        check_layer(layer, x, cotangents=[v], training=training, msg=f"{case} {dtype}")
 
 
 @medium

@@ -11,8 +11,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from scratch.layers import pooling as P
-from scratch.testing import assert_close, gradcheck
+from scratch.testing import assert_close
 from tests.conftest import cheap, medium
+from tests.parity import check_layer, run_keras
 
 DTYPES = ("float64", "float32")
 WINDOWED = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D"]
@@ -70,15 +71,6 @@ def _input(case, dtype):
     return rng, x
 
 
-def _keras(tf, klayer, x, v, mask=None):
-    xt = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        yt = klayer(xt) if mask is None else klayer(xt, mask=tf.constant(mask))
-        loss = tf.reduce_sum(yt * v)
-    return yt.numpy(), tape.gradient(loss, xt).numpy()
-
-
 def _apply(cases):
     def deco(test):
         for case in cases:
@@ -95,16 +87,7 @@ def test_pooling_parity_with_keras(tf_keras, tf, case):
     for dtype in DTYPES:
         rng, x = _input(case, dtype)
         layer = getattr(P, case["cls"])(**case["config"], dtype=dtype)
-        klayer = getattr(tf_keras.layers, case["cls"]).from_config(layer.get_config())
-        y = layer(x, training=True)
-        v = rng.standard_normal(y.shape).astype(dtype)
-        dx = layer.backward(v)
-        yk, dxk = _keras(tf, klayer, x, v)
-        msg = f"{case} {dtype}"
-        assert y.dtype == dtype and dx.dtype == dtype
-        assert y.shape == layer.compute_output_shape(x.shape)
-        assert_close(y, yk, kind="forward", dtype=dtype, msg=msg)
-        assert_close(dx, dxk, kind="input_grad", dtype=dtype, msg=msg)
+        check_layer(layer, x, keras=tf_keras, tf=tf, rng=rng, msg=f"{case} {dtype}")
 
 
 @medium
@@ -119,14 +102,7 @@ def _check_fast_vs_readable(case):
     for dtype in DTYPES:
         rng, x = _input(case, dtype)
         layer = getattr(P, case["cls"])(**case["config"], dtype=dtype)
-        y_fast = layer(x)
-        v = rng.standard_normal(y_fast.shape).astype(dtype)
-        dx_fast = layer.backward(v)
-        layer.fast_path = False
-        y_ref = layer(x)
-        dx_ref = layer.backward(v)
-        assert_close(y_fast, y_ref, kind="fast_vs_readable", dtype=dtype, msg=str(case))
-        assert_close(dx_fast, dx_ref, kind="fast_vs_readable", dtype=dtype, msg=str(case))
+        check_layer(layer, x, rng=rng, msg=f"{case} {dtype}")
 
 
 @st.composite
@@ -157,6 +133,7 @@ def test_tiled_max_pooling_fast_vs_readable(case):
     _check_fast_vs_readable(case)
     _, x = _input(case, "float64")
     layer = getattr(P, case["cls"])(**case["config"], dtype="float64")
+    layer.fast_path = True  # also under SCRATCH_FAST_PATHS=0: the tiled kernels are fast paths
     layer(x)
     assert layer._cache.taps is not None and layer._cache.argmax is None
 
@@ -166,20 +143,18 @@ def test_tiled_max_pooling_fast_vs_readable(case):
 def test_pooling_gradcheck(case):
     """Finite differences in float64 (continuous data: no ties, no max kinks)."""
     case = dict(case, ties=False)
-    rng, x = _input(case, "float64")
+    _, x = _input(case, "float64")
     layer = getattr(P, case["cls"])(**case["config"], dtype="float64")
-
-    def fn(p):
-        return layer.forward(p["x"])
-
-    def vjp(v):
-        layer.forward(x)
-        return {"x": layer.backward(v)}
-
-    gradcheck(fn, {"x": x}, vjp, seed=case["seed"])
+    check_layer(layer, x, gradcheck=True, seed=case["seed"], msg=str(case))
 
 
 # ------------------------------------------------------------------------------ ties
+def _keras_dx(tf, klayer, x):
+    """dL/dx of tf.keras for L = Σ output (the cotangent of ones)."""
+    ones = np.ones(klayer.compute_output_shape(x.shape))
+    return run_keras(tf, klayer, x, [ones]).dx[0]
+
+
 def _grad(layer, x):
     y = layer(np.asarray(x, dtype=np.float64))
     return layer.backward(np.ones_like(y))
@@ -200,10 +175,8 @@ def test_max_pool_ties_go_to_the_first_maximum(tf_keras, tf, fast):
         layer.fast_path = fast
         dx = _grad(layer, x)
         np.testing.assert_array_equal(dx.reshape(np.shape(expected)), expected)
-        klayer = type(layer).__name__
-        _, dxk = _keras(tf, getattr(tf_keras.layers, klayer).from_config(layer.get_config()),
-                        x, np.ones(layer.compute_output_shape(x.shape)))
-        np.testing.assert_array_equal(dx, dxk)
+        klayer = getattr(tf_keras.layers, type(layer).__name__).from_config(layer.get_config())
+        np.testing.assert_array_equal(dx, _keras_dx(tf, klayer, x))
 
 
 def test_global_max_ties_share_equally(tf_keras, tf):
@@ -211,8 +184,8 @@ def test_global_max_ties_share_equally(tf_keras, tf):
     x = np.array([2, 2, 2, 1], float)[None, :, None]
     dx = _grad(layer, x)
     np.testing.assert_allclose(dx[0, :, 0], [1 / 3, 1 / 3, 1 / 3, 0], rtol=0, atol=0)
-    _, dxk = _keras(tf, tf_keras.layers.GlobalMaxPooling1D(dtype="float64"), x, np.ones((1, 1)))
-    np.testing.assert_array_equal(dx, dxk)
+    np.testing.assert_array_equal(
+        dx, _keras_dx(tf, tf_keras.layers.GlobalMaxPooling1D(dtype="float64"), x))
 
 
 def test_same_padding_cells_never_win_and_are_not_counted():
@@ -235,13 +208,8 @@ def test_global_average_pooling1d_mask(tf_keras, tf, n, t, c, keepdims, dtype, s
     mask = rng.random((n, t)) < 0.6
     mask[:, 0] = True  # at least one step per row
     layer = P.GlobalAveragePooling1D(keepdims=keepdims, dtype=dtype)
-    y = layer(x, mask=mask)
-    v = rng.standard_normal(y.shape).astype(dtype)
-    dx = layer.backward(v)
-    yk, dxk = _keras(tf, tf_keras.layers.GlobalAveragePooling1D(keepdims=keepdims, dtype=dtype),
-                     x, v, mask=mask)
-    assert_close(y, yk, kind="forward", dtype=dtype)
-    assert_close(dx, dxk, kind="input_grad", dtype=dtype)
+    y = check_layer(layer, x, keras=tf_keras, tf=tf, rng=rng,
+                    call_kwargs={"mask": mask}).ours.outputs[0]
     expected = (x * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
     assert_close(y.reshape(n, c), expected, kind="forward", dtype=dtype)
     assert layer.compute_mask(x, mask) is None
