@@ -1,7 +1,7 @@
 """GRU (reset_after True and False): parity with tf.keras, finite differences, fast path.
 
-The harness (config strategy, Keras run under GradientTape, comparisons) lives in
-test_simple_rnn.py and is shared by the three recurrent layers.
+Each case is checked by tests/parity_rnn.py's `check_rnn` (the harness of tests/parity.py):
+parity with tf.keras, fast == readable, config round trip, output shapes, finite differences.
 """
 
 from __future__ import annotations
@@ -10,18 +10,11 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from test_simple_rnn import (
-    Case,
-    check_fast_equals_readable,
-    check_gradcheck,
-    check_parity,
-    draw_case,
-)
 
 from scratch.layers.recurrent import GRU, RNN, GRUCell
 from scratch.testing import assert_close
-
-from conftest import expensive
+from tests.conftest import expensive
+from tests.parity_rnn import RnnCase, check_rnn, draw_rnn_case
 
 GRU_OPTIONS = {
     "reset_after": st.booleans(),
@@ -29,9 +22,9 @@ GRU_OPTIONS = {
     "implementation": st.sampled_from([1, 2]),
 }
 
-EDGE = Case("GRU", {"units": 1, "return_sequences": True, "return_state": True,
-                    "go_backwards": True, "reset_after": False, "dropout": 0.5,
-                    "recurrent_dropout": 0.5}, 1, 1, 1, True, True, True, 2, "float64")
+EDGE = RnnCase("GRU", {"units": 1, "return_sequences": True, "return_state": True,
+                       "go_backwards": True, "reset_after": False, "dropout": 0.5,
+                       "recurrent_dropout": 0.5}, 1, 1, 1, True, True, True, 2, "float64")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -40,8 +33,8 @@ EDGE = Case("GRU", {"units": 1, "return_sequences": True, "return_state": True,
 @example(case=None)
 def test_gru_parity(tf_keras, tf, dtype, case):
     case = EDGE._replace(dtype=dtype) if case is None else case.draw(
-        draw_case("GRU", dtype, GRU_OPTIONS))
-    check_parity(tf_keras, tf, case)
+        draw_rnn_case("GRU", dtype, GRU_OPTIONS))
+    check_rnn(case, keras=tf_keras, tf=tf)
 
 
 @pytest.mark.parametrize("reset_after", [True, False])
@@ -51,20 +44,21 @@ def test_gru_both_variants_with_every_option(tf_keras, tf, reset_after):
               "return_state": True, "go_backwards": True, "dropout": 0.3,
               "recurrent_dropout": 0.2}
     for dtype in ("float64", "float32"):
-        check_parity(tf_keras, tf, Case("GRU", config, 3, 5, 2, True, True, True, 9, dtype))
+        check_rnn(RnnCase("GRU", config, 3, 5, 2, True, True, True, 9, dtype),
+                  keras=tf_keras, tf=tf)
 
 
 @expensive
-@given(case=draw_case("GRU", "float64", GRU_OPTIONS))
+@given(case=draw_rnn_case("GRU", "float64", GRU_OPTIONS))
 def test_gru_gradcheck(case):
-    check_gradcheck(case)
+    check_rnn(case, gradcheck=True)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @expensive
 @given(case=st.data())
 def test_gru_fast_equals_readable(dtype, case):
-    check_fast_equals_readable(case.draw(draw_case("GRU", dtype, GRU_OPTIONS)))
+    check_rnn(case.draw(draw_rnn_case("GRU", dtype, GRU_OPTIONS)))
 
 
 def test_gru_weight_layouts_match_keras(tf_keras):

@@ -1,7 +1,7 @@
 """LSTM: parity with tf.keras, finite differences, fast path, return_state, graphs.
 
-The harness (config strategy, Keras run under GradientTape, comparisons) lives in
-test_simple_rnn.py and is shared by the three recurrent layers.
+Each case is checked by tests/parity_rnn.py's `check_rnn` (the harness of tests/parity.py):
+parity with tf.keras, fast == readable, config round trip, output shapes, finite differences.
 """
 
 from __future__ import annotations
@@ -10,18 +10,11 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from test_simple_rnn import (
-    Case,
-    check_fast_equals_readable,
-    check_gradcheck,
-    check_parity,
-    draw_case,
-)
 
 from scratch.layers.recurrent import LSTM, RNN, LSTMCell
 from scratch.testing import assert_close
-
-from conftest import expensive
+from tests.conftest import expensive
+from tests.parity_rnn import RnnCase, check_rnn, draw_rnn_case
 
 LSTM_OPTIONS = {
     "unit_forget_bias": st.booleans(),
@@ -29,9 +22,9 @@ LSTM_OPTIONS = {
     "implementation": st.sampled_from([1, 2]),
 }
 
-EDGE = Case("LSTM", {"units": 1, "return_sequences": True, "return_state": True,
-                     "go_backwards": True, "dropout": 0.5, "recurrent_dropout": 0.5},
-            1, 1, 1, True, True, True, 3, "float64")
+EDGE = RnnCase("LSTM", {"units": 1, "return_sequences": True, "return_state": True,
+                        "go_backwards": True, "dropout": 0.5, "recurrent_dropout": 0.5},
+               1, 1, 1, True, True, True, 3, "float64")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -40,30 +33,32 @@ EDGE = Case("LSTM", {"units": 1, "return_sequences": True, "return_state": True,
 @example(case=None)
 def test_lstm_parity(tf_keras, tf, dtype, case):
     case = EDGE._replace(dtype=dtype) if case is None else case.draw(
-        draw_case("LSTM", dtype, LSTM_OPTIONS))
-    check_parity(tf_keras, tf, case)
+        draw_rnn_case("LSTM", dtype, LSTM_OPTIONS))
+    check_rnn(case, keras=tf_keras, tf=tf)
 
 
 def test_lstm_every_option_at_once(tf_keras, tf):
     config = {"units": 4, "return_sequences": True, "return_state": True, "go_backwards": True,
               "dropout": 0.3, "recurrent_dropout": 0.2}
     for dtype in ("float64", "float32"):
-        check_parity(tf_keras, tf, Case("LSTM", config, 3, 5, 2, True, True, True, 11, dtype))
+        check_rnn(RnnCase("LSTM", config, 3, 5, 2, True, True, True, 11, dtype),
+                  keras=tf_keras, tf=tf)
         zero = {**config, "recurrent_dropout": 0.0, "zero_output_for_mask": True}
-        check_parity(tf_keras, tf, Case("LSTM", zero, 3, 5, 2, True, True, True, 12, dtype))
+        check_rnn(RnnCase("LSTM", zero, 3, 5, 2, True, True, True, 12, dtype),
+                  keras=tf_keras, tf=tf)
 
 
 @expensive
-@given(case=draw_case("LSTM", "float64", LSTM_OPTIONS))
+@given(case=draw_rnn_case("LSTM", "float64", LSTM_OPTIONS))
 def test_lstm_gradcheck(case):
-    check_gradcheck(case)
+    check_rnn(case, gradcheck=True)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @expensive
 @given(case=st.data())
 def test_lstm_fast_equals_readable(dtype, case):
-    check_fast_equals_readable(case.draw(draw_case("LSTM", dtype, LSTM_OPTIONS)))
+    check_rnn(case.draw(draw_rnn_case("LSTM", dtype, LSTM_OPTIONS)))
 
 
 def test_lstm_return_state_is_output_h_c(tf_keras):

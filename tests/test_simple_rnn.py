@@ -1,15 +1,14 @@
-"""SimpleRNN: parity with tf.keras, finite differences, the fast path, Lecture 44, bad input.
+"""SimpleRNN: parity with tf.keras, finite differences, fast == readable and config round
+trips (tests/parity_rnn.py's `check_rnn`), Lecture 44's hand-written loop, stateful calls,
+masks, bad input, and the fast path's batch split across threads (for the three recurrent
+layers).
 
-This module also holds the parity harness shared by test_gru.py and test_lstm.py
-(`draw_case`, `run_keras`, `run_scratch`, `compare`): one config dict drives both engines,
-weights go from scratch into Keras, and both back-propagate the same random cotangents.
-Dropout masks are injected on both sides (Keras caches them in `cell._dropout_mask`), so
-dropout is compared exactly instead of through equal random streams.
+The recurrent cases (`draw_rnn_case`: inputs, initial states, masks, injected dropout masks
+and cotangents from one seed) live in tests/parity_rnn.py, shared with test_gru.py and
+test_lstm.py.
 """
 
 from __future__ import annotations
-
-from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -17,232 +16,14 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from scratch.layers.recurrent import RNN, SimpleRNN, SimpleRNNCell
-from scratch.testing import assert_close, gradcheck
+from scratch.testing import assert_close
+from tests.conftest import expensive
+from tests.parity import compare, run_scratch
+from tests.parity_rnn import RnnCase, check_rnn, draw_rnn_case, rnn_inputs, rnn_layer
 
-from conftest import expensive
-
-LAYER_KEYS = ("return_sequences", "return_state", "go_backwards")
-
-
-# ------------------------------------------------------------------------------ harness
-class Case(NamedTuple):
-    layer: str  # "SimpleRNN", "GRU", "LSTM"
-    config: dict  # constructor arguments shared by both engines
-    N: int
-    T: int
-    D: int
-    use_initial_state: bool
-    use_mask: bool
-    training: bool
-    seed: int
-    dtype: str
-
-
-def n_states(layer: str) -> int:
-    return 2 if layer == "LSTM" else 1
-
-
-def gate_count(layer: str) -> int:
-    return {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}[layer]
-
-
-@st.composite
-def draw_case(draw, layer: str, dtype: str, extra: dict | None = None) -> Case:
-    """A small random configuration (sizes 1–5) with every option of the layer."""
-    config: dict[str, Any] = {
-        "units": draw(st.integers(1, 5)),
-        "use_bias": draw(st.booleans()),
-        "activation": draw(st.sampled_from(["tanh", "tanh", "relu", None])),
-        **{k: draw(st.booleans()) for k in LAYER_KEYS},
-        "dropout": draw(st.sampled_from([0.0, 0.0, 0.4])),
-        "recurrent_dropout": draw(st.sampled_from([0.0, 0.0, 0.3])),
-        "zero_output_for_mask": draw(st.sampled_from([False, False, True])),
-    }
-    for key, strategy in (extra or {}).items():
-        config[key] = draw(strategy)
-    return Case(layer, config, N=draw(st.integers(1, 3)), T=draw(st.integers(1, 5)),
-                D=draw(st.integers(1, 4)), use_initial_state=draw(st.booleans()),
-                use_mask=draw(st.booleans()), training=draw(st.booleans()),
-                seed=draw(st.integers(0, 2**32 - 1)), dtype=dtype)
-
-
-class Data(NamedTuple):
-    x: np.ndarray
-    states: list | None
-    mask: np.ndarray | None
-    dropout: Any  # the input mask(s) or None
-    recurrent_dropout: Any
-    cotangents: list  # one per output
-
-
-def make_data(case: Case, layer) -> Data:
-    """Inputs, weights (written into `layer`), masks and cotangents from the case's seed."""
-    rng = np.random.default_rng(case.seed)
-    dt = case.dtype
-    N, T, D, M = case.N, case.T, case.D, case.config["units"]
-    x = rng.standard_normal((N, T, D)).astype(dt)
-    new = []
-    for w in layer.get_weights():
-        fan_in = w.shape[0] if w.ndim == 2 and w.shape[0] > 2 else M
-        new.append((rng.standard_normal(w.shape) / np.sqrt(max(fan_in, 1))).astype(dt))
-    layer.set_weights(new)
-    states = ([rng.standard_normal((N, M)).astype(dt) for _ in range(n_states(case.layer))]
-              if case.use_initial_state else None)
-    mask = None
-    if case.use_mask:
-        mask = rng.random((N, T)) > 0.35
-        mask[0, 0] = False  # a masked first step: the output before it must be zeros
-    impl1 = case.config.get("recurrent_dropout", 0) > 0 or case.config.get("implementation") == 1
-    count = gate_count(case.layer) if impl1 and case.layer != "SimpleRNN" else None
-
-    def masks(rate, width):
-        if not (case.training and rate > 0):
-            return None
-        one = lambda: ((rng.random((N, width)) >= rate) / (1 - rate)).astype(dt)  # noqa: E731
-        return one() if count is None else [one() for _ in range(count)]
-
-    dropout = masks(case.config.get("dropout", 0), D)
-    recurrent = masks(case.config.get("recurrent_dropout", 0), M)
-    shapes = [(N, T, M) if case.config.get("return_sequences") else (N, M)]
-    if case.config.get("return_state"):
-        shapes += [(N, M)] * n_states(case.layer)
-    cotangents = [rng.standard_normal(s).astype(dt) for s in shapes]
-    return Data(x, states, mask, dropout, recurrent, cotangents)
-
-
-class Result(NamedTuple):
-    outputs: list
-    dx: np.ndarray
-    d_states: list
-    grads: list  # weight gradients in get_weights() order
-
-
-def scratch_layer(case: Case):
-    from scratch import layers as scratch_layers  # noqa: F401  (the package must import)
-    from scratch.layers import recurrent
-    return getattr(recurrent, case.layer)(**case.config, dtype=case.dtype)
-
-
-def run_scratch(case: Case, layer, data: Data, fast: bool = True) -> Result:
-    layer.fast_path = fast
-    layer.cell._dropout_mask = data.dropout
-    layer.cell._recurrent_dropout_mask = data.recurrent_dropout
-    kwargs = {} if data.mask is None else {"mask": data.mask}
-    if data.states is not None:
-        kwargs["initial_state"] = data.states
-    out = layer(data.x, training=case.training, **kwargs)
-    outs = out if isinstance(out, list) else [out]
-    dx = layer.backward(data.cotangents if isinstance(out, list) else data.cotangents[0])
-    grads = [layer.grads[name] for name in layer.weight_names]
-    return Result(outs, dx, list(layer.initial_state_grads), grads)
-
-
-def run_keras(keras, tf, case: Case, weights: list, data: Data) -> Result:
-    """The same call in tf.keras inside a GradientTape with loss = Σ ⟨cotangent, output⟩."""
-    config = dict(case.config)
-    if case.layer != "SimpleRNN":
-        # On CPU Keras' cuDNN attempt always falls back to the generic loop, but with
-        # implementation=1, dropout and no recurrent dropout the attempt itself crashes
-        # (it broadcasts the list of per-gate masks): skip it, the numbers are the same.
-        config["use_cudnn"] = False
-    klayer = getattr(keras.layers, case.layer)(**config, dtype=case.dtype)
-    klayer.build((case.N, case.T, case.D))
-    klayer.set_weights(weights)
-    const = lambda a: None if a is None else (  # noqa: E731
-        [tf.constant(m) for m in a] if isinstance(a, list) else tf.constant(a))
-    klayer.cell._dropout_mask = const(data.dropout)
-    klayer.cell._recurrent_dropout_mask = const(data.recurrent_dropout)
-    x = tf.Variable(data.x)
-    states = [tf.Variable(s) for s in data.states] if data.states is not None else None
-    with tf.GradientTape() as tape:
-        out = klayer(x, initial_state=states, training=case.training,
-                     mask=None if data.mask is None else tf.constant(data.mask))
-        outs = list(out) if isinstance(out, (list, tuple)) else [out]
-        loss = sum(tf.reduce_sum(o * v) for o, v in zip(outs, data.cotangents, strict=True))
-    sources = [x] + (states or []) + list(klayer.trainable_weights)
-    grads = tape.gradient(loss, sources)
-    grads = [np.zeros(s.shape, case.dtype) if g is None else np.asarray(g)
-             for g, s in zip(grads, sources, strict=True)]
-    k = 1 + (len(states) if states else 0)
-    return Result([o.numpy() for o in outs], grads[0], grads[1:k], grads[k:])
-
-
-def compare(actual: Result, ref: Result, dtype: str, msg: str = "") -> None:
-    assert len(actual.outputs) == len(ref.outputs), msg
-    for i, (a, r) in enumerate(zip(actual.outputs, ref.outputs, strict=True)):
-        assert_close(a, r, kind="forward", dtype=dtype, msg=f"output {i}; {msg}")
-    assert_close(actual.dx, ref.dx, kind="input_grad", dtype=dtype, msg=f"dx; {msg}")
-    for i, r in enumerate(ref.d_states):
-        assert_close(actual.d_states[i], r, kind="input_grad", dtype=dtype,
-                     msg=f"initial state {i}; {msg}")
-    for i, (a, r) in enumerate(zip(actual.grads, ref.grads, strict=True)):
-        assert_close(a, r, kind="weight_grad", dtype=dtype, msg=f"weight {i}; {msg}")
-
-
-def check_parity(keras, tf, case: Case) -> None:
-    layer = scratch_layer(case)
-    layer.build((case.N, case.T, case.D))
-    data = make_data(case, layer)
-    ours = run_scratch(case, layer, data)
-    ref = run_keras(keras, tf, case, layer.get_weights(), data)
-    compare(ours, ref, case.dtype, msg=repr(case))
-
-
-def check_fast_equals_readable(case: Case) -> None:
-    layer = scratch_layer(case)
-    layer.build((case.N, case.T, case.D))
-    data = make_data(case, layer)
-    fast = run_scratch(case, layer, data, fast=True)
-    readable = run_scratch(case, layer, data, fast=False)
-    for a, r in zip(fast.outputs + [fast.dx] + fast.d_states + fast.grads,
-                    readable.outputs + [readable.dx] + readable.d_states + readable.grads,
-                    strict=True):
-        assert_close(a, r, kind="fast_vs_readable", dtype=case.dtype, msg=repr(case))
-
-
-def check_gradcheck(case: Case) -> None:
-    """Finite differences (float64) of every output w.r.t. x, weights and initial states."""
-    layer = scratch_layer(case)
-    layer.build((case.N, case.T, case.D))
-    data = make_data(case, layer)
-    names = layer.weight_names
-    point = {"x": data.x, **{n: w for n, w in zip(names, layer.get_weights(), strict=True)}}
-    if data.states is not None:
-        point.update({f"s{k}": s for k, s in enumerate(data.states)})
-    layer.cell._dropout_mask = data.dropout
-    layer.cell._recurrent_dropout_mask = data.recurrent_dropout
-    kwargs = {} if data.mask is None else {"mask": data.mask}
-
-    def call(p):
-        layer.set_weights([p[n] for n in names])
-        layer.cell._dropout_mask = data.dropout
-        layer.cell._recurrent_dropout_mask = data.recurrent_dropout
-        states = [p[f"s{k}"] for k in range(n_states(case.layer))] if data.states else None
-        out = layer(p["x"], training=case.training, initial_state=states, **kwargs)
-        return out if isinstance(out, list) else [out]
-
-    def fn(p):
-        return np.concatenate([o.ravel() for o in call(p)])
-
-    def vjp(v):
-        outs = call(point)
-        pieces, start = [], 0
-        for o in outs:
-            pieces.append(v[start:start + o.size].reshape(o.shape))
-            start += o.size
-        dx = layer.backward(pieces if len(outs) > 1 else pieces[0])
-        out = {"x": dx, **dict(layer.grads)}
-        if data.states is not None:
-            out.update({f"s{k}": g for k, g in enumerate(layer.initial_state_grads)})
-        return out
-
-    gradcheck(fn, point, vjp, seed=case.seed % 1000)
-
-
-# ------------------------------------------------------------------------------ SimpleRNN
-SIMPLE_EDGE = Case("SimpleRNN", {"units": 1, "return_sequences": True, "return_state": True,
-                                 "go_backwards": True}, 1, 1, 1, True, True, False, 1,
-                   "float64")
+SIMPLE_EDGE = RnnCase("SimpleRNN", {"units": 1, "return_sequences": True, "return_state": True,
+                                    "go_backwards": True}, 1, 1, 1, True, True, False, 1,
+                      "float64")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -251,21 +32,21 @@ SIMPLE_EDGE = Case("SimpleRNN", {"units": 1, "return_sequences": True, "return_s
 @example(case=None)
 def test_simple_rnn_parity(tf_keras, tf, dtype, case):
     case = SIMPLE_EDGE._replace(dtype=dtype) if case is None else case.draw(
-        draw_case("SimpleRNN", dtype))
-    check_parity(tf_keras, tf, case)
+        draw_rnn_case("SimpleRNN", dtype))
+    check_rnn(case, keras=tf_keras, tf=tf)
 
 
 @expensive
-@given(case=draw_case("SimpleRNN", "float64"))
+@given(case=draw_rnn_case("SimpleRNN", "float64"))
 def test_simple_rnn_gradcheck(case):
-    check_gradcheck(case)
+    check_rnn(case, gradcheck=True)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @expensive
 @given(case=st.data())
 def test_simple_rnn_fast_equals_readable(dtype, case):
-    check_fast_equals_readable(case.draw(draw_case("SimpleRNN", dtype)))
+    check_rnn(case.draw(draw_rnn_case("SimpleRNN", dtype)))
 
 
 def test_lecture44_hand_written_loop_reproduces_the_model():
@@ -416,19 +197,21 @@ def test_batch_split_across_threads_equals_one_thread(monkeypatch, layer):
     config = {"units": 4, "return_sequences": True, "return_state": True, "go_backwards": True,
               "dropout": 0.3}
     for dtype in ("float64", "float32"):
-        case = Case(layer, config, 7, 4, 3, True, True, True, 21, dtype)
-        lay = scratch_layer(case)
-        lay.build((case.N, case.T, case.D))
-        data = make_data(case, lay)
-        one = run_scratch(case, lay, data)
-        kernels.set_threads(3)
-        try:
-            split = run_scratch(case, lay, data)
-        finally:
-            kernels.set_threads(1)
+        case = RnnCase(layer, config, 7, 4, 3, True, True, True, 21, dtype)
+        lay = rnn_layer(case)
+        lay.fast_path = True
+        data = rnn_inputs(case, lay)
+        runs = []
+        for threads in (1, 3):
+            kernels.set_threads(threads)
+            try:
+                runs.append(run_scratch(lay, data.x, data.cotangents,
+                                        call_kwargs=data.call_kwargs,
+                                        before_call=data.before_call))
+            finally:
+                kernels.set_threads(1)
+        one, split = runs
         assert isinstance(lay._cache.sequence, kernels.SplitCache)
-        for a, r in zip(split.outputs + [split.dx] + split.d_states + split.grads,
-                        one.outputs + [one.dx] + one.d_states + one.grads, strict=True):
-            assert_close(a, r, kind="fast_vs_readable", dtype=dtype)
+        compare(split, one, dtype, kind="fast_vs_readable")
     with pytest.raises(ValueError, match="positive integer"):
         kernels.set_threads(0)
