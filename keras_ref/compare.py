@@ -348,7 +348,7 @@ def _compile(model, kmodel, compile_args, kmodel_given) -> bool:
     """Compile the scratch model (compile_args, else its own settings with a fresh optimizer
     of the same configuration, else the tf.keras model's) and its twin like it; False when
     there is no loss to compile."""
-    from scratch.saving.keras_format import compile_from_config
+    from scratch.saving.compile_settings import compile_from_config
 
     if compile_args is not None:
         model.compile(**compile_args)

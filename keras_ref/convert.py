@@ -26,10 +26,10 @@ def keras():
 
 # One error class, one layer registry, one table of Keras config keys scratch does not model
 # (with the value that means "not used"), one rule for a class' arguments: the file formats'.
-from scratch.saving.keras_format import NEUTRAL as _NEUTRAL  # noqa: E402
-from scratch.saving.keras_format import UnsupportedError  # noqa: E402
-from scratch.saving.keras_format import accepted_args as _accepted_args  # noqa: E402
-from scratch.saving.keras_format import layer_class as _scratch_layer_class  # noqa: E402
+from scratch.saving.registry import NEUTRAL as _NEUTRAL  # noqa: E402
+from scratch.saving.registry import UnsupportedError  # noqa: E402
+from scratch.saving.registry import accepted_args as _accepted_args  # noqa: E402
+from scratch.saving.registry import layer_class as _scratch_layer_class  # noqa: E402
 
 _ANY_VALUE = {"implementation", "unroll", "use_cudnn", "zero_output_for_mask", "module",
               "registered_name", "build_config", "compile_config"}

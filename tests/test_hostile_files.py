@@ -816,7 +816,7 @@ def test_running_out_of_memory_is_reported_not_raised(base, monkeypatch, capsys)
     def no_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(scratch.saving.keras_format, "layer_from_entry", no_memory)
+    monkeypatch.setattr(scratch.saving.deserialize, "layer_from_entry", no_memory)
     path = base["m.keras"]
     _refused(FileFormatError, path, lambda: load_model(path))
     _refused(FileFormatError, base["m.h5"], lambda: load_model(base["m.h5"]))

@@ -8,7 +8,7 @@
 A `.keras` file is a zip archive (what `keras.src.saving.saving_lib` writes)::
 
     metadata.json      {"keras_version": "3.15.1", "date_saved": ...}
-    config.json        the model's Keras config (keras_format.serialize_model) + compile config
+    config.json        the model's Keras config (serialize.serialize_model) + compile config
     model.weights.h5   the weights and optimizer state (weights_h5, layout in its docstring)
 
 Files are written to a temporary file and renamed over the target, so a crash or an error never
@@ -40,17 +40,12 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 
+from .compile_settings import compile_config, compile_from_config
+from .config_values import expect
+from .deserialize import model_from_config
 from .files import MAX_JSON_BYTES, atomic_write, check_regular_file, parse_json, reading
-from .keras_format import (
-    KERAS_FORMAT_VERSION,
-    FileFormatError,
-    UnsupportedError,
-    compile_config,
-    compile_from_config,
-    expect,
-    model_from_config,
-    serialize_model,
-)
+from .registry import KERAS_FORMAT_VERSION, FileFormatError, UnsupportedError
+from .serialize import serialize_model
 from .weights_h5 import (
     build_optimizer_like_keras,
     load_store_into,

@@ -32,7 +32,7 @@ import stat
 import time
 from typing import Any
 
-from .keras_format import FileFormatError
+from .registry import FileFormatError
 
 #: The most bytes of JSON read from a model file (a 1,500-layer model's config is ~3 MB).
 MAX_JSON_BYTES = 16 * 2**20

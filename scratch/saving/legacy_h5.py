@@ -24,16 +24,11 @@ import warnings
 
 import numpy as np
 
+from .compile_settings import compile_config
 from .files import check_regular_file, parse_json, reading
-from .keras_format import (
-    KERAS_FORMAT_VERSION,
-    FileFormatError,
-    compile_config,
-    keras_layers,
-    keras_trainable_weights,
-    serialize_model,
-    weight_paths,
-)
+from .keras_order import keras_layers, keras_trainable_weights, weight_paths
+from .registry import KERAS_FORMAT_VERSION, FileFormatError
+from .serialize import serialize_model
 from .weights_h5 import (
     Plan,
     Restore,

@@ -10,7 +10,7 @@ Layout (what `keras.src.saving.saving_lib` writes, measured with Keras 3.15)::
     optimizer/vars/0, /1, /2...   iteration (int64), learning_rate, slots in Keras' order
 
 A layer is addressed by the snake_case name of its *class*, numbered in Keras' `model.layers`
-order (`keras_format.keras_layers`), never by its own name; inside each group the weights are
+order (`keras_order.keras_layers`), never by its own name; inside each group the weights are
 numbered in `get_weights()` order (params, then state). Every object gets a `vars` group, even
 without weights.
 
@@ -38,15 +38,14 @@ from typing import Any
 import numpy as np
 
 from .files import atomic_write, check_regular_file, reading
-from .keras_format import (
-    FileFormatError,
+from .keras_order import (
     keras_layers,
     keras_trainable_weights,
     layer_children,
     own_weights,
-    unique_keys,
     weight_paths,
 )
+from .registry import FileFormatError, unique_keys
 
 
 def _h5py():
