@@ -1,4 +1,12 @@
-"""Small datasets for the course examples. Nothing is downloaded.
+"""Datasets: Keras' loaders (`keras.datasets`) and small bundled ones for the examples.
+
+Keras' loaders, same files, cache paths (`~/.keras/datasets`, `$KERAS_HOME/datasets`), URLs,
+hashes and return values as tf.keras, so files tf.keras downloaded are read offline:
+`mnist`, `fashion_mnist`, `cifar10`, `cifar100`, `imdb`, `reuters`, `boston_housing`, each with
+`load_data()` (and `get_word_index()` for imdb and reuters). A missing file is downloaded
+through `scratch.utils.get_file`; offline, the error says where to put it.
+
+Bundled (nothing is downloaded):
 
 * `load_moore()`: (year, transistor count) of real microprocessors, 1971–2023 (Lecture 12),
   shipped as `moore.csv` beside this file. Rows: Intel 4004, 8008, 8080, Motorola 6800,
@@ -15,6 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from . import boston_housing, cifar10, cifar100, fashion_mnist, imdb, mnist, reuters
 
 _HERE = Path(__file__).parent
 
@@ -47,3 +57,7 @@ def load_digits_split(test_size: float = 0.25, seed: int = 0, size: int | None =
     n_test = int(round(len(x) * test_size))
     test, train = order[:n_test], order[n_test:]
     return (x[train], y[train]), (x[test], y[test])
+
+
+__all__ = ["mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters", "boston_housing",
+           "load_moore", "load_digits_split"]

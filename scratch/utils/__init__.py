@@ -1,4 +1,4 @@
-"""`scratch.utils`: seeding and small data helpers, as in `keras.utils`."""
+"""`scratch.utils`: seeding, small data helpers and the download cache, as in `keras.utils`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 
 from ..preprocessing.sequence import pad_sequences
 from ..random import set_random_seed
+from .file_utils import get_file
 
 
 def to_categorical(x, num_classes=None):
@@ -22,4 +23,4 @@ def to_categorical(x, num_classes=None):
     return out.reshape(shape + (num_classes,))
 
 
-__all__ = ["set_random_seed", "to_categorical", "pad_sequences"]
+__all__ = ["set_random_seed", "to_categorical", "pad_sequences", "get_file"]
