@@ -215,7 +215,7 @@ def layer_norm_forward_fast(x2: Array, gamma, beta, epsilon: float):
 
     Math:
         x_c = x − μ (rows);  σ² = (x_c·x_c)/D (einsum, no temporary);  x̂ = x_c/√(σ² + ε);
-        y = x̂·γ + β   (in place)
+        y = x·inv + (β − μ·inv),  inv = γ/√(σ² + ε)   (Keras' form, as the readable code)
     """
     d = _f(x2.shape[1], x2.dtype)
     mean = x2.mean(axis=1, keepdims=True)
@@ -223,9 +223,10 @@ def layer_norm_forward_fast(x2: Array, gamma, beta, epsilon: float):
     var = np.einsum("ij,ij->i", xhat, xhat)[:, None] / d
     inv_std = 1.0 / np.sqrt(var + _f(epsilon, x2.dtype))
     xhat *= inv_std
-    y = np.multiply(xhat, gamma) if gamma is not None else xhat.copy()
-    if beta is not None:
-        y += beta
+    inv = inv_std * gamma if gamma is not None else inv_std
+    shift = beta - mean * inv if beta is not None else -mean * inv
+    y = x2 * inv
+    y += shift
     return y, NormCache(xhat, inv_std, gamma, True)
 
 
