@@ -1,4 +1,6 @@
-"""Data augmentation (course Lecture 34): Keras' `ImageDataGenerator` and its `flow`.
+"""Data augmentation (course Lecture 34): Keras' `ImageDataGenerator`, `flow` and
+`flow_from_directory` (Lectures 63–67), and the image file functions (`load_img`,
+`img_to_array`, `array_to_img`, `save_img`, from `image_files.py`).
 
 Augmentation invents new training images from the old ones (shifted, flipped, rotated,
 zoomed) on the fly: `flow(x, y, batch_size)` returns an endless iterator of augmented
@@ -38,6 +40,7 @@ is touched. Without a seed, the draws come from NumPy's global generator, as in 
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 
@@ -45,9 +48,11 @@ import numpy as np
 from scipy import ndimage
 
 from .. import backend
+from .image_files import array_to_img, img_to_array, load_img, save_img
 
-__all__ = ["ImageDataGenerator", "NumpyArrayIterator", "apply_affine_transform",
-           "transform_matrix_offset_center", "flip_axis"]
+__all__ = ["ImageDataGenerator", "NumpyArrayIterator", "DirectoryIterator",
+           "apply_affine_transform", "transform_matrix_offset_center", "flip_axis",
+           "load_img", "img_to_array", "array_to_img", "save_img"]
 
 _FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 
@@ -365,66 +370,48 @@ class ImageDataGenerator:
                                   sample_weight=sample_weight, seed=seed, subset=subset,
                                   ignore_class_split=ignore_class_split)
 
+    def flow_from_directory(self, directory, target_size=(256, 256), color_mode="rgb",
+                            classes=None, class_mode="categorical", batch_size=32, shuffle=True,
+                            seed=None, save_to_dir=None, save_prefix="", save_format="png",
+                            follow_links=False, subset=None, interpolation="nearest",
+                            keep_aspect_ratio=False) -> DirectoryIterator:
+        """An endless iterator of augmented batches read from a folder of class folders.
 
-class NumpyArrayIterator:
-    """Batches of augmented images from arrays: Keras' legacy `NumpyArrayIterator`.
+        `directory/<class>/.../*.png|jpg|jpeg|bmp|ppm|tif|tiff`: one class per sub-folder
+        (sorted names, or `classes`), every image loaded with `load_img(target_size,
+        color_mode, interpolation)`, then augmented and standardized as in `flow`. Batches are
+        (x (batch, H, W, C), y) with y by `class_mode`: "categorical" (one-hot), "binary" or
+        "sparse" (the class index, floatx), "input" (x itself) or None (x alone). With
+        `validation_split` on the generator, `subset="validation"` takes the first
+        `validation_split` of each class's files and `"training"` the rest, as Keras.
+        """
+        if save_to_dir:
+            raise ValueError("scratch's flow_from_directory does not support `save_to_dir`.")
+        return DirectoryIterator(directory, self, target_size=target_size,
+                                 color_mode=color_mode, classes=classes, class_mode=class_mode,
+                                 batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                 follow_links=follow_links, subset=subset,
+                                 interpolation=interpolation,
+                                 keep_aspect_ratio=keep_aspect_ratio)
 
-    Iterating (`next(it)`) walks the data in batches forever, reshuffling at the start of
-    every pass when `shuffle`; the last batch of a pass is smaller when N % batch_size ≠ 0.
-    `len(it)` = ⌈N / batch_size⌉ (the default steps_per_epoch), `it[i]` is batch i of the
-    current order (Keras' Sequence protocol), and `on_epoch_end()` reshuffles.
 
-    Shapes:
-        x (N, H, W, C); y (N, ...) or None; sample_weight (N,) or None.
+class _BatchIterator:
+    """What Keras' legacy `Iterator` does for both iterators: the order and the random stream.
+
+    Iterating (`next(it)`) walks the samples in batches forever, reshuffling at the start of
+    every pass when `shuffle`; the last batch of a pass is smaller when n % batch_size ≠ 0.
+    `len(it)` = ⌈n / batch_size⌉ (the default steps_per_epoch), `it[i]` is batch i of the
+    current order (Keras' Sequence protocol), and `on_epoch_end()` reshuffles. A subclass
+    sets n, batch_size, shuffle, seed and writes `_batch(index_array, rng)`.
     """
 
-    def __init__(self, x, y, image_data_generator: ImageDataGenerator, batch_size=32,
-                 shuffle=False, sample_weight=None, seed=None, subset=None,
-                 ignore_class_split=False):
+    def _start(self, n: int, batch_size, shuffle, seed) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
             raise ValueError(
                 f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
             )
-        self.dtype = image_data_generator.dtype
-        if y is not None and len(x) != len(y):
-            raise ValueError(
-                "`x` (images tensor) and `y` (labels) should have the same length. Found: "
-                f"x.shape = {np.asarray(x).shape}, y.shape = {np.asarray(y).shape}"
-            )
-        if sample_weight is not None and len(x) != len(sample_weight):
-            raise ValueError(
-                "`x` (images tensor) and `sample_weight` should have the same length. Found: "
-                f"x.shape = {np.asarray(x).shape}, sample_weight.shape = "
-                f"{np.asarray(sample_weight).shape}"
-            )
-        if subset is not None:
-            if subset not in ("training", "validation"):
-                raise ValueError(f"Invalid subset name: {subset}; expected \"training\" or "
-                                 "\"validation\".")
-            split = int(len(x) * image_data_generator._validation_split)
-            if y is not None and not ignore_class_split and not np.array_equal(
-                    np.unique(y[:split]), np.unique(y[split:])):
-                raise ValueError(
-                    "Training and validation subsets have different number of classes after "
-                    "the split. If your numpy arrays are sorted by the label, you might want "
-                    "to shuffle them."
-                )
-            part = slice(None, split) if subset == "validation" else slice(split, None)
-            x = x[part]
-            y = None if y is None else y[part]
-            sample_weight = None if sample_weight is None else sample_weight[part]
-        self.x = np.asarray(x, dtype=self.dtype)
-        if self.x.ndim != 4:
-            hint = " (add the channel axis: np.expand_dims(x, -1))" if self.x.ndim == 3 else ""
-            raise ValueError(
-                "Input data in `NumpyArrayIterator` should have rank 4. You passed an array "
-                f"with shape {self.x.shape}{hint}"
-            )
-        self.y = None if y is None else np.asarray(y)
-        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
-        self.image_data_generator = image_data_generator
-        self.n, self.batch_size = len(self.x), int(batch_size)
+        self.n, self.batch_size = n, int(batch_size)
         self.shuffle, self.seed = bool(shuffle), seed
         self.batch_index = 0
         self.total_batches_seen = 0
@@ -478,6 +465,62 @@ class NumpyArrayIterator:
                            rng)
 
     def _batch(self, index_array, rng):
+        raise NotImplementedError
+
+
+class NumpyArrayIterator(_BatchIterator):
+    """Batches of augmented images from arrays: Keras' legacy `NumpyArrayIterator`.
+
+    The batches come in the order of `_BatchIterator` (Keras' `Iterator`).
+
+    Shapes:
+        x (N, H, W, C); y (N, ...) or None; sample_weight (N,) or None.
+    """
+
+    def __init__(self, x, y, image_data_generator: ImageDataGenerator, batch_size=32,
+                 shuffle=False, sample_weight=None, seed=None, subset=None,
+                 ignore_class_split=False):
+        self.dtype = image_data_generator.dtype
+        if y is not None and len(x) != len(y):
+            raise ValueError(
+                "`x` (images tensor) and `y` (labels) should have the same length. Found: "
+                f"x.shape = {np.asarray(x).shape}, y.shape = {np.asarray(y).shape}"
+            )
+        if sample_weight is not None and len(x) != len(sample_weight):
+            raise ValueError(
+                "`x` (images tensor) and `sample_weight` should have the same length. Found: "
+                f"x.shape = {np.asarray(x).shape}, sample_weight.shape = "
+                f"{np.asarray(sample_weight).shape}"
+            )
+        if subset is not None:
+            if subset not in ("training", "validation"):
+                raise ValueError(f"Invalid subset name: {subset}; expected \"training\" or "
+                                 "\"validation\".")
+            split = int(len(x) * image_data_generator._validation_split)
+            if y is not None and not ignore_class_split and not np.array_equal(
+                    np.unique(y[:split]), np.unique(y[split:])):
+                raise ValueError(
+                    "Training and validation subsets have different number of classes after "
+                    "the split. If your numpy arrays are sorted by the label, you might want "
+                    "to shuffle them."
+                )
+            part = slice(None, split) if subset == "validation" else slice(split, None)
+            x = x[part]
+            y = None if y is None else y[part]
+            sample_weight = None if sample_weight is None else sample_weight[part]
+        self.x = np.asarray(x, dtype=self.dtype)
+        if self.x.ndim != 4:
+            hint = " (add the channel axis: np.expand_dims(x, -1))" if self.x.ndim == 3 else ""
+            raise ValueError(
+                "Input data in `NumpyArrayIterator` should have rank 4. You passed an array "
+                f"with shape {self.x.shape}{hint}"
+            )
+        self.y = None if y is None else np.asarray(y)
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
+        self.image_data_generator = image_data_generator
+        self._start(len(self.x), batch_size, shuffle, seed)
+
+    def _batch(self, index_array, rng):
         gen = self.image_data_generator
         batch_x = np.zeros((len(index_array),) + self.x.shape[1:], dtype=self.dtype)
         for i, j in enumerate(index_array):
@@ -492,3 +535,101 @@ class NumpyArrayIterator:
         if self.sample_weight is not None:
             out += (self.sample_weight[index_array],)
         return out
+
+
+_IMAGE_SUFFIXES = ("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff")
+
+
+def _class_files(directory, split, follow_links):
+    """The image files under one class folder, sorted as Keras walks them (folders by path,
+    files by name), relative to the parent; with `split` = (a, b) the fraction [a, b)."""
+    walk = sorted(os.walk(directory, followlinks=follow_links), key=lambda w: w[0])
+    files = [os.path.join(root, f) for root, _, names in walk for f in sorted(names)
+             if f.lower().endswith(_IMAGE_SUFFIXES)]
+    if split:
+        files = files[int(split[0] * len(files)):int(split[1] * len(files))]
+    name = os.path.basename(directory)
+    return [os.path.join(name, os.path.relpath(f, directory)) for f in files]
+
+
+class DirectoryIterator(_BatchIterator):
+    """Batches of augmented images read from class folders: Keras' legacy `DirectoryIterator`.
+
+    Attributes (as Keras): `filenames` (relative to `directory`), `filepaths`, `classes`
+    (int32 class index per file), `class_indices` ({name: index}), `num_classes`, `samples`,
+    `image_shape`. Batches come in the order of `_BatchIterator`; the images are read when
+    their batch is made.
+
+    Shapes:
+        x (batch, target_h, target_w, C) with C = 3 (rgb), 4 (rgba) or 1 (grayscale);
+        y (batch, num_classes) for "categorical", (batch,) for "binary"/"sparse".
+    """
+
+    allowed_class_modes = {"categorical", "binary", "sparse", "input", None}
+
+    def __init__(self, directory, image_data_generator: ImageDataGenerator,
+                 target_size=(256, 256), color_mode="rgb", classes=None,
+                 class_mode="categorical", batch_size=32, shuffle=True, seed=None,
+                 follow_links=False, subset=None, interpolation="nearest",
+                 keep_aspect_ratio=False, dtype=None):
+        if color_mode not in ("rgb", "rgba", "grayscale"):
+            raise ValueError(f"Invalid color mode: {color_mode}; expected \"rgb\", \"rgba\", "
+                             "or \"grayscale\".")
+        if class_mode not in self.allowed_class_modes:
+            raise ValueError(f"Invalid class_mode: {class_mode}; expected one of: "
+                             f"{self.allowed_class_modes}")
+        split = None
+        if subset is not None:
+            fraction = image_data_generator._validation_split
+            if subset not in ("training", "validation"):
+                raise ValueError(f"Invalid subset name: {subset};expected \"training\" or "
+                                 "\"validation\"")
+            split = (0, fraction) if subset == "validation" else (fraction, 1)
+        self.image_data_generator = image_data_generator
+        self.directory, self.subset, self.split = directory, subset, split
+        self.target_size = tuple(target_size)
+        self.color_mode, self.class_mode = color_mode, class_mode
+        self.interpolation, self.keep_aspect_ratio = interpolation, keep_aspect_ratio
+        self.image_shape = self.target_size + ({"rgb": 3, "rgba": 4, "grayscale": 1}[color_mode],)
+        self.dtype = image_data_generator.dtype if dtype is None else \
+            backend.standardize_dtype(dtype)
+        if not classes:
+            classes = [d for d in sorted(os.listdir(directory))
+                       if os.path.isdir(os.path.join(directory, d))]
+        self.num_classes = len(classes)
+        self.class_indices = dict(zip(classes, range(len(classes))))
+        self.filenames, labels = [], []
+        for name in classes:
+            found = _class_files(os.path.join(directory, name), split, follow_links)
+            self.filenames += found
+            labels += [self.class_indices[name]] * len(found)
+        self.samples = len(self.filenames)
+        self.classes = np.array(labels, dtype="int32")
+        print(f"Found {self.samples} images belonging to {self.num_classes} classes.")
+        self.filepaths = [os.path.join(directory, f) for f in self.filenames]
+        self._start(self.samples, batch_size, shuffle, seed)
+
+    @property
+    def labels(self):
+        return self.classes
+
+    def _batch(self, index_array, rng):
+        gen = self.image_data_generator
+        batch_x = np.zeros((len(index_array),) + self.image_shape, dtype=self.dtype)
+        for i, j in enumerate(index_array):
+            img = load_img(self.filepaths[j], color_mode=self.color_mode,
+                           target_size=self.target_size, interpolation=self.interpolation,
+                           keep_aspect_ratio=self.keep_aspect_ratio)
+            x = img_to_array(img)
+            img.close()
+            params = gen.get_random_transform(x.shape, rng=rng)
+            batch_x[i] = gen.standardize(gen.apply_transform(x, params))
+        if self.class_mode == "input":
+            return batch_x, batch_x.copy()
+        if self.class_mode in ("binary", "sparse"):
+            return batch_x, self.classes[index_array].astype(self.dtype)
+        if self.class_mode == "categorical":
+            batch_y = np.zeros((len(batch_x), self.num_classes), dtype=self.dtype)
+            batch_y[np.arange(len(batch_x)), self.classes[index_array]] = 1.0
+            return batch_x, batch_y
+        return batch_x

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..preprocessing.image_files import array_to_img, img_to_array, load_img, save_img
 from ..preprocessing.sequence import pad_sequences
 from ..random import set_random_seed
 from .file_utils import get_file
+from .image_dataset import image_dataset_from_directory
 
 
 def to_categorical(x, num_classes=None):
@@ -23,4 +25,5 @@ def to_categorical(x, num_classes=None):
     return out.reshape(shape + (num_classes,))
 
 
-__all__ = ["set_random_seed", "to_categorical", "pad_sequences", "get_file"]
+__all__ = ["set_random_seed", "to_categorical", "pad_sequences", "get_file",
+           "image_dataset_from_directory", "load_img", "img_to_array", "array_to_img", "save_img"]
