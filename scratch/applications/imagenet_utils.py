@@ -1,0 +1,130 @@
+"""What the ImageNet models share (`keras.applications.imagenet_utils`): input checks,
+`preprocess_input` and `decode_predictions`."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+
+from .. import backend
+from ..utils.file_utils import get_file
+
+CLASS_INDEX = None
+CLASS_INDEX_PATH = ("https://storage.googleapis.com/download.tensorflow.org/data/"
+                    "imagenet_class_index.json")
+_MEANS = {"caffe": (103.939, 116.779, 123.68), "torch": (0.485, 0.456, 0.406)}
+_STDS = {"torch": (0.229, 0.224, 0.225)}
+
+
+def preprocess_input(x, data_format=None, mode="caffe"):
+    """Scale a batch (or one image) of RGB pixels in [0, 255] as a model was trained, as Keras.
+
+    Modes: "caffe" (VGG, ResNet): RGB → BGR, then subtract ImageNet's mean per channel (B, G,
+    R = 103.939, 116.779, 123.68), no scaling; "tf": x/127.5 − 1; "torch": x/255, then
+    (x − mean)/std per channel. A float array is changed in place and returned (as Keras);
+    an integer one is converted to floatx first.
+    """
+    if mode not in {"caffe", "tf", "torch"}:
+        raise ValueError("Expected mode to be one of `caffe`, `tf` or `torch`. "
+                         f"Received: mode={mode}")
+    if data_format not in (None, "channels_last"):
+        raise ValueError("Expected data_format to be `channels_last` (scratch's only layout). "
+                         f"Received: data_format={data_format}")
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x, dtype=backend.floatx())
+    if not issubclass(x.dtype.type, np.floating):
+        x = x.astype(backend.floatx(), copy=False)
+    if mode == "tf":
+        x /= 127.5
+        x -= 1.0
+        return x
+    if mode == "torch":
+        x /= 255.0
+    else:
+        x = x[..., ::-1]
+    for c, mean in enumerate(_MEANS[mode]):
+        x[..., c] -= mean
+        if mode in _STDS:
+            x[..., c] /= _STDS[mode][c]
+    return x
+
+
+def decode_predictions(preds, top=5):
+    """The `top` classes of each row of (N, 1000) ImageNet predictions, as Keras: a list per
+    sample of (class id, class name, score), best first. The class names come from Keras'
+    `imagenet_class_index.json` in `~/.keras/models/` (downloaded when missing)."""
+    global CLASS_INDEX
+    preds = np.asarray(preds)
+    if preds.ndim != 2 or preds.shape[1] != 1000:
+        raise ValueError("`decode_predictions` expects a batch of predictions (i.e. a 2D array "
+                         f"of shape (samples, 1000)). Received array with shape: {preds.shape}")
+    if CLASS_INDEX is None:
+        fpath = get_file("imagenet_class_index.json", CLASS_INDEX_PATH, cache_subdir="models",
+                         file_hash="c2c37ea517e94d9795004a39431a14cb")
+        with open(fpath) as f:
+            CLASS_INDEX = json.load(f)
+    results = []
+    for pred in preds:
+        top_indices = pred.argsort()[-top:][::-1]
+        result = [tuple(CLASS_INDEX[str(i)]) + (pred[i],) for i in top_indices]
+        result.sort(key=lambda r: r[2], reverse=True)
+        results.append(result)
+    return results
+
+
+def obtain_input_shape(input_shape, default_size, min_size, require_flatten, weights=None):
+    """The model's input shape (channels_last), with Keras' checks and defaults."""
+    if weights != "imagenet" and input_shape and len(input_shape) == 3:
+        if input_shape[-1] not in {1, 3}:
+            warnings.warn("This model usually expects 1 or 3 input channels. However, it was "
+                          f"passed an input_shape with {input_shape[-1]} input channels.",
+                          stacklevel=3)
+        default_shape = (default_size, default_size, input_shape[-1])
+    else:
+        default_shape = (default_size, default_size, 3)
+    if weights == "imagenet" and require_flatten:
+        if input_shape is not None and tuple(input_shape) != default_shape:
+            raise ValueError("When setting `include_top=True` and loading `imagenet` weights, "
+                             f"`input_shape` should be {default_shape}.  Received: "
+                             f"input_shape={input_shape}")
+        return default_shape
+    if input_shape:
+        if len(input_shape) != 3:
+            raise ValueError("`input_shape` must be a tuple of three integers.")
+        if input_shape[-1] != 3 and weights == "imagenet":
+            raise ValueError(f"The input must have 3 channels; Received `input_shape="
+                             f"{input_shape}`")
+        if any(s is not None and s < min_size for s in input_shape[:2]):
+            raise ValueError(f"Input size must be at least {min_size}x{min_size}; Received: "
+                             f"input_shape={input_shape}")
+    elif require_flatten:
+        input_shape = default_shape
+    else:
+        input_shape = (None, None, 3)
+    if require_flatten and None in input_shape:
+        raise ValueError("If `include_top` is True, you should specify a static `input_shape`. "
+                         f"Received: input_shape={input_shape}")
+    return tuple(input_shape)
+
+
+def check_weights_argument(weights, include_top, classes):
+    """Keras' checks of `weights` and `classes` for the ImageNet models."""
+    if not (weights in {"imagenet", None} or os.path.exists(os.fspath(weights))):
+        raise ValueError("The `weights` argument should be either `None` (random "
+                         "initialization), 'imagenet' (pre-training on ImageNet), or the path "
+                         f"to the weights file to be loaded.  Received: weights={weights}")
+    if weights == "imagenet" and include_top and classes != 1000:
+        raise ValueError("If using `weights='imagenet'` with `include_top=True`, `classes` "
+                         f"should be 1000.  Received classes={classes}")
+
+
+def validate_activation(classifier_activation, weights):
+    """Pretrained heads take only softmax or no activation, as Keras."""
+    if weights is not None and classifier_activation not in ("softmax", None, "linear"):
+        raise ValueError("Only `None` and `softmax` activations are allowed for the "
+                         "`classifier_activation` argument when using pretrained weights, with "
+                         f"`include_top=True`; Received: classifier_activation="
+                         f"{classifier_activation}")

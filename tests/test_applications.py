@@ -1,0 +1,168 @@
+"""keras.applications (Lectures 63–67): VGG16/VGG19 against tf.keras with the same weights,
+loaded from Keras' own files, and preprocess_input / decode_predictions."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import urllib.error
+
+import h5py
+import numpy as np
+import pytest
+
+import scratch
+from scratch.applications import imagenet_utils
+from scratch.testing import assert_close
+from scratch.utils import file_utils
+
+from conftest import floatx
+
+pytestmark = [pytest.mark.parity, pytest.mark.slow]
+
+
+def _pixels(n=2, size=32, seed=0):
+    return np.random.default_rng(seed).uniform(0, 255, (n, size, size, 3)).astype("float32")
+
+
+@contextlib.contextmanager
+def _dtype_policy(tf_keras, dtype):
+    """tf.keras' layers in `dtype` for the block (the session fixes the policy to float32)."""
+    tf_keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        tf_keras.config.set_dtype_policy("float32")
+
+
+def _input_grads(tf, kmodel, smodel, x, dy):
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = kmodel(xt)
+    theirs = tape.gradient(y, xt, output_gradients=tf.constant(dy)).numpy()
+    smodel.forward(x, training=False)
+    return smodel.backward(dy), theirs
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_vgg16_notop_from_keras_weights_file(tf_keras, tf, tmp_path, dtype):
+    """tf.keras' VGG16(weights=None) saved as .weights.h5 and loaded by path: the same
+    outputs and input gradients within the forward tier."""
+    with floatx(tf_keras, dtype), _dtype_policy(tf_keras, dtype):
+        kmodel = tf_keras.applications.VGG16(weights=None, input_shape=(32, 32, 3),
+                                             include_top=False)
+        path = tmp_path / "vgg16.weights.h5"
+        kmodel.save_weights(path)
+        smodel = scratch.applications.VGG16(weights=str(path), input_shape=(32, 32, 3),
+                                            include_top=False)
+        assert [layer.name for layer in smodel.layers] == [layer.name for layer in kmodel.layers]
+        x = scratch.applications.vgg16.preprocess_input(_pixels().astype(dtype))
+        ours, theirs = smodel.predict(x, verbose=0), kmodel.predict(x, verbose=0)
+        assert ours.shape == theirs.shape == (2, 1, 1, 512) and ours.dtype == np.dtype(dtype)
+        assert_close(ours, theirs, kind="forward", dtype=dtype)
+        dy = np.random.default_rng(1).normal(size=ours.shape).astype(dtype)
+        dx_ours, dx_theirs = _input_grads(tf, kmodel, smodel, x, dy)
+        assert_close(dx_ours, dx_theirs, kind="input_grad", dtype=dtype)
+
+
+def _save_legacy_weights(kmodel, path):
+    """A weights-only legacy Keras 2 .h5 file, the format of Keras' ImageNet files."""
+    from keras.src.legacy.saving import legacy_h5_format
+
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, kmodel)
+
+
+@pytest.mark.parametrize("pooling", ["avg", "max"])
+def test_vgg19_legacy_h5_and_pooling(tf_keras, tmp_path, pooling):
+    kmodel = tf_keras.applications.VGG19(weights=None, input_shape=(48, 40, 3),
+                                         include_top=False, pooling=pooling)
+    _save_legacy_weights(kmodel, tmp_path / "vgg19.h5")
+    smodel = scratch.applications.VGG19(weights=str(tmp_path / "vgg19.h5"),
+                                        input_shape=(48, 40, 3), include_top=False,
+                                        pooling=pooling)
+    x = scratch.applications.vgg19.preprocess_input(_pixels(size=48)[:, :, :40])
+    ours, theirs = smodel.predict(x, verbose=0), kmodel.predict(x, verbose=0)
+    assert ours.shape == theirs.shape == (2, 512)
+    assert_close(ours, theirs, kind="forward", dtype="float32")
+
+
+def _no_network(*args, **kwargs):
+    raise urllib.error.URLError("the tests never use the network")
+
+
+def test_vgg16_imagenet_reads_keras_cache_file(tf_keras, tmp_path, monkeypatch):
+    """weights="imagenet": Keras' file name under KERAS_HOME/models, no download (the file
+    here holds tf.keras' random VGG16 in the ImageNet files' legacy format, so its hash is not
+    Keras' and the check is answered "valid")."""
+    kmodel = tf_keras.applications.VGG16(weights=None, input_shape=(32, 32, 3),
+                                         include_top=False, pooling="avg")
+    (tmp_path / "models").mkdir()
+    _save_legacy_weights(kmodel, tmp_path / "models" /
+                         "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(file_utils, "validate_file", lambda *a, **k: True)
+    monkeypatch.setattr(file_utils.urllib.request, "urlopen", _no_network)
+    smodel = scratch.applications.VGG16(weights="imagenet", input_shape=(32, 32, 3),
+                                        include_top=False, pooling="avg")
+    x = scratch.applications.vgg16.preprocess_input(_pixels(3))
+    assert_close(smodel.predict(x, verbose=0), kmodel.predict(x, verbose=0), kind="forward",
+                 dtype="float32")
+
+
+def test_imagenet_without_file_or_network_says_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(file_utils.urllib.request, "urlopen", _no_network)
+    with pytest.raises(FileNotFoundError, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop"):
+        scratch.applications.VGG16(weights="imagenet", include_top=False,
+                                   input_shape=(32, 32, 3))
+
+
+@pytest.mark.parametrize("mode", ["caffe", "tf", "torch"])
+def test_preprocess_input_equals_keras(tf_keras, mode):
+    from keras.src.applications import imagenet_utils as k_utils
+
+    x = _pixels(3, 8)
+    for batch in (x, x[0], x.astype("uint8")):
+        ours = imagenet_utils.preprocess_input(batch.copy(), mode=mode)
+        theirs = k_utils.preprocess_input(batch.copy(), mode=mode)
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_decode_predictions_equals_keras(tf_keras, tmp_path, monkeypatch):
+    from keras.src.applications import imagenet_utils as k_utils
+    from keras.src.backend import config as k_config
+    from keras.src.utils import file_utils as k_files
+
+    (tmp_path / "models").mkdir()
+    index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
+    (tmp_path / "models" / "imagenet_class_index.json").write_text(json.dumps(index))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(k_config, "_KERAS_DIR", str(tmp_path))
+    for module in (file_utils, k_files):
+        monkeypatch.setattr(module, "validate_file", lambda *a, **k: True)
+    monkeypatch.setattr(file_utils.urllib.request, "urlopen", _no_network)
+    monkeypatch.setattr(k_files, "urlretrieve", _no_network)
+    monkeypatch.setattr(imagenet_utils, "CLASS_INDEX", None)
+    monkeypatch.setattr(k_utils, "CLASS_INDEX", None)
+    preds = np.random.default_rng(2).dirichlet(np.ones(1000), size=3).astype("float32")
+    ours = scratch.applications.vgg16.decode_predictions(preds, top=4)
+    assert ours == tf_keras.applications.vgg16.decode_predictions(preds, top=4)
+    assert ours[0][0][1].startswith("class_") and len(ours[0]) == 4
+    with pytest.raises(ValueError, match=r"\(samples, 1000\)"):
+        scratch.applications.vgg16.decode_predictions(preds[:, :10])
+
+
+def test_vgg16_with_top_and_softmax_head(tf_keras, tmp_path):
+    kmodel = tf_keras.applications.VGG16(weights=None, input_shape=(32, 32, 3), classes=7)
+    kmodel.save_weights(tmp_path / "top.weights.h5")
+    smodel = scratch.applications.VGG16(weights=tmp_path / "top.weights.h5",
+                                        input_shape=(32, 32, 3), classes=7)
+    x = scratch.applications.vgg16.preprocess_input(_pixels(2))
+    ours = smodel.predict(x, verbose=0)
+    assert ours.shape == (2, 7) and smodel.count_params() == kmodel.count_params()
+    assert_close(ours, kmodel.predict(x, verbose=0), kind="forward", dtype="float32")
+    with pytest.raises(ValueError, match="`classes` should be 1000"):
+        scratch.applications.VGG16(weights="imagenet", classes=7)
