@@ -29,22 +29,29 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["load_spam", "parse_args", "plt", "save"]
+__all__ = ["dataset_available", "load_spam", "parse_args", "plt", "save"]
 
 _OUT = Path("out")
 
 
-def parse_args(description: str, epochs: int) -> argparse.Namespace:
+def parse_args(description: str, epochs: int, download: bool = False) -> argparse.Namespace:
     """Parse ``--out`` and ``--epochs`` (course default `epochs`), create the output folder.
 
     Args:
         description: one line shown by ``--help``.
         epochs: the number of epochs the course trains for.
+        download: also take ``--download`` (fetch a missing Keras dataset; see
+            `dataset_available`).
 
     Returns:
-        The namespace with ``out`` (a Path) and ``epochs`` (a positive int).
+        The namespace with ``out`` (a Path), ``epochs`` (a positive int) and, with
+        `download`, ``download`` (a bool).
     """
     parser = argparse.ArgumentParser(description=description)
+    if download:
+        parser.add_argument("--download", action="store_true",
+                            help="download the course's dataset when Keras' cache lacks it "
+                                 "(default: use the bundled digits instead)")
     parser.add_argument("--out", type=Path, default=Path("out"),
                         help="folder for the PNG files (default: out/)")
     parser.add_argument("--epochs", type=int, default=epochs,
@@ -66,6 +73,35 @@ def save(name: str, fig=None) -> Path:
     plt.close(fig)
     print(f"wrote {path}")
     return path
+
+
+# The files each Keras dataset keeps in its cache folder (<KERAS_HOME or ~/.keras>/datasets).
+_DATASET_FILES = {
+    "mnist": ["mnist.npz"],
+    "fashion_mnist": [f"fashion-mnist/{name}" for name in (
+        "train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")],
+}
+
+
+def dataset_available(name: str, download: bool = False) -> bool:
+    """Whether `keras.datasets.<name>.load_data()` can run without surprises.
+
+    True when Keras' cache already holds the dataset's files (tf.keras or scratch put them
+    there), or when `download` asks to fetch them (then load_data downloads them once).
+    Otherwise it prints what the example uses instead and how to get the real data, and
+    returns False: an example never reaches for the network unless told to.
+    """
+    from scratch.utils.file_utils import keras_home
+
+    folder = Path(keras_home()) / "datasets"
+    if download or all((folder / f).is_file() for f in _DATASET_FILES[name]):
+        return True
+    print(f"keras.datasets.{name} is not in Keras' cache ({folder}): using scikit-learn's "
+          "digits upsampled to 28x28 instead. To train on the course's data, run once with "
+          "--download (or with tf.keras: keras.datasets."
+          f"{name}.load_data()), or set KERAS_HOME to a folder that holds it.")
+    return False
 
 
 SPAM_CSV = Path(__file__).resolve().parent / "data" / "spam.csv"

@@ -1,8 +1,10 @@
 """Lecture 24: a dense network (ANN) for image classification, on scratch.
 
-The course notebook with two changes: ``import scratch as keras`` instead of TensorFlow, and
-scikit-learn's 8×8 digits upsampled to 28×28 (`scratch.datasets.load_digits_split(size=28)`,
-nothing to download) in place of MNIST, so the model is the course's, layer for layer.
+The course notebook with ``import scratch as keras`` instead of TensorFlow. The data is the
+course's MNIST (`keras.datasets.mnist.load_data()`) when Keras' cache holds it (tf.keras or
+scratch downloaded it once; ``--download`` fetches it); otherwise, with a message,
+scikit-learn's 8×8 digits upsampled to 28×28 (`scratch.datasets.load_digits_split(size=28)`),
+so the model is the course's, layer for layer, either way.
 
 Math:
     h = relu(x·W₁ + b₁),  h̃ = dropout(h, 0.2) (training only, kept units scaled by 1/0.8),
@@ -14,23 +16,29 @@ Shapes:
 
 Writes ``ann_digits_loss.png``, ``ann_digits_accuracy.png``,
 ``ann_digits_confusion_matrix.png`` and ``ann_digits_misclassified.png`` to ``--out``.
-Run: ``python examples/lecture24_ann_digits.py [--epochs 10] [--out out]``.
+Run: ``python examples/lecture24_ann_digits.py [--epochs 10] [--out out] [--download]``.
 """
 
 import itertools
 
 import numpy as np
-from _common import parse_args, plt, save
+from _common import dataset_available, parse_args, plt, save
 from sklearn.metrics import confusion_matrix
 
 import scratch as keras
 from scratch.datasets import load_digits_split
 
-args = parse_args("Lecture 24: dense network with Dropout on digits", epochs=10)
+args = parse_args("Lecture 24: dense network with Dropout on MNIST (or digits)", epochs=10,
+                  download=True)
 keras.utils.set_random_seed(0)
 
-# Load in the data (already scaled to [0, 1], like x / 255.0 for MNIST)
-(x_train, y_train), (x_test, y_test) = load_digits_split(size=28)
+# Load in the data
+if dataset_available("mnist", args.download):
+    mnist = keras.datasets.mnist
+    (x_train, y_train), (x_test, y_test) = mnist.load_data()
+    x_train, x_test = x_train / 255.0, x_test / 255.0
+else:  # already scaled to [0, 1]
+    (x_train, y_train), (x_test, y_test) = load_digits_split(size=28)
 print("x_train.shape:", x_train.shape)
 
 # Build the model

@@ -1,8 +1,9 @@
 """Lecture 32: a CNN for image classification (the course's Fashion-MNIST notebook), on scratch.
 
-The course notebook with two changes: scratch's imports instead of TensorFlow's, and
-scikit-learn's 8×8 digits upsampled to 28×28 (`scratch.datasets.load_digits_split(size=28)`,
-nothing to download) in place of Fashion-MNIST, so the network is the course's, layer for
+The course notebook with scratch's imports instead of TensorFlow's. The data is the course's
+Fashion-MNIST (`scratch.datasets.fashion_mnist.load_data()`) when Keras' cache holds it
+(``--download`` fetches it); otherwise, with a message, scikit-learn's 8×8 digits upsampled to
+28×28 (`scratch.datasets.load_digits_split(size=28)`). The network is the course's, layer for
 layer: three stride-2 convolutions, Flatten, Dropout, Dense(512), Dropout, softmax.
 
 Math:
@@ -15,13 +16,13 @@ Shapes:
 
 Writes ``cnn_digits_loss.png``, ``cnn_digits_accuracy.png``,
 ``cnn_digits_confusion_matrix.png`` and ``cnn_digits_misclassified.png`` to ``--out``.
-Run: ``python examples/lecture32_cnn_digits.py [--epochs 15] [--out out]``.
+Run: ``python examples/lecture32_cnn_digits.py [--epochs 15] [--out out] [--download]``.
 """
 
 import itertools
 
 import numpy as np
-from _common import parse_args, plt, save
+from _common import dataset_available, parse_args, plt, save
 from sklearn.metrics import confusion_matrix
 
 import scratch
@@ -29,11 +30,17 @@ from scratch.datasets import load_digits_split
 from scratch.layers import Conv2D, Dense, Dropout, Flatten, Input
 from scratch.models import Model
 
-args = parse_args("Lecture 32: CNN with three stride-2 convolutions on digits", epochs=15)
+args = parse_args("Lecture 32: CNN with three stride-2 convolutions on Fashion-MNIST "
+                  "(or digits)", epochs=15, download=True)
 scratch.utils.set_random_seed(0)
 
-# Load in the data (pixels already in [0, 1], like x / 255.0 for Fashion-MNIST)
-(x_train, y_train), (x_test, y_test) = load_digits_split(size=28)
+# Load in the data
+if dataset_available("fashion_mnist", args.download):
+    fashion_mnist = scratch.datasets.fashion_mnist
+    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
+    x_train, x_test = x_train / 255.0, x_test / 255.0
+else:  # pixels already in [0, 1]
+    (x_train, y_train), (x_test, y_test) = load_digits_split(size=28)
 print("x_train.shape:", x_train.shape)
 
 # the data is only 2D: the convolution expects H x W x C

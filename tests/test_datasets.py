@@ -196,6 +196,9 @@ def test_get_file_missing_offline_says_where(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match=r"datasets/mnist\.npz is not in the cache"):
         scratch.datasets.mnist.load_data()
     assert not list((tmp_path / "datasets").iterdir())   # no partial file left
+    (tmp_path / "datasets" / "mnist.npz").write_bytes(b"not Keras' file")
+    with pytest.raises(FileNotFoundError, match="in the cache but its hash does not match"):
+        scratch.datasets.mnist.load_data()
 
 
 def test_get_file_downloads_atomically_and_checks_hash(tmp_path, monkeypatch):

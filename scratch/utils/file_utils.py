@@ -211,8 +211,10 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
         target = os.path.join(datadir, fname)
 
     download = force_download or not os.path.exists(target)
+    where = "is not in the cache"
     if not download and file_hash is not None and not validate_file(target, file_hash,
                                                                     hash_algorithm):
+        where = "is in the cache but its hash does not match (an incomplete or other file)"
         print(f"A local file was found, but it seems to be incomplete or outdated because "
               f"the {hash_algorithm} file hash does not match the original value of "
               f"{file_hash} so we will re-download the data.")
@@ -224,7 +226,7 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
             raise FileNotFoundError(
-                f"{target} is not in the cache and {origin} could not be downloaded "
+                f"{target} {where} and {origin} could not be downloaded "
                 f"({reason}). Put the file at that path (tf.keras keeps the same cache: "
                 "copy it from a machine that has it, or set KERAS_HOME to a folder that "
                 "holds it), or connect to the network.") from e
