@@ -2,9 +2,9 @@
 
 One module per cell family (the step equations and their backward read directly off the
 course's Lectures 41, 45 and 46), plus `rnn.py` for the time loop and backpropagation
-through time shared by all of them. `scratch/_kernels/recurrent.py` holds the fast path
-(fused gates, one GEMM for the input projection of all steps), checked against the readable
-loop by the tests.
+through time shared by all of them. The fast path (gate-major blocks, one GEMM for the input
+projection of all steps, the LSTM step's gate math as one Numba call) starts in
+`scratch/_kernels/recurrent.py`; the tests check it against the readable loop.
 """
 
 from .gru import GRU, GRUCell

@@ -92,13 +92,13 @@ def gru_step_forward(x_t: Array, h_prev: Array, kernel: Array, recurrent_kernel:
     hs = _per_gate(h_prev, dropout.recurrent, 3)
     W_z, W_r, W_h = _split(kernel, 3)
     U_z, U_r, U_h = _split(recurrent_kernel, 3)
-    (b_z, b_r, b_h), (c_z, c_r, c_h) = _biases(bias, reset_after)
-    pre_z = _affine(xs[0], W_z, b_z) + _affine(hs[0], U_z, c_z)
-    pre_r = _affine(xs[1], W_r, b_r) + _affine(hs[1], U_r, c_r)
+    (b_z, b_r, b_h), (b_rec_z, b_rec_r, b_rec_h) = _biases(bias, reset_after)
+    pre_z = _affine(xs[0], W_z, b_z) + _affine(hs[0], U_z, b_rec_z)
+    pre_r = _affine(xs[1], W_r, b_r) + _affine(hs[1], U_r, b_rec_r)
     z = recurrent_activation(pre_z)
     r = recurrent_activation(pre_r)
     if reset_after:
-        u_h = _affine(hs[2], U_h, c_h)
+        u_h = _affine(hs[2], U_h, b_rec_h)
         pre_h = _affine(xs[2], W_h, b_h) + r * u_h
     else:
         u_h = r * hs[2]
@@ -111,30 +111,31 @@ def gru_step_forward(x_t: Array, h_prev: Array, kernel: Array, recurrent_kernel:
 def gru_step_backward(dh: Array, cache: GRUStepCache, kernel: Array, recurrent_kernel: Array,
                       activation, recurrent_activation, reset_after: bool, use_bias: bool):
     """Gradients of one GRU step for dh = dL/dh_t; returns (dx_t, dh_{t−1}, grads)."""
-    c = cache
     W_z, W_r, W_h = _split(kernel, 3)
     U_z, U_r, U_h = _split(recurrent_kernel, 3)
-    dz = dh * (c.h_prev - c.hh)
-    dhh = dh * (1 - c.z)
-    dh_prev = dh * c.z
-    da_h = activation.backward(dhh, c.pre_h, c.hh)
+    xs, hs = cache.xs, cache.hs
+    dz = dh * (cache.h_prev - cache.hh)
+    dhh = dh * (1 - cache.z)
+    dh_prev = dh * cache.z
+    da_h = activation.backward(dhh, cache.pre_h, cache.hh)
     if reset_after:
-        dr = da_h * c.u_h
-        du_h = da_h * c.r  # cotangent of h_{t−1}U_h + b'_h
+        dr = da_h * cache.u_h
+        du_h = da_h * cache.r  # cotangent of h_{t−1}U_h + b'_h
         dh_h = du_h @ U_h.T
-        dU_h = c.hs[2].T @ du_h
+        dU_h = hs[2].T @ du_h
     else:
         d_rh = da_h @ U_h.T  # cotangent of r ⊙ h_{t−1}
-        dr = d_rh * c.hs[2]
-        dh_h = d_rh * c.r
-        dU_h = c.u_h.T @ da_h
-    da_z = recurrent_activation.backward(dz, c.pre_z, c.z)
-    da_r = recurrent_activation.backward(dr, c.pre_r, c.r)
-    dx = _masked_grad([da_z @ W_z.T, da_r @ W_r.T, da_h @ W_h.T], c.dropout.inputs)
-    dh_prev = dh_prev + _masked_grad([da_z @ U_z.T, da_r @ U_r.T, dh_h], c.dropout.recurrent)
+        dr = d_rh * hs[2]
+        dh_h = d_rh * cache.r
+        dU_h = cache.u_h.T @ da_h
+    da_z = recurrent_activation.backward(dz, cache.pre_z, cache.z)
+    da_r = recurrent_activation.backward(dr, cache.pre_r, cache.r)
+    dx = _masked_grad([da_z @ W_z.T, da_r @ W_r.T, da_h @ W_h.T], cache.dropout.inputs)
+    dh_prev = dh_prev + _masked_grad([da_z @ U_z.T, da_r @ U_r.T, dh_h],
+                                     cache.dropout.recurrent)
     grads = {
-        "kernel": np.concatenate([c.xs[0].T @ da_z, c.xs[1].T @ da_r, c.xs[2].T @ da_h], 1),
-        "recurrent_kernel": np.concatenate([c.hs[0].T @ da_z, c.hs[1].T @ da_r, dU_h], 1),
+        "kernel": np.concatenate([xs[0].T @ da_z, xs[1].T @ da_r, xs[2].T @ da_h], 1),
+        "recurrent_kernel": np.concatenate([hs[0].T @ da_z, hs[1].T @ da_r, dU_h], 1),
     }
     if use_bias:
         db_x = np.concatenate([da_z.sum(0), da_r.sum(0), da_h.sum(0)])

@@ -19,6 +19,13 @@ Backward (one step; dh = dL/dh_t, dc = the cotangent of c_t from step t+1):
     dW_k += x_tᵀ dz_k       dU_k += h_{t−1}ᵀ dz_k       db_k += Σ_n dz_k
 
 `unit_forget_bias=True` (the default) initialises b_f to 1 (Jozefowicz et al. 2015).
+
+Code: `lstm_step_forward` / `lstm_step_backward` are one step of the readable loop (the
+matrix products per gate); their elementwise part, the equations above from the
+pre-activations on, is `lstm_gates_forward` / `lstm_gates_backward`. The fast path
+(`scratch/_kernels/recurrent_numpy.py`) runs these same two functions on its gate-major
+arrays, except for the standard cell (σ gates, tanh) without a mask, whose gate equations
+are one Numba call per step (`scratch/_kernels/recurrent_numba.py`).
 """
 
 from __future__ import annotations
@@ -40,12 +47,13 @@ from .rnn import (
     _serialize_init,
 )
 
-__all__ = ["LSTM", "LSTMCell", "LSTMStepCache", "lstm_step_forward", "lstm_step_backward"]
+__all__ = ["LSTM", "LSTMCell", "LSTMGates", "LSTMStepCache", "lstm_gates_forward",
+           "lstm_gates_backward", "lstm_step_forward", "lstm_step_backward"]
 
 
-class LSTMStepCache(NamedTuple):
-    xs: list  # x_t per gate [i, f, c, o] after input dropout, each (N, D)
-    hs: list  # h_{t−1} per gate after recurrent dropout, each (N, M)
+class LSTMGates(NamedTuple):
+    """One step's gate values: what `lstm_gates_forward` computes and its backward reads."""
+
     c_prev: Array  # c_{t−1}
     pre: list  # pre-activations [z_i, z_f, z_c, z_o]
     i: Array
@@ -54,7 +62,46 @@ class LSTMStepCache(NamedTuple):
     o: Array
     c: Array  # c_t
     tc: Array  # act(c_t)
+
+
+class LSTMStepCache(NamedTuple):
+    xs: list  # x_t per gate [i, f, c, o] after input dropout, each (N, D)
+    hs: list  # h_{t−1} per gate after recurrent dropout, each (N, M)
+    gates: LSTMGates
     dropout: CellDropout
+
+
+def lstm_gates_forward(pre: list, c_prev: Array, activation, recurrent_activation):
+    """The gate equations of one step, from its pre-activations; returns (h_t, LSTMGates).
+
+    Shapes: pre [z_i, z_f, z_c, z_o] and c_prev, each (N, M).
+    """
+    i = recurrent_activation(pre[0])
+    f = recurrent_activation(pre[1])
+    g = activation(pre[2])
+    o = recurrent_activation(pre[3])
+    c = f * c_prev + i * g
+    tc = activation(c)
+    h = o * tc
+    return h, LSTMGates(c_prev, pre, i, f, g, o, c, tc)
+
+
+def lstm_gates_backward(dh: Array, dc: Array, gates: LSTMGates, activation,
+                        recurrent_activation):
+    """The gate equations backwards, for dh = dL/dh_t and dc = dL/dc_t (from later steps).
+
+    Returns ([dz_i, dz_f, dz_c, dz_o], dc_{t−1}): the cotangents of the pre-activations and
+    of the previous cell state.
+    """
+    do = dh * gates.tc
+    dc = dc + activation.backward(dh * gates.o, gates.c, gates.tc)
+    di, dg, df = dc * gates.g, dc * gates.i, dc * gates.c_prev
+    dc_prev = dc * gates.f
+    dz = [recurrent_activation.backward(di, gates.pre[0], gates.i),
+          recurrent_activation.backward(df, gates.pre[1], gates.f),
+          activation.backward(dg, gates.pre[2], gates.g),
+          recurrent_activation.backward(do, gates.pre[3], gates.o)]
+    return dz, dc_prev
 
 
 def lstm_step_forward(x_t: Array, h_prev: Array, c_prev: Array, kernel: Array,
@@ -72,17 +119,11 @@ def lstm_step_forward(x_t: Array, h_prev: Array, c_prev: Array, kernel: Array,
     U = np.split(recurrent_kernel, 4, axis=1)
     b = np.split(bias, 4) if bias is not None else [None] * 4
     pre = []
-    for k in range(4):
-        z = xs[k] @ W[k] + hs[k] @ U[k]
-        pre.append(z if b[k] is None else z + b[k])
-    i = recurrent_activation(pre[0])
-    f = recurrent_activation(pre[1])
-    g = activation(pre[2])
-    o = recurrent_activation(pre[3])
-    c = f * c_prev + i * g
-    tc = activation(c)
-    h = o * tc
-    return h, c, LSTMStepCache(xs, hs, c_prev, pre, i, f, g, o, c, tc, dropout)
+    for gate in range(4):
+        z = xs[gate] @ W[gate] + hs[gate] @ U[gate]
+        pre.append(z if b[gate] is None else z + b[gate])
+    h, gates = lstm_gates_forward(pre, c_prev, activation, recurrent_activation)
+    return h, gates.c, LSTMStepCache(xs, hs, gates, dropout)
 
 
 def lstm_step_backward(dh: Array, dc: Array, cache: LSTMStepCache, kernel: Array,
@@ -92,21 +133,16 @@ def lstm_step_backward(dh: Array, dc: Array, cache: LSTMStepCache, kernel: Array
 
     Returns (dx_t, dh_{t−1}, dc_{t−1}, grads).
     """
-    k = cache
     W = np.split(kernel, 4, axis=1)
     U = np.split(recurrent_kernel, 4, axis=1)
-    do = dh * k.tc
-    dc = dc + activation.backward(dh * k.o, k.c, k.tc)
-    di, dg, df = dc * k.g, dc * k.i, dc * k.c_prev
-    dc_prev = dc * k.f
-    dz = [recurrent_activation.backward(di, k.pre[0], k.i),
-          recurrent_activation.backward(df, k.pre[1], k.f),
-          activation.backward(dg, k.pre[2], k.g),
-          recurrent_activation.backward(do, k.pre[3], k.o)]
-    dx = _masked_grad([dz[g] @ W[g].T for g in range(4)], k.dropout.inputs)
-    dh_prev = _masked_grad([dz[g] @ U[g].T for g in range(4)], k.dropout.recurrent)
-    grads = {"kernel": np.concatenate([k.xs[g].T @ dz[g] for g in range(4)], axis=1),
-             "recurrent_kernel": np.concatenate([k.hs[g].T @ dz[g] for g in range(4)], axis=1)}
+    dz, dc_prev = lstm_gates_backward(dh, dc, cache.gates, activation, recurrent_activation)
+    dx = _masked_grad([dz[gate] @ W[gate].T for gate in range(4)], cache.dropout.inputs)
+    dh_prev = _masked_grad([dz[gate] @ U[gate].T for gate in range(4)],
+                           cache.dropout.recurrent)
+    grads = {"kernel": np.concatenate([cache.xs[gate].T @ dz[gate] for gate in range(4)],
+                                      axis=1),
+             "recurrent_kernel": np.concatenate([cache.hs[gate].T @ dz[gate]
+                                                 for gate in range(4)], axis=1)}
     if use_bias:
         grads["bias"] = np.concatenate([d.sum(axis=0) for d in dz])
     return dx, dh_prev, dc_prev, grads

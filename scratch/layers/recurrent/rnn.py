@@ -276,10 +276,10 @@ def rnn_forward(cell: RecurrentCell, x: Array, initial_states: list[Array], *,
     states = list(initial_states)
     prev_output = np.zeros((x.shape[0], cell.output_size), dtype=x.dtype)
     outputs, steps = [], []
-    for k, t in enumerate(order):
+    for step, t in enumerate(order):
         output, new_states, step_cache = cell.step_forward(x[:, t], states, dropout)
         if mask is not None:
-            m = mask[k]
+            m = mask[step]
             fallback = np.zeros_like(output) if zero_output_for_mask else prev_output
             output = np.where(m, output, fallback)
             new_states = [np.where(m, s_new, s)
@@ -312,21 +312,23 @@ def rnn_backward(cell: RecurrentCell, d_outputs: Array | None,
                 for d, s in zip(d_final_states, cache.state_shapes, strict=True)]
     g_out = np.zeros((N, cell.output_size), dtype)
     dx = np.zeros((N, T, D), dtype)
-    grads = {k: np.zeros_like(v) for k, v in cell.params.items()}
+    grads = {name: np.zeros_like(w) for name, w in cell.params.items()}
     order = list(range(T - 1, -1, -1) if cache.go_backwards else range(T))
-    for k in range(T - 1, -1, -1):
-        g = g_out + d_outputs[:, k] if d_outputs is not None else g_out
+    for step in range(T - 1, -1, -1):
+        d_output = g_out + d_outputs[:, step] if d_outputs is not None else g_out
         if cache.time_mask is not None:
-            m = cache.time_mask[k]
-            g_new_out = np.where(m, g, 0)
-            g_out = np.zeros_like(g) if cache.zero_output_for_mask else np.where(m, 0, g)
+            m = cache.time_mask[step]
+            g_new_out = np.where(m, d_output, 0)
+            g_out = np.zeros_like(d_output) if cache.zero_output_for_mask else \
+                np.where(m, 0, d_output)
             g_new_states = [np.where(m, gs, 0) for gs in g_states]
             carried = [np.where(m, 0, gs) for gs in g_states]
         else:
-            g_new_out, g_out = g, np.zeros_like(g)
+            g_new_out, g_out = d_output, np.zeros_like(d_output)
             g_new_states, carried = g_states, None
-        dx_t, d_prev, step_grads = cell.step_backward(g_new_out, g_new_states, cache.steps[k])
-        dx[:, order[k]] = dx_t
+        dx_t, d_prev, step_grads = cell.step_backward(g_new_out, g_new_states,
+                                                      cache.steps[step])
+        dx[:, order[step]] = dx_t
         if carried is not None:
             d_prev = [a + b for a, b in zip(carried, d_prev, strict=True)]
         g_states = d_prev
@@ -655,7 +657,7 @@ class RNN(Layer):
                                                           cache.sequence, need_dx)
         else:
             dx, d_init, grads = rnn_backward(self.cell, d_out, d_states, cache.sequence)
-        self.grads = {k: grads[k] for k in self.params}
+        self.grads = {name: grads[name] for name in self.params}
         self.cell.grads = self.grads
         self.initial_state_grads = d_init
         return [dx, *d_init] if cache.multi_input else dx

@@ -1,0 +1,116 @@
+"""The Numba part of the recurrent fast path: the LSTM step's gate math as one call.
+
+For the standard LSTM cell (sigmoid gates, tanh) without a time mask, the elementwise math of
+a whole step is one Numba call (`lstm_forward_step` / `lstm_backward_step`), so a step costs
+one GEMM plus one call instead of about a dozen NumPy calls (twenty in the backward). On
+small layers (the course's LSTM(15) over 189 words: blocks of 128 × 15) those calls were most
+of the time (docs/PERFORMANCE.md §Recurrent gate math).
+
+The kernels compute the equations of `scratch.layers.recurrent.lstm.lstm_gates_forward` /
+`lstm_gates_backward` (the readable step, which the NumPy part, `recurrent_numpy.py`, runs for
+every other LSTM) with the same operations in the same order and the same float32 activations
+(Eigen's σ and tanh, `_kernels/activations.py`: TensorFlow's bits), so in float32 the results
+are the same bits; in float64 the kernel's exp and tanh are the C library's and NumPy's tanh is
+its own SIMD routine, so they agree to rounding (tests/test_lstm.py checks both).
+
+The arrays are the NumPy part's gate-major ones: the gates in the internal order [i, f, o, g]
+(the three sigmoid gates side by side), time-major states. No fastmath; `NUMBA_DISABLE_JIT=1`
+steps through the kernels in a debugger.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from .activations import logistic_finish_f32, logistic_reduce_f32, tanh_inplace_f32
+
+__all__ = ["lstm_forward_step", "lstm_backward_step"]
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _gate_sigmoid(block, bits, f32):
+    """block ← σ(block) in place: Eigen's float32 σ, or 1/(1 + exp(−z)) in float64."""
+    if f32:
+        logistic_reduce_f32(block, bits)
+        logistic_finish_f32(block, bits.view(np.float32))
+    else:
+        for e in range(block.size):
+            block[e] = 1.0 / (np.exp(block[e] * -1.0) + 1.0)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _gate_tanh(block, f32):
+    """block ← tanh(block) in place: Eigen's float32 tanh, or np.tanh in float64."""
+    if f32:
+        tanh_inplace_f32(block)
+    else:
+        for e in range(block.size):
+            block[e] = np.tanh(block[e])
+
+
+@nb.njit(cache=True, error_model="numpy")
+def lstm_forward_step(A, t, R, C, TC, H, bits, f32):
+    """One step: a = A[:, t] + R;  i, f, o = σ(a[:3]);  g = tanh(a[3]);
+    C[t+1] = f·C[t] + i·g;  TC[t] = tanh(C[t+1]);  H[t+1] = o·TC[t]   (all in place).
+
+    Shapes: A (4, T, N, M) gate-major [i, f, o, g]; R (4, N, M) = H[t] U; C, H (T+1, N, M);
+    TC (T, N, M); bits int32 scratch of N·M.
+    """
+    size = R.shape[1] * R.shape[2]
+    for gate in range(4):
+        a = A[gate, t].reshape(size)
+        r = R[gate].reshape(size)
+        for e in range(size):
+            a[e] += r[e]
+    for gate in range(3):
+        _gate_sigmoid(A[gate, t].reshape(size), bits, f32)
+    _gate_tanh(A[3, t].reshape(size), f32)
+    i, f, o, g = (A[0, t].reshape(size), A[1, t].reshape(size), A[2, t].reshape(size),
+                  A[3, t].reshape(size))
+    c_prev, c = C[t].reshape(size), C[t + 1].reshape(size)
+    tc, h = TC[t].reshape(size), H[t + 1].reshape(size)
+    for e in range(size):
+        c[e] = f[e] * c_prev[e] + i[e] * g[e]
+        tc[e] = c[e]
+    _gate_tanh(tc, f32)
+    for e in range(size):
+        h[e] = o[e] * tc[e]
+
+
+@nb.njit(cache=True, error_model="numpy")
+def lstm_backward_step(A, C, TC, dO, t, g_h, g_c, dA, one):
+    """BPTT through step t, in place: dA[:, t] and the carried cell-state cotangent g_c.
+
+    Math (gates i, f, o, g after activation; tc = tanh(c_t); dh = g_h + dO[t]):
+        do = dh·tc;  dc = (dh·o)·((1 − tc²)) + g_c;  di = dc·g;  dg = dc·i;  df = dc·c_{t−1}
+        g_c ← dc·f;  di, df, do ×= (1 − y)·y;  dg ×= 1 − g²
+
+    Shapes: A, dA (4, T, N, M); C (T+1, N, M); TC (T, N, M); dO (T, N, M) or (0, N, M)
+    when the layer returns only its last output; g_h, g_c (N, M), the cotangents carried
+    into h_t and c_t from step t+1; `one` is 1 in their dtype (a literal 1 would make
+    float32 arithmetic float64).
+    """
+    size = g_h.shape[0] * g_h.shape[1]
+    i, f, o, g = (A[0, t].reshape(size), A[1, t].reshape(size), A[2, t].reshape(size),
+                  A[3, t].reshape(size))
+    di, df, do, dg = (dA[0, t].reshape(size), dA[1, t].reshape(size),
+                      dA[2, t].reshape(size), dA[3, t].reshape(size))
+    tc, c_prev = TC[t].reshape(size), C[t].reshape(size)
+    carried_h, carried_c = g_h.reshape(size), g_c.reshape(size)
+    outputs = dO.shape[0] > 0
+    d_out = dO[t].reshape(size) if outputs else carried_h
+    for e in range(size):
+        dh = d_out[e] + carried_h[e] if outputs else carried_h[e]
+        do[e] = dh * tc[e]
+        dc = dh * o[e]
+        dc = dc * (one - tc[e] * tc[e])
+        dc = dc + carried_c[e]
+        di[e] = dc * g[e]
+        dg[e] = dc * i[e]
+        df[e] = dc * c_prev[e]
+        carried_c[e] = dc * f[e]
+        di[e] = di[e] * ((one - i[e]) * i[e])
+        df[e] = df[e] * ((one - f[e]) * f[e])
+        do[e] = do[e] * ((one - o[e]) * o[e])
+        dg[e] = dg[e] * (one - g[e] * g[e])
