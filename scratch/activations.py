@@ -46,6 +46,10 @@ arrays, as Keras' `convert_to_tensor` does.
 
 The course's BRU (Bionodal Root Unit, Lecture 20) is an extra with no Keras counterpart: see
 `BRU`.
+
+The module is over the project's 500 lines because it holds one class per Keras activation,
+each with its derivative and TensorFlow's numerical details, and Keras' functional API beside
+them, as `keras.activations` is one namespace.
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ Fans (`compute_fans`, Keras' rule):
     rank 1 (a,):     fan_in = fan_out = a
     rank 2 (a, b):   fan_in = a, fan_out = b
     rank ≥ 3 (..., c_in, c_out):  R = Π shape[:-2];  fan_in = c_in·R, fan_out = c_out·R
+
+The module is over the project's 500 lines because it holds one class per Keras initializer,
+each with Keras' config and argument checks, as `keras.initializers` is one namespace.
 """
 
 from __future__ import annotations

@@ -46,6 +46,10 @@ Two implementations with one contract, chosen by `backend.fast_paths` (or the la
 
 Conv1D runs through the same 2-D functions with a height-1 image: (N, L, C) → (N, 1, L, C),
 kernel (k, C/g, F) → (1, k, C/g, F).
+
+The module is over the project's 500 lines because Conv1D and Conv2D share one base class
+and one set of functions for both implementations (readable and im2col/Numba, in chunks)
+and Keras' padding, stride, dilation and group rules.
 """
 
 from __future__ import annotations

@@ -30,6 +30,10 @@ once, instead of zero-filling dx and scattering into it (about 2× faster,
 docs/PERFORMANCE.md). 1-D pooling runs through the
 2-D functions with a height-1 image. Global pooling is a single NumPy reduction, which is
 already the fast path.
+
+The module runs a little over the project's 500 lines: the readable functions, the dispatch
+to the kernels and Keras' eight pooling classes (1-D and 2-D; max and average; local and
+global) share one set of window helpers and two base classes, so they stay together.
 """
 
 from __future__ import annotations

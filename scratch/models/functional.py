@@ -13,6 +13,11 @@ layers used more than once. A `Model` is itself a `Layer`, so models nest.
 What the walk needs at every step (the layer calls in order, which layers learn, which tensors
 need a gradient, whether the graph is a plain stack that runs as a loop) is worked out once
 per graph and set of trainable flags, into a `StepPlan` (step_plan.py).
+
+The module is over the project's 500 lines because `Model` is one class, as Keras' is: the
+graph it is built from, the forward and backward walks and the Keras API around them
+(`get_layer`, the weight lists, `get_config`, saving) are its methods; the training loop
+lives apart (training.py).
 """
 
 from __future__ import annotations

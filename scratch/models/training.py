@@ -10,6 +10,11 @@ One train step (`Model.train_step`; docs/KERAS_NUMERICS.md §Fit loop), in Keras
 `val_*` are computed with the end-of-epoch weights. What a step needs besides the data (the
 layer walk, who learns, the trainable flags, the size of the work) is the model's step plan
 (scratch/models/step_plan.py), made once per compile and graph.
+
+The module is over the project's 500 lines because `TrainingMixin` is Keras' Trainer: compile,
+fit, evaluate, predict, train_on_batch, test_on_batch and the callbacks' hooks share one set
+of batching and logging helpers (the argument checks live in arguments.py, the step's plan
+in step_plan.py).
 """
 
 from __future__ import annotations

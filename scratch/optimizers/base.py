@@ -40,6 +40,11 @@ Optimizer state, in Keras' order (``optimizer.variables``, what ``.keras`` files
 
 where the slots are interleaved per variable as Keras creates them, e.g. Adam:
 ``v0_momentum, v0_velocity, v1_momentum, v1_velocity, ..., [v0_velocity_hat, ...]``.
+
+The module is over the project's 500 lines because it is Keras' BaseOptimizer, one class
+that every optimizer shares: building the slots, clipping, weight decay, schedules, the
+choice of the fused kernel, the state files store and sparse (Embedding) gradients. Each
+optimizer's own update is a short module of its own.
 """
 
 from __future__ import annotations

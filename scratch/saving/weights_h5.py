@@ -23,6 +23,10 @@ count and learning rate validated (`Plan.read`), and only then is anything writt
 (`Plan.apply`). A bad file leaves the model and its optimizer bitwise untouched. Optimizer
 state follows Keras: restored when the optimizer has exactly as many variables as the file,
 skipped with a warning otherwise.
+
+The module is over the project's 500 lines because loading is one all-or-nothing plan:
+the groups the model expects, the optimizer's layout and the check of every dataset are
+parts of that one transaction (`Plan`) and share its types.
 """
 
 from __future__ import annotations

@@ -36,6 +36,10 @@ Graph gradients into the initial states: call the layer on a list, `layer([x, h0
 that list, as Keras does); `backward` then returns `[dx, dh0, ...]`. With numeric
 `initial_state=` keyword arrays, `backward` returns dx and leaves the state gradients in
 `layer.initial_state_grads`.
+
+The module is over the project's 500 lines because `RNN` holds all of Keras' recurrent-layer
+behaviour that every cell shares (initial and stateful states, masks, dropout masks,
+return_sequences / return_state, symbolic calls), next to the readable BPTT driver it runs.
 """
 
 from __future__ import annotations
