@@ -73,6 +73,10 @@ CASES = {
                                ["Found", "final val_accuracy:"]),
     "lecture59_text_cnn.py": (["text_cnn_loss", "text_cnn_accuracy"], ["final val_accuracy:"]),
     "lecture61_recommender.py": (["recommender_loss"], ["test MSE:"]),
+    "lecture63_67_transfer_vgg.py": (
+        ["transfer_vgg_loss", "transfer_vgg_accuracy", "transfer_vgg_logreg_loss"],
+        ["Found 48 images belonging to 2 classes.", "approach 1 (frozen VGG16 + new head)",
+         "approach 2, scikit-learn LogisticRegression:", "features: (48, 512)"]),
     "lecture67_transfer_features.py": (
         ["transfer_pretrain_accuracy", "transfer_logreg_loss", "transfer_logreg_accuracy"],
         ["scikit-learn LogisticRegression:", "scratch logistic regression:"]),
