@@ -246,3 +246,16 @@ def test_get_file_paths_match_keras(tmp_path, tf_keras):
         if kwargs.get("extract"):
             assert (tmp_path / "a" / "datasets").exists()
             assert (Path(ours) / "inner" / "a.txt").read_text() == "hi"
+
+
+def test_extract_skips_members_outside_the_folder(tmp_path):
+    archive = tmp_path / "evil.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ("ok/a.txt", "../escaped.txt", "/abs.txt"):
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"hi"))
+    with pytest.warns(UserWarning, match="Skipping invalid path"):
+        assert file_utils.extract_archive(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "ok" / "a.txt").read_text() == "hi"
+    assert not (tmp_path / "escaped.txt").exists() and not Path("/abs.txt").exists()

@@ -105,7 +105,9 @@ def extract_archive(file_path, path=".", archive_format="auto") -> bool:
                     else:
                         warnings.warn("Skipping invalid path during archive extraction: "
                                       f"'{m.name}'.", stacklevel=2)
-                archive.extractall(path, members=members, filter="data")
+                # filter="data" (Python ≥ 3.11.4) also refuses device files and odd modes
+                data_filter = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                archive.extractall(path, members=members, **data_filter)
             return True
         if kind == "zip":
             if not zipfile.is_zipfile(file_path):
