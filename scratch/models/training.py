@@ -834,7 +834,14 @@ class TrainingMixin:
         return ordered[0] if len(ordered) == 1 else ordered
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Outputs for `x` in inference mode (batch 32 by default), as NumPy arrays."""
+        """Outputs for `x` in inference mode (batch 32 by default), as NumPy arrays.
+
+        `x` may also be a generator or iterator of batches (x or (x, y[, w]) tuples, as
+        `ImageDataGenerator.flow` gives): `steps` of them, or all of a finite one (its
+        `len`), are predicted and concatenated, as in Keras.
+        """
+        if x is not None and not _is_array_data(x):
+            return self._predict_generator(x, steps, verbose)
         batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
         with self._engine_threads(batch_size):
             arguments.verbose(verbose)
@@ -849,6 +856,30 @@ class TrainingMixin:
             outs = [np.concatenate(c) if c else np.zeros((0,) + tuple(
                 d or 0 for d in t.shape[1:]), self.dtype) for c, t in zip(chunks, self.outputs)]
             return outs if len(self.outputs) > 1 else outs[0]
+
+    def _predict_generator(self, data, steps, verbose) -> np.ndarray | list:
+        """`predict` on an iterator of batches: `steps` batches, or `len(data)` of them."""
+        steps = arguments.optional_positive_int("steps", steps)
+        arguments.verbose(verbose)
+        if steps is None:
+            if not hasattr(data, "__len__"):
+                raise ValueError("predict() on a generator needs `steps` (the number of "
+                                 "batches to predict). Received: steps=None")
+            steps = len(data)
+        iterator = iter(data)
+        chunks: list[list] = [[] for _ in self.outputs]
+        for _ in range(steps):
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                break
+            x = batch[0] if isinstance(batch, tuple) else batch
+            outs = self.predict_on_batch(x)
+            for c, out in zip(chunks, outs if len(self.outputs) > 1 else [outs]):
+                c.append(out)
+        outs = [np.concatenate(c) if c else np.zeros((0,) + tuple(
+            d or 0 for d in t.shape[1:]), self.dtype) for c, t in zip(chunks, self.outputs)]
+        return outs if len(self.outputs) > 1 else outs[0]
 
     def predict_on_batch(self, x):
         with self._engine_threads(_rows_in(x)):
