@@ -47,17 +47,21 @@ demo: venv
 test: venv
 	$(PY) -m pytest -q --durations=15 tests
 
-# The numerical tests again on every x86-64 tier below this machine's (NumPy's SIMD
-# dispatch, Numba's target and OpenBLAS' kernels forced down: docs/PORTABILITY.md): every
-# test file but those that check no numbers (files, errors, packaging, docs). CI runs it.
-TIER_SKIP := test_packaging.py test_cli_files.py test_saving_faults.py test_hostile_files.py \
-	test_bad_input.py test_model_errors.py test_docs.py test_examples.py test_demo.py
+# The precision-sensitive tests again on every x86-64 tier below this machine's (NumPy's
+# SIMD dispatch, Numba's target and OpenBLAS' kernels forced down: docs/PORTABILITY.md):
+# every bit-exact claim, every fast == readable pair, parity with tf.keras of every layer,
+# loss, metric, optimizer, initializer and random stream, and the seeded training runs. The
+# files that check files, errors, packaging, docs and tools run once, natively. CI runs it.
+TIER_TESTS := portability activations dense conv_layers convolution pooling normalization \
+	embedding merge simple_rnn gru lstm masking losses metrics optimizers optimizer_kernels \
+	fast_paths initializers random training_parity cnn_training rnn_training gan_floor \
+	recommender_transfer_gan read_only_input
 test-tiers: venv
 	@set -e; tiers="$$($(PY) -c 'from scratch import cpu_tier; print(*cpu_tier.lower_tiers())')"; \
 	test -n "$$tiers" || echo "== no tier below this machine's ($$($(PY) -m scratch.cpu_tier))"; \
 	for tier in $$tiers; do \
-		$(PY) -m scratch.cpu_tier $$tier -- $(PY) -m pytest -q tests \
-			$(foreach f,$(TIER_SKIP),--ignore=tests/$(f)); \
+		$(PY) -m scratch.cpu_tier $$tier -- $(PY) -m pytest -q \
+			$(foreach f,$(TIER_TESTS),tests/test_$(f).py); \
 	done
 
 # The training tests again with every fast path off (SCRATCH_FAST_PATHS=0): the readable
