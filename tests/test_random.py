@@ -338,3 +338,26 @@ def test_seeded_fit_matches_without_copying_weights(tf_keras, family, build):
                      msg=key)
     for a, b in zip(w, kw):
         assert_close(a, b, kind="training", dtype="float32")
+
+
+@cheap
+@given(st.integers(0, 2**31 - 3), st.integers(0, 2**31 - 3), st.integers(0, 2**64 - 1),
+       st.integers(1, 300))
+def test_philox_kernel_equals_the_numpy_rounds(s0, s1, first, n):
+    """The Numba Philox (the fast path) against the readable NumPy rounds, bit for bit, block
+    numbers that wrap the 64-bit half of the counter included."""
+    with np.errstate(over="ignore"):  # block numbers past 2⁶⁴ − 1 wrap, as the counter does
+        numbers = np.uint64(first) + np.arange(n, dtype=np.uint64)
+    fast = philox._blocks((s0, s1), numbers)
+    with scratch.backend.fast_paths(False):
+        readable = philox._blocks((s0, s1), numbers)
+    assert fast.dtype == readable.dtype == np.uint32
+    assert np.array_equal(fast, readable)
+
+
+@cheap
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
+def test_seed_scrambling_kernel_equals_the_numpy_rounds(s0, s1):
+    fast = philox.key_and_counter((s0, s1))
+    with scratch.backend.fast_paths(False):
+        assert philox.key_and_counter((s0, s1)) == fast

@@ -25,3 +25,37 @@ def box_muller(u1, u2, z0, z1, epsilon, minus_two):
         r = np.sqrt(minus_two * math.log(a))
         z0[i] = math.sin(theta) * r
         z1[i] = math.cos(theta) * r
+
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+_M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
+_W0, _W1 = np.uint64(0x9E3779B9), np.uint64(0xBB67AE85)
+_SHIFT = np.uint64(32)
+
+
+@njit(cache=True)
+def philox_blocks(k0, k1, start_low, start_high, numbers, out):
+    """out[i] ← Philox-4x32-10 of the counter (start_high, start_low) + numbers[i], for the
+    key (k0, k1): `scratch.random.philox._blocks` in one pass (its plain twin is the NumPy
+    code there). All arithmetic in uint64 with 32-bit masks, so every wrap is explicit.
+
+    Shapes: numbers (n,) uint64; out (n, 4) uint32; the rest uint64 scalars.
+    """
+    for i in range(numbers.size):
+        low = start_low + numbers[i]  # mod 2⁶⁴
+        high = start_high + np.uint64(1) if low < start_low else start_high
+        c0, c1 = low & _MASK32, low >> _SHIFT
+        c2, c3 = high & _MASK32, high >> _SHIFT
+        a0, a1 = k0, k1
+        for r in range(10):
+            p0 = _M0 * c0
+            p1 = _M1 * c2
+            c0, c1, c2, c3 = ((p1 >> _SHIFT) ^ c1 ^ a0, p1 & _MASK32,
+                              (p0 >> _SHIFT) ^ c3 ^ a1, p0 & _MASK32)
+            if r < 9:
+                a0 = (a0 + _W0) & _MASK32
+                a1 = (a1 + _W1) & _MASK32
+        out[i, 0] = c0
+        out[i, 1] = c1
+        out[i, 2] = c2
+        out[i, 3] = c3

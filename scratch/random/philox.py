@@ -89,15 +89,30 @@ def philox(counter: np.ndarray, key: tuple[int, int]) -> np.ndarray:
 def key_and_counter(seed) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
     """TensorFlow's key and starting counter for a stateless seed pair (s0, s1)."""
     s0, s1 = (int(s) & 0xFFFFFFFFFFFFFFFF for s in seed)
-    words = np.array([[s0 & 0xFFFFFFFF], [s0 >> 32], [s1 & 0xFFFFFFFF], [s1 >> 32]], np.uint32)
-    m = philox(words, SEED_SCRAMBLE_KEY)[:, 0]
+    if backend.fast_paths_enabled():  # the same block through the Numba kernel
+        m = np.empty((1, 4), np.uint32)
+        _kernels.load("random").philox_blocks(
+            np.uint64(SEED_SCRAMBLE_KEY[0]), np.uint64(SEED_SCRAMBLE_KEY[1]), np.uint64(s0),
+            np.uint64(s1), np.zeros(1, np.uint64), m)
+        m = m[0]
+    else:
+        words = np.array([[s0 & 0xFFFFFFFF], [s0 >> 32], [s1 & 0xFFFFFFFF], [s1 >> 32]],
+                         np.uint32)
+        m = philox(words, SEED_SCRAMBLE_KEY)[:, 0]
     return (int(m[0]), int(m[1])), (0, 0, int(m[2]), int(m[3]))
 
 
 def _blocks(seed, block_numbers: np.ndarray) -> np.ndarray:
-    """The Philox outputs for the given block numbers of `seed`'s stream: (n, 4) uint32."""
+    """The Philox outputs for the given block numbers of `seed`'s stream: (n, 4) uint32
+    (the Numba kernel `_kernels.random.philox_blocks` while the fast paths are on)."""
     key, (c0, c1, c2, c3) = key_and_counter(seed)
     start_low, start_high = np.uint64(c1 << 32 | c0), np.uint64(c3 << 32 | c2)
+    if backend.fast_paths_enabled():
+        out = np.empty((block_numbers.size, 4), np.uint32)
+        _kernels.load("random").philox_blocks(
+            np.uint64(key[0]), np.uint64(key[1]), start_low, start_high,
+            np.ascontiguousarray(block_numbers, np.uint64), out)
+        return out
     with np.errstate(over="ignore"):  # the 128-bit counter wraps mod 2¹²⁸
         low = start_low + block_numbers.astype(np.uint64)
         high = start_high + (low < start_low).astype(np.uint64)  # the carry
