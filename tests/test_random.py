@@ -361,3 +361,14 @@ def test_seed_scrambling_kernel_equals_the_numpy_rounds(s0, s1):
     fast = philox.key_and_counter((s0, s1))
     with scratch.backend.fast_paths(False):
         assert philox.key_and_counter((s0, s1)) == fast
+
+
+@cheap
+@given(st.integers(0, 2**31 - 3), st.integers(0, 2**31 - 3),
+       st.lists(st.integers(0, 19), min_size=0, max_size=3))
+def test_float32_uniform_kernel_equals_the_numpy_stream(s0, s1, shape):
+    fast = philox.uniform(tuple(shape), (s0, s1), "float32")
+    with scratch.backend.fast_paths(False):
+        readable = philox.uniform(tuple(shape), (s0, s1), "float32")
+    assert fast.dtype == readable.dtype == np.float32 and fast.shape == readable.shape
+    assert np.array_equal(fast, readable)

@@ -59,3 +59,42 @@ def philox_blocks(k0, k1, start_low, start_high, numbers, out):
         out[i, 1] = c1
         out[i, 2] = c2
         out[i, 3] = c3
+
+
+_SCRAMBLE_K0, _SCRAMBLE_K1 = np.uint64(0x3EC8F720), np.uint64(0x02461E29)
+_TWO_TO_MINUS_23 = np.float32(2.0**-23)
+
+
+@njit(cache=True)
+def _philox_block(k0, k1, c0, c1, c2, c3):
+    """One Philox-4x32-10 block (the words as uint64 holding 32 bits each)."""
+    for r in range(10):
+        p0 = _M0 * c0
+        p1 = _M1 * c2
+        c0, c1, c2, c3 = ((p1 >> _SHIFT) ^ c1 ^ k0, p1 & _MASK32,
+                          (p0 >> _SHIFT) ^ c3 ^ k1, p0 & _MASK32)
+        if r < 9:
+            k0 = (k0 + _W0) & _MASK32
+            k1 = (k1 + _W1) & _MASK32
+    return c0, c1, c2, c3
+
+
+@njit(cache=True)
+def stateless_uniform_f32(s0, s1, out):
+    """out ← `tf.random.stateless_uniform(out.shape, (s0, s1), float32)` in one pass: the
+    seed scrambled into key and counter, then block i of the stream gives out[4i … 4i+3]
+    from the 23 low bits of its words (`scratch.random.philox.uniform` is the plain twin;
+    TensorFlow's float(0x3f800000 | m) − 1 is exactly m·2⁻²³, computed so here)."""
+    m0, m1, m2, m3 = _philox_block(_SCRAMBLE_K0, _SCRAMBLE_K1, s0 & _MASK32, s0 >> _SHIFT,
+                                   s1 & _MASK32, s1 >> _SHIFT)
+    start_high = (m3 << _SHIFT) | m2
+    n = out.size
+    for i in range((n + 3) // 4):
+        low = np.uint64(i)
+        words = _philox_block(m0, m1, low & _MASK32, low >> _SHIFT, start_high & _MASK32,
+                              start_high >> _SHIFT)
+        for j in range(4):
+            k = 4 * i + j
+            if k < n:
+                # float(1.m) − 1 with 23 random mantissa bits m is exactly m·2⁻²³
+                out[k] = np.float32(words[j] & np.uint64(0x7FFFFF)) * _TWO_TO_MINUS_23

@@ -152,7 +152,13 @@ def _values(shape, seed, dtype, from_words) -> np.ndarray:
 
 
 def uniform(shape, seed, dtype="float32") -> np.ndarray:
-    """`tf.random.stateless_uniform(shape, seed, dtype=dtype)`: [0, 1)."""
+    """`tf.random.stateless_uniform(shape, seed, dtype=dtype)`: [0, 1). (float32 while the
+    fast paths are on: one Numba pass, `_kernels.random.stateless_uniform_f32`.)"""
+    if np.dtype(dtype) == np.float32 and backend.fast_paths_enabled():
+        out = np.empty(_size(shape), np.float32)
+        s0, s1 = (int(s) & 0xFFFFFFFFFFFFFFFF for s in seed)
+        _kernels.load("random").stateless_uniform_f32(np.uint64(s0), np.uint64(s1), out)
+        return out.reshape(shape)
     return _values(shape, seed, dtype, _floats)
 
 
