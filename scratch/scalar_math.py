@@ -63,41 +63,43 @@ def _c_function(name: str, dtype: np.dtype):
     return function
 
 
-# The smallest normal number of each dtype: below it a number is subnormal.
-_TINY = {dtype: np.finfo(dtype).tiny for dtype in _C_TYPES}
-# Scalar types and the dtype they compute in (a Python float or int counts as float64).
-_SCALAR_DTYPES = {np.float32: np.dtype(np.float32), np.float64: np.dtype(np.float64),
-                  float: np.dtype(np.float64), int: np.dtype(np.float64)}
+# The smallest normal number of each scalar type: below it a number is subnormal.
+_TINY = {np.float32: np.float32(np.finfo(np.float32).tiny),
+         np.float64: np.float64(np.finfo(np.float64).tiny)}
+# Scalar types and the type they compute in (a Python float or int counts as float64).
+_SCALAR_TYPES = {np.float32: np.float32, np.float64: np.float64, float: np.float64,
+                 int: np.float64}
 
 
 def _flush_to_zero(value: np.floating) -> np.floating:
     """A subnormal number becomes a zero of its sign, as the CPU does in TensorFlow's
     kernels (the FTZ and DAZ modes)."""
-    if value != 0 and abs(value) < _TINY[value.dtype]:
-        return value * value.dtype.type(0)
+    if value != 0 and abs(value) < _TINY[type(value)]:
+        return value * type(value)(0)
     return value
 
 
-def _dtype_of(*values) -> np.dtype:
-    """The dtype of the result: float32 if every argument is a float32, else float64."""
-    dtypes = [_SCALAR_DTYPES.get(type(v)) for v in values]
-    if any(d is None for d in dtypes):  # (`None in dtypes` is True: dtype == None is float64)
+def _type_of(*values) -> type:
+    """The scalar type of the result: float32 if every argument is a float32, else float64."""
+    types = [_SCALAR_TYPES.get(type(v)) for v in values]
+    if None in types:
         raise TypeError(f"scalar_math works on float32 and float64 numbers. Received: "
                         f"{', '.join(type(v).__name__ for v in values)}")
-    return np.dtype(np.float64) if np.dtype(np.float64) in dtypes else np.dtype(np.float32)
+    return np.float64 if np.float64 in types else np.float32
 
 
 def _call(name: str, fallback, *values) -> np.floating:
-    dtype = _dtype_of(*values)
-    args = [_flush_to_zero(dtype.type(v)) for v in values]
+    scalar = _type_of(*values)
+    dtype = np.dtype(scalar)
+    args = [_flush_to_zero(scalar(v)) for v in values]
     function = _c_function(name, dtype)
     if function is None:
         try:
-            result = dtype.type(fallback(*(float(a) for a in args)))
+            result = scalar(fallback(*(float(a) for a in args)))
         except OverflowError:
-            result = dtype.type(math.inf)
+            result = scalar(math.inf)
     else:
-        result = dtype.type(function(*args))
+        result = scalar(function(*args))
     return _flush_to_zero(result)
 
 
