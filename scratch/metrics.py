@@ -188,7 +188,7 @@ class Mean(Metric):
 
     def result(self):
         """total / count in the metric's dtype; 0 when nothing (or only weight 0) was seen."""
-        dt = np.dtype(self.dtype).type
+        dt = _SCALAR_TYPES[self.dtype]
         return dt(0) if self.count == 0 else dt(self.total / self.count)
 
 

@@ -112,6 +112,7 @@ class TrainingMixin:
         self._loss_weights: list[float] = []
         self._metric_ids: list[list] = []
         self._metrics: list[list] | None = None
+        self._logged: list = []  # the trackers and metrics in the logs' order
         self._training_plan: StepPlan | None = None  # every train step's, until compile
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -186,6 +187,7 @@ class TrainingMixin:
                     m.name = f"{names[i]}_{m.name}"
                 out.append(m)
             self._metrics.append(out)
+        self._logged = self._in_logs_order()
 
     @property
     def metrics_names(self) -> list[str]:
@@ -579,6 +581,16 @@ class TrainingMixin:
         for ms in self._metrics or []:
             for m in ms:
                 m.reset_state()
+        self._logged = self._in_logs_order()
+
+    def _in_logs_order(self) -> list:
+        """The loss tracker(s) and the compiled metrics, sorted by name: the order of the
+        logs' keys, as Keras sorts them. Kept in `_logged` where they are made (here and in
+        `_ensure_metrics`), as every train step returns the logs."""
+        tracked = [self._loss_tracker, *self._output_loss_trackers]
+        for ms in self._metrics or []:
+            tracked += ms
+        return sorted(tracked, key=lambda m: m.name)
 
     def _track_loss(self, loss, n: int) -> None:
         self._loss_tracker.update_state(loss, sample_weight=n)
@@ -597,13 +609,7 @@ class TrainingMixin:
 
     def _logs(self) -> dict:
         """Keras' logs: every tracker's and metric's result, keys in sorted order."""
-        logs: dict[str, float] = {"loss": float(self._loss_tracker.result())}
-        for tracker in self._output_loss_trackers:
-            logs[tracker.name] = float(tracker.result())
-        for ms in self._metrics or []:
-            for m in ms:
-                logs[m.name] = float(m.result())
-        return dict(sorted(logs.items()))
+        return {m.name: float(m.result()) for m in self._logged}
 
     # ------------------------------------------------------------------ batches
     @staticmethod
