@@ -34,38 +34,6 @@ _SHIFT = np.uint64(32)
 
 
 @njit(cache=True)
-def philox_blocks(k0, k1, start_low, start_high, numbers, out):
-    """out[i] ← Philox-4x32-10 of the counter (start_high, start_low) + numbers[i], for the
-    key (k0, k1): `scratch.random.philox._blocks` in one pass (its plain twin is the NumPy
-    code there). All arithmetic in uint64 with 32-bit masks, so every wrap is explicit.
-
-    Shapes: numbers (n,) uint64; out (n, 4) uint32; the rest uint64 scalars.
-    """
-    for i in range(numbers.size):
-        low = start_low + numbers[i]  # mod 2⁶⁴
-        high = start_high + np.uint64(1) if low < start_low else start_high
-        c0, c1 = low & _MASK32, low >> _SHIFT
-        c2, c3 = high & _MASK32, high >> _SHIFT
-        a0, a1 = k0, k1
-        for r in range(10):
-            p0 = _M0 * c0
-            p1 = _M1 * c2
-            c0, c1, c2, c3 = ((p1 >> _SHIFT) ^ c1 ^ a0, p1 & _MASK32,
-                              (p0 >> _SHIFT) ^ c3 ^ a1, p0 & _MASK32)
-            if r < 9:
-                a0 = (a0 + _W0) & _MASK32
-                a1 = (a1 + _W1) & _MASK32
-        out[i, 0] = c0
-        out[i, 1] = c1
-        out[i, 2] = c2
-        out[i, 3] = c3
-
-
-_SCRAMBLE_K0, _SCRAMBLE_K1 = np.uint64(0x3EC8F720), np.uint64(0x02461E29)
-_TWO_TO_MINUS_23 = np.float32(2.0**-23)
-
-
-@njit(cache=True)
 def _philox_block(k0, k1, c0, c1, c2, c3):
     """One Philox-4x32-10 block (the words as uint64 holding 32 bits each)."""
     for r in range(10):
@@ -77,6 +45,27 @@ def _philox_block(k0, k1, c0, c1, c2, c3):
             k0 = (k0 + _W0) & _MASK32
             k1 = (k1 + _W1) & _MASK32
     return c0, c1, c2, c3
+
+
+@njit(cache=True)
+def philox_blocks(k0, k1, start_low, start_high, numbers, out):
+    """out[i] ← Philox-4x32-10 of the counter (start_high, start_low) + numbers[i], for the
+    key (k0, k1): `scratch.random.philox._blocks` in one pass (its plain twin is the NumPy
+    code there). All arithmetic in uint64 with 32-bit masks, so every wrap is explicit.
+
+    Shapes: numbers (n,) uint64; out (n, 4) uint32; the rest uint64 scalars.
+    """
+    for i in range(numbers.size):
+        low = start_low + numbers[i]  # mod 2⁶⁴
+        high = start_high + np.uint64(1) if low < start_low else start_high
+        words = _philox_block(k0, k1, low & _MASK32, low >> _SHIFT, high & _MASK32,
+                              high >> _SHIFT)
+        for j in range(4):
+            out[i, j] = words[j]
+
+
+_SCRAMBLE_K0, _SCRAMBLE_K1 = np.uint64(0x3EC8F720), np.uint64(0x02461E29)
+_TWO_TO_MINUS_23 = np.float32(2.0**-23)
 
 
 @njit(cache=True)
