@@ -191,3 +191,29 @@ def test_fit_and_train_on_batch_run_a_subclass_train_step():
     assert logs == {"loss": loss, "steps": 7}
     assert all(np.array_equal(a, b) for a, b in zip(custom.get_weights(),
                                                     built_in.get_weights()))
+
+
+def test_a_custom_layer_without_the_backward_flags_trains():
+    """A layer of the user's written as `backward(self, dy)` (before the need_dx/need_grads
+    keywords) is called with dy alone inside a model, and trains like the built-in layer."""
+
+    class Scale(scratch.layers.Layer):
+        def build(self, input_shape):
+            self.add_weight("scale", (input_shape[-1],), "ones")
+            self.built = True
+
+        def forward(self, x, training=False):
+            self._x = x
+            return x * self.params["scale"]
+
+        def backward(self, dy):
+            self.grads = {"scale": (dy * self._x).sum(axis=0)}
+            return dy * self.params["scale"]
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 3)).astype("float32"), rng.standard_normal((16, 1))
+    model = scratch.Sequential([scratch.Input((3,)), Scale(), scratch.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    before = model.get_weights()[0].copy()
+    model.fit(x, y.astype("float32"), epochs=2, verbose=0)
+    assert not np.array_equal(model.get_weights()[0], before)

@@ -22,6 +22,7 @@ lives apart (training.py).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
@@ -69,10 +70,24 @@ def _topological_nodes(outputs: list[KerasTensor]) -> list[Node]:
 def _layer_backward(layer: Layer, dy, from_logits: bool, need_dx: bool, need_grads: bool):
     """One layer's backward inside a model's: dL/dz through `backward_from_logits` when
     `from_logits`, telling the layer whether anyone needs its dx and its weight gradients
-    (the protocol in scratch/layers/base.py)."""
-    if from_logits:
-        return layer.backward_from_logits(dy, need_dx=need_dx, need_grads=need_grads)
-    return layer.backward(dy, need_dx=need_dx, need_grads=need_grads)
+    (the protocol in scratch/layers/base.py). A layer of the user's written as
+    `backward(self, dy)` gets dy alone and computes both, as the flags allow."""
+    method = "backward_from_logits" if from_logits else "backward"
+    backward = getattr(layer, method)
+    if _takes_flags(type(layer), method):
+        return backward(dy, need_dx=need_dx, need_grads=need_grads)
+    return backward(dy)
+
+
+@functools.cache
+def _takes_flags(layer_class: type, method: str) -> bool:
+    """Whether `layer_class.method` accepts the need_dx/need_grads keywords."""
+    try:
+        parameters = inspect.signature(getattr(layer_class, method)).parameters
+    except (TypeError, ValueError):
+        return True
+    return "need_dx" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
 def _accepts_mask(layer: Layer) -> bool:
