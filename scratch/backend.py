@@ -76,6 +76,23 @@ def use_fast_path(owner=None) -> bool:
     return _FAST_PATHS if own is None else bool(own)
 
 
+def keras_cast(value, dtype) -> np.floating:
+    """`ops.cast(value, dtype)` as TensorFlow does it for a hyper-parameter.
+
+    A Python float becomes a float32 tensor first, then is cast: float64(float32(value)).
+    Python ints convert exactly. NumPy scalars/arrays are cast directly. (The optimizers,
+    the schedules and `random.uniform`'s limits all go through it.)
+    """
+    if isinstance(value, np.generic) and value.dtype == dtype:
+        return value  # already a scalar of that dtype (the usual learning rate)
+    dtype = np.dtype(dtype)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return np.asarray(value).astype(dtype)[()]
+    if isinstance(value, float):
+        return dtype.type(np.float32(value))
+    return dtype.type(value)
+
+
 def floatx() -> str:
     """The default float dtype as a string ("float32" unless changed)."""
     return _FLOATX

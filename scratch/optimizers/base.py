@@ -108,20 +108,8 @@ def square(g: np.ndarray) -> np.ndarray:
     return np.asarray(g * g) if squares is None else squares
 
 
-def _keras_cast(value, dtype) -> np.floating:
-    """`ops.cast(python_value, dtype)` as TensorFlow does it.
-
-    A Python float becomes a float32 tensor first, then is cast: float64(float32(value)).
-    Python ints convert exactly. NumPy scalars/arrays are cast directly.
-    """
-    if isinstance(value, np.generic) and value.dtype == dtype:
-        return value  # already a scalar of that dtype (the usual learning rate)
-    dtype = np.dtype(dtype)
-    if isinstance(value, (np.ndarray, np.generic)):
-        return np.asarray(value).astype(dtype)[()]
-    if isinstance(value, float):
-        return dtype.type(np.float32(value))
-    return dtype.type(value)
+# `ops.cast(python_value, dtype)`: a Python float goes through float32 first.
+_keras_cast = backend.keras_cast
 
 
 def _keras_const(value, dtype) -> np.floating:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import scalar_math
+from .. import backend, scalar_math
 
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay",
            "InverseTimeDecay", "PolynomialDecay", "CosineDecay", "serialize",
@@ -38,13 +38,8 @@ def _initial(value, dtype: np.dtype) -> np.floating:
     return np.asarray(value, dtype=dtype)[()]
 
 
-def _cast(value, dtype: np.dtype) -> np.floating:
-    """`ops.cast(python_value, dtype)`: a Python float goes through float32 first."""
-    if isinstance(value, (np.ndarray, np.generic)):
-        return np.asarray(value).astype(dtype)[()]
-    if isinstance(value, float):
-        return dtype.type(np.float32(value))
-    return dtype.type(value)
+# `ops.cast(python_value, dtype)`: a Python float goes through float32 first.
+_cast = backend.keras_cast
 
 
 def _check_decay_steps(decay_steps) -> None:

@@ -157,19 +157,12 @@ def _dtype(dtype) -> np.dtype:
     return np.dtype(backend.standardize_dtype(dtype))
 
 
-def _through_float32(value, dtype: np.dtype) -> np.floating:
-    """`tf.cast(value, dtype)`: a Python float becomes a float32 tensor first."""
-    if isinstance(value, float):
-        value = np.float32(value)
-    return dtype.type(value)
-
-
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None) -> np.ndarray:
     """U[minval, maxval): u·(maxval − minval) + minval with u from Philox, in `dtype` (Keras
     casts the limits with tf.cast, so in float64 they pass through float32)."""
     dtype = _dtype(dtype)
     u = philox.uniform(shape, draw_seed(seed), dtype)
-    low, high = _through_float32(minval, dtype), _through_float32(maxval, dtype)
+    low, high = backend.keras_cast(minval, dtype), backend.keras_cast(maxval, dtype)
     return u * (high - low) + low
 
 
