@@ -83,21 +83,17 @@ class Adam(Optimizer):
             self._velocity_hats = self.add_optimizer_variables(var_list, "velocity_hat")
 
     def update_step(self, gradient, variable, learning_rate) -> None:
-        dtype = variable.dtype
         i = self._var_index(variable)
         m, v = self._momentums[i], self._velocities[i]
-        lr = _keras_cast(learning_rate, dtype)
-        local_step = dtype.type(self._iterations + 1)
-        beta_1_power = scalar_math.pow(_keras_cast(self.beta_1, dtype), local_step)
-        beta_2_power = scalar_math.pow(_keras_cast(self.beta_2, dtype), local_step)
-        alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        m += (gradient - m) * _keras_const(1 - self.beta_1, dtype)
-        v += (square(gradient) - v) * _keras_const(1 - self.beta_2, dtype)
+        alpha, one_minus_beta_1, one_minus_beta_2, epsilon = self._step_constants(
+            learning_rate, variable.dtype)
+        m += (gradient - m) * one_minus_beta_1
+        v += (square(gradient) - v) * one_minus_beta_2
         if self.amsgrad:
             v_hat = self._velocity_hats[i]
             np.maximum(v_hat, v, out=v_hat)
             v = v_hat
-        variable -= (m * alpha) / (np.sqrt(v) + _keras_const(self.epsilon, dtype))
+        variable -= (m * alpha) / (np.sqrt(v) + epsilon)
 
     # ------------------------------------------------------------------ fast path
     def _fused_update_step(self, gradient, variable, learning_rate) -> bool:
@@ -119,8 +115,9 @@ class Adam(Optimizer):
         return True
 
     def _step_constants(self, learning_rate, dtype) -> tuple:
-        """(α, 1 − β₁, 1 − β₂, ε) in `dtype` for this step, as `update_step` computes them;
-        the same for every variable of a step, so computed once per (step, dtype, rate)."""
+        """(α, 1 − β₁, 1 − β₂, ε) in `dtype` for this step, in Keras' order:
+        α = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ), t = iterations + 1, β^t with the C library's pow.
+        The same for every variable of a step, so computed once per (step, dtype, rate)."""
         key = (self._iterations, dtype, learning_rate, self.beta_1, self.beta_2, self.epsilon)
         if self._constants_key != key:
             lr = _keras_cast(learning_rate, dtype)
