@@ -1,14 +1,38 @@
-"""`scratch.utils`: seeding, small data helpers and the download cache, as in `keras.utils`."""
+"""`scratch.utils`: seeding, small data helpers and the download cache, as in `keras.utils`.
+
+The helpers load on first use (`scratch.utils.load_img` imports the image code then), so that
+the engine's own imports of `scratch.utils.naming` stay cheap.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
-from ..preprocessing.image_files import array_to_img, img_to_array, load_img, save_img
-from ..preprocessing.sequence import pad_sequences
-from ..random import set_random_seed
-from .file_utils import get_file
-from .image_dataset import image_dataset_from_directory
+# name -> the module that defines it
+_LAZY = {
+    "set_random_seed": "scratch.random",
+    "pad_sequences": "scratch.preprocessing.sequence",
+    "get_file": "scratch.utils.file_utils",
+    "image_dataset_from_directory": "scratch.utils.image_dataset",
+    "load_img": "scratch.preprocessing.image_files",
+    "img_to_array": "scratch.preprocessing.image_files",
+    "array_to_img": "scratch.preprocessing.image_files",
+    "save_img": "scratch.preprocessing.image_files",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'scratch.utils' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
 
 
 def to_categorical(x, num_classes=None):
