@@ -31,9 +31,9 @@ import numpy as np
 
 __all__ = ["pow", "cos", "sin", "log"]
 
-_C_TYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
-# The C names of each function per dtype.
-_C_NAMES = {name: {np.dtype(np.float32): name + "f", np.dtype(np.float64): name}
+_C_TYPES = {np.float32: ctypes.c_float, np.float64: ctypes.c_double}
+# The C names of each function per scalar type.
+_C_NAMES = {name: {np.float32: name + "f", np.float64: name}
             for name in ("pow", "cos", "sin", "log")}
 _ARITY = {"pow": 2, "cos": 1, "sin": 1, "log": 1}
 
@@ -51,21 +51,20 @@ def _c_library() -> ctypes.CDLL | None:
 
 
 @cache
-def _c_function(name: str, dtype: np.dtype):
-    """The C function `name` for `dtype` (e.g. powf for float32), or None."""
+def _c_function(name: str, scalar: type):
+    """The C function `name` for the scalar type (e.g. powf for np.float32), or None."""
     library = _c_library()
-    c_name = _C_NAMES[name][dtype]
+    c_name = _C_NAMES[name][scalar]
     if library is None or not hasattr(library, c_name):
         return None
     function = getattr(library, c_name)
-    function.restype = _C_TYPES[dtype]
-    function.argtypes = [_C_TYPES[dtype]] * _ARITY[name]
+    function.restype = _C_TYPES[scalar]
+    function.argtypes = [_C_TYPES[scalar]] * _ARITY[name]
     return function
 
 
 # The smallest normal number of each scalar type: below it a number is subnormal.
-_TINY = {np.float32: np.float32(np.finfo(np.float32).tiny),
-         np.float64: np.float64(np.finfo(np.float64).tiny)}
+_TINY = {np.float32: float(np.finfo(np.float32).tiny), np.float64: float(np.finfo(np.float64).tiny)}
 # Scalar types and the type they compute in (a Python float or int counts as float64).
 _SCALAR_TYPES = {np.float32: np.float32, np.float64: np.float64, float: np.float64,
                  int: np.float64}
@@ -74,25 +73,30 @@ _SCALAR_TYPES = {np.float32: np.float32, np.float64: np.float64, float: np.float
 def _flush_to_zero(value: np.floating) -> np.floating:
     """A subnormal number becomes a zero of its sign, as the CPU does in TensorFlow's
     kernels (the FTZ and DAZ modes)."""
-    if value != 0 and abs(value) < _TINY[type(value)]:
-        return value * type(value)(0)
+    scalar = type(value)
+    as_float = float(value)  # compared as a Python float: a NumPy scalar compare costs more
+    if as_float != 0.0 and abs(as_float) < _TINY[scalar]:
+        return scalar(math.copysign(0.0, as_float))
     return value
 
 
 def _type_of(*values) -> type:
     """The scalar type of the result: float32 if every argument is a float32, else float64."""
-    types = [_SCALAR_TYPES.get(type(v)) for v in values]
-    if None in types:
-        raise TypeError(f"scalar_math works on float32 and float64 numbers. Received: "
-                        f"{', '.join(type(v).__name__ for v in values)}")
-    return np.float64 if np.float64 in types else np.float32
+    result = np.float32
+    for v in values:
+        scalar = _SCALAR_TYPES.get(type(v))
+        if scalar is None:
+            raise TypeError(f"scalar_math works on float32 and float64 numbers. Received: "
+                            f"{', '.join(type(v).__name__ for v in values)}")
+        if scalar is np.float64:
+            result = np.float64
+    return result
 
 
 def _call(name: str, fallback, *values) -> np.floating:
     scalar = _type_of(*values)
-    dtype = np.dtype(scalar)
-    args = [_flush_to_zero(scalar(v)) for v in values]
-    function = _c_function(name, dtype)
+    args = [_flush_to_zero(v if type(v) is scalar else scalar(v)) for v in values]
+    function = _c_function(name, scalar)
     if function is None:
         try:
             result = scalar(fallback(*(float(a) for a in args)))

@@ -68,6 +68,7 @@ class Adam(Optimizer):
         self._velocities: list[np.ndarray] = []
         self._velocity_hats: list[np.ndarray] = []
         self._constants_key: tuple | None = None
+        self._hyper_key: tuple | None = None
 
     def build(self, var_list, var_names=None) -> None:
         if self.built:
@@ -120,16 +121,28 @@ class Adam(Optimizer):
         The same for every variable of a step, so computed once per (step, dtype, rate)."""
         key = (self._iterations, dtype, learning_rate, self.beta_1, self.beta_2, self.epsilon)
         if self._constants_key != key:
+            beta_1, beta_2, one_minus_beta_1, one_minus_beta_2, epsilon = \
+                self._hyper_constants(dtype)
             lr = _keras_cast(learning_rate, dtype)
             local_step = dtype.type(self._iterations + 1)
-            beta_1_power = scalar_math.pow(_keras_cast(self.beta_1, dtype), local_step)
-            beta_2_power = scalar_math.pow(_keras_cast(self.beta_2, dtype), local_step)
+            beta_1_power = scalar_math.pow(beta_1, local_step)
+            beta_2_power = scalar_math.pow(beta_2, local_step)
             alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-            self._constants = (dtype.type(alpha), _keras_const(1 - self.beta_1, dtype),
-                               _keras_const(1 - self.beta_2, dtype),
-                               _keras_const(self.epsilon, dtype))
+            self._constants = (dtype.type(alpha), one_minus_beta_1, one_minus_beta_2, epsilon)
             self._constants_key = key
         return self._constants
+
+    def _hyper_constants(self, dtype) -> tuple:
+        """β₁, β₂ as Keras casts them, and 1 − β₁, 1 − β₂, ε as it mixes them in, in
+        `dtype`: the same at every step until a hyper-parameter changes."""
+        key = (dtype, self.beta_1, self.beta_2, self.epsilon)
+        if self._hyper_key != key:
+            self._hyper = (_keras_cast(self.beta_1, dtype), _keras_cast(self.beta_2, dtype),
+                           _keras_const(1 - self.beta_1, dtype),
+                           _keras_const(1 - self.beta_2, dtype),
+                           _keras_const(self.epsilon, dtype))
+            self._hyper_key = key
+        return self._hyper
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
