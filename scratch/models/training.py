@@ -34,6 +34,7 @@ from .. import random
 from .._threads import engine_threads, refresh_engine_threads
 from ..layers.base import as_list
 from . import arguments
+from .batch_sources import BatchSource
 from .progress import Progbar
 
 if TYPE_CHECKING:
@@ -663,13 +664,18 @@ class TrainingMixin:
             verbose = arguments.verbose(verbose)
             callbacks = callbacks_module.as_callback_list(callbacks)
             validation_split = arguments.validation_split(validation_split)
+            validation_steps = arguments.optional_positive_int("validation_steps",
+                                                               validation_steps)
+            val_source = None  # validation batches from a generator / Sequence
+            if validation_data is not None and not _is_array_data(validation_data):
+                val_source = BatchSource(validation_data, validation_steps, "validation_data")
+                validation_data = None
             validation_data = arguments.data_tuple("validation_data", validation_data)
             validation_freq = arguments.validation_freq(validation_freq)
             validation_batch_size = arguments.optional_positive_int(
                 "validation_batch_size", validation_batch_size) or batch_size
             steps_per_epoch = arguments.optional_positive_int("steps_per_epoch",
                                                               steps_per_epoch)
-            arguments.optional_positive_int("validation_steps", validation_steps)
             shuffle = arguments.shuffle(shuffle)
             class_weight = arguments.class_weight(class_weight)
             if x is None:
@@ -679,7 +685,7 @@ class TrainingMixin:
                     raise ValueError("`validation_split` needs array data: with a generator, "
                                      "pass `validation_data`. "
                                      f"Received: validation_split={validation_split}")
-                val = None if validation_data is None else \
+                val = val_source if validation_data is None else \
                     self._standardize_data(*validation_data, what="x_val")
                 return self._fit_generator(
                     x, epochs, verbose, callbacks, initial_epoch, steps_per_epoch, class_weight,
@@ -687,11 +693,11 @@ class TrainingMixin:
             xs, ys, sws = self._standardize_data(x, y, sample_weight, class_weight)
             self._try_losses(ys, sws, batch_size)
             n = len(xs[0])
-            val = None
+            val = val_source
             if validation_data is not None:
                 val = self._standardize_data(*validation_data, what="x_val")
                 self._try_losses(*val[1:], validation_batch_size)
-            elif validation_split > 0:
+            elif val is None and validation_split > 0:
                 split = int(n * (1.0 - validation_split))
                 if n and split == 0:
                     raise ValueError(f"`validation_split` leaves no training samples: all {n} "
@@ -713,12 +719,15 @@ class TrainingMixin:
                 self._validator(val, validation_freq, validation_batch_size))
 
     def _validator(self, val, validation_freq, batch_size: int):
-        """`validate(epoch)` for `_train_epochs`: the logs of the standardized validation data
-        `val` on the epochs `validation_freq` selects, else None."""
+        """`validate(epoch)` for `_train_epochs`: the logs of the validation data `val` (the
+        standardized arrays, or a `BatchSource`) on the epochs `validation_freq` selects, else
+        None."""
 
         def validate(epoch: int):
             if val is None or not _is_validation_epoch(epoch, validation_freq):
                 return None
+            if isinstance(val, BatchSource):
+                return self._evaluate_source(val)
             return self._evaluate_arrays(*val, batch_size)
 
         return validate
@@ -802,12 +811,25 @@ class TrainingMixin:
 
     # ------------------------------------------------------------------ evaluate / predict
     def _evaluate_arrays(self, xs, ys, sws, batch_size: int) -> dict:
+        return self._evaluate_batches(
+            (self._take(xs, idx), self._take(ys, idx), self._take(sws, idx))
+            for idx in self._batches(len(xs[0]), batch_size, False))
+
+    def _evaluate_source(self, source: BatchSource) -> dict:
+        """The logs of one pass over a generator or Sequence of (x, y[, w]) batches, each
+        checked like array data (batch_sources.py says which batches a pass reads)."""
+        return self._evaluate_batches(
+            self._standardize_data(*arguments.data_tuple(f"each batch of {source.what}", b))
+            for b in source.batches())
+
+    def _evaluate_batches(self, batches: Iterable) -> dict:
+        """Loss and metrics in inference mode over standardized (xs, ys, sws) batches, the
+        loss weighted by batch size (the mean over all samples)."""
         self._reset_metrics()
-        n = len(xs[0])
-        plan = self._plan_for_current_flags()
-        for idx in self._batches(n, batch_size, False):
+        plan = None
+        for bx, by, bsw in batches:
             refresh_engine_threads()
-            bx, by, bsw = self._take(xs, idx), self._take(ys, idx), self._take(sws, idx)
+            plan = plan or self._plan_for_current_flags()  # after the first batch built it
             y_preds = self._forward_list(plan, bx, training=False)
             loss, _, _ = self._compute_loss(by, y_preds, bsw, training=False)
             self._track_loss(loss, len(bx[0]))
@@ -816,13 +838,27 @@ class TrainingMixin:
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
-        """Loss (and metrics) over the data in inference mode, batch by batch."""
+        """Loss (and metrics) over the data in inference mode, batch by batch.
+
+        `x` may also be a generator, iterator or Sequence of (x, y[, sample_weight]) batches
+        (an `ImageDataGenerator` iterator): `steps` of them, or all of them (batch_sources.py).
+        """
         batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
         with self._engine_threads(batch_size):
             self._require_compiled()
             verbose = arguments.verbose(verbose)
-            xs, ys, sws = self._standardize_data(x, y, sample_weight)
-            logs = self._evaluate_arrays(xs, ys, sws, batch_size)
+            if x is not None and not _is_array_data(x):  # a generator or Sequence of batches
+                steps = arguments.optional_positive_int("steps", steps)
+                if y is not None or sample_weight is not None:
+                    raise ValueError("evaluate() on a generator or Sequence takes the targets "
+                                     "(and weights) from its batches, not from `y` or "
+                                     "`sample_weight`. Received: "
+                                     f"y={arguments.shown(y)}, "
+                                     f"sample_weight={arguments.shown(sample_weight)}")
+                logs = self._evaluate_source(BatchSource(x, steps, "x"))
+            else:
+                xs, ys, sws = self._standardize_data(x, y, sample_weight)
+                logs = self._evaluate_arrays(xs, ys, sws, batch_size)
             if verbose:
                 print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
             return self._format_results(logs, return_dict)
