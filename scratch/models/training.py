@@ -829,7 +829,8 @@ class TrainingMixin:
         plan = None
         for bx, by, bsw in batches:
             refresh_engine_threads()
-            plan = plan or self._plan_for_current_flags()  # after the first batch built it
+            if plan is None:  # after the first batch (which builds an unbuilt model)
+                plan = self._plan_for_current_flags()
             y_preds = self._forward_list(plan, bx, training=False)
             loss, _, _ = self._compute_loss(by, y_preds, bsw, training=False)
             self._track_loss(loss, len(bx[0]))
