@@ -54,7 +54,7 @@ from scipy import ndimage
 from .. import backend
 from .image_files import array_to_img, img_to_array, load_img, save_img
 
-__all__ = ["ImageDataGenerator", "NumpyArrayIterator", "DirectoryIterator",
+__all__ = ["ImageDataGenerator", "NumpyArrayIterator", "DirectoryIterator", "FileBatchIterator",
            "apply_affine_transform", "transform_matrix_offset_center", "flip_axis",
            "load_img", "img_to_array", "array_to_img", "save_img"]
 
@@ -398,6 +398,47 @@ class ImageDataGenerator:
                                  interpolation=interpolation,
                                  keep_aspect_ratio=keep_aspect_ratio)
 
+    def flow_from_dataframe(self, dataframe, directory=None, x_col="filename", y_col="class",
+                            weight_col=None, target_size=(256, 256), color_mode="rgb",
+                            classes=None, class_mode="categorical", batch_size=32,
+                            shuffle=True, seed=None, save_to_dir=None, save_prefix="",
+                            save_format="png", subset=None, interpolation="nearest",
+                            validate_filenames=True, **kwargs):
+        """An endless iterator of augmented batches of the image files a DataFrame lists.
+
+        `dataframe[x_col]` holds file names (joined to `directory` when given), `y_col` the
+        targets as `class_mode` reads them ("categorical": a class name or a list of them,
+        "binary"/"sparse": a class name, "raw": any values (a list of columns too),
+        "multi_output": a list of columns, "input" or None: no targets); `weight_col` a
+        per-image sample weight. Images and batches as `flow_from_directory`; the rules
+        (checks, filtering, the split): `image_dataframe.DataFrameIterator`. The DataFrame is
+        the user's pandas DataFrame: scratch reads its columns and never imports pandas.
+        """
+        from .image_dataframe import DataFrameIterator
+
+        for key, what in (("has_ext", "filenames in the dataframe have to match the exact "
+                                      "filenames on disk"),
+                          ("sort", "batches come in the order of the filenames when "
+                                   "`shuffle` is False"),
+                          ("drop_duplicates", "drop duplicates with the DataFrame's "
+                                              "drop_duplicates method")):
+            if key in kwargs:
+                warnings.warn(f"{key} is deprecated: {what}.", DeprecationWarning,
+                              stacklevel=2)
+        if class_mode == "other":
+            warnings.warn('`class_mode="other"` is deprecated, please use `class_mode="raw"`.',
+                          DeprecationWarning, stacklevel=2)
+            class_mode = "raw"
+        if save_to_dir:
+            raise ValueError("scratch's flow_from_dataframe does not support `save_to_dir`.")
+        return DataFrameIterator(dataframe, directory, self, x_col=x_col, y_col=y_col,
+                                 weight_col=weight_col, target_size=target_size,
+                                 color_mode=color_mode, classes=classes,
+                                 class_mode=class_mode, batch_size=batch_size,
+                                 shuffle=shuffle, seed=seed, subset=subset,
+                                 interpolation=interpolation,
+                                 validate_filenames=validate_filenames)
+
 
 class _BatchIterator:
     """What Keras' legacy `Iterator` does for both iterators: the order and the random stream.
@@ -556,32 +597,28 @@ def _class_files(directory, split, follow_links):
     return [os.path.join(name, os.path.relpath(f, directory)) for f in files]
 
 
-class DirectoryIterator(_BatchIterator):
-    """Batches of augmented images read from class folders: Keras' legacy `DirectoryIterator`.
+class FileBatchIterator(_BatchIterator):
+    """What Keras' `BatchFromFilesMixin` does for the iterators that read image files
+    (`DirectoryIterator`, `DataFrameIterator`): the image settings, the subset's fraction,
+    and a batch made of the files `filepaths[j]` and the targets of `class_mode`.
 
-    Attributes (as Keras): `filenames` (relative to `directory`), `filepaths`, `classes`
-    (int32 class index per file), `class_indices` ({name: index}), `num_classes`, `samples`,
-    `image_shape`. Batches come in the order of `_BatchIterator`; the images are read when
-    their batch is made.
+    A subclass sets `filepaths`, `classes` (a class index, or a list of them, per file),
+    `class_indices`, `class_mode`, `sample_weight` and `labels`.
 
     Shapes:
         x (batch, target_h, target_w, C) with C = 3 (rgb), 4 (rgba) or 1 (grayscale);
-        y (batch, num_classes) for "categorical", (batch,) for "binary"/"sparse".
+        y (batch, num_classes) for "categorical" (several ones for a list of classes),
+        (batch,) for "binary"/"sparse", x itself for "input", labels[index] for "raw",
+        a list of them for "multi_output"; no y for None.
     """
 
-    allowed_class_modes = {"categorical", "binary", "sparse", "input", None}
+    sample_weight = None
 
-    def __init__(self, directory, image_data_generator: ImageDataGenerator,
-                 target_size=(256, 256), color_mode="rgb", classes=None,
-                 class_mode="categorical", batch_size=32, shuffle=True, seed=None,
-                 follow_links=False, subset=None, interpolation="nearest",
-                 keep_aspect_ratio=False, dtype=None):
+    def _set_processing(self, image_data_generator, target_size, color_mode, subset,
+                        interpolation, keep_aspect_ratio, dtype) -> None:
         if color_mode not in ("rgb", "rgba", "grayscale"):
             raise ValueError(f"Invalid color mode: {color_mode}; expected \"rgb\", \"rgba\", "
                              "or \"grayscale\".")
-        if class_mode not in self.allowed_class_modes:
-            raise ValueError(f"Invalid class_mode: {class_mode}; expected one of: "
-                             f"{self.allowed_class_modes}")
         split = None
         if subset is not None:
             fraction = image_data_generator._validation_split
@@ -590,32 +627,13 @@ class DirectoryIterator(_BatchIterator):
                                  "\"validation\"")
             split = (0, fraction) if subset == "validation" else (fraction, 1)
         self.image_data_generator = image_data_generator
-        self.directory, self.subset, self.split = directory, subset, split
+        self.subset, self.split = subset, split
         self.target_size = tuple(target_size)
-        self.color_mode, self.class_mode = color_mode, class_mode
+        self.color_mode = color_mode
         self.interpolation, self.keep_aspect_ratio = interpolation, keep_aspect_ratio
         self.image_shape = self.target_size + ({"rgb": 3, "rgba": 4, "grayscale": 1}[color_mode],)
         self.dtype = image_data_generator.dtype if dtype is None else \
             backend.standardize_dtype(dtype)
-        if not classes:
-            classes = [d for d in sorted(os.listdir(directory))
-                       if os.path.isdir(os.path.join(directory, d))]
-        self.num_classes = len(classes)
-        self.class_indices = dict(zip(classes, range(len(classes))))
-        self.filenames, labels = [], []
-        for name in classes:
-            found = _class_files(os.path.join(directory, name), split, follow_links)
-            self.filenames += found
-            labels += [self.class_indices[name]] * len(found)
-        self.samples = len(self.filenames)
-        self.classes = np.array(labels, dtype="int32")
-        print(f"Found {self.samples} images belonging to {self.num_classes} classes.")
-        self.filepaths = [os.path.join(directory, f) for f in self.filenames]
-        self._start(self.samples, batch_size, shuffle, seed)
-
-    @property
-    def labels(self):
-        return self.classes
 
     def _batch(self, index_array, rng):
         gen = self.image_data_generator
@@ -628,12 +646,64 @@ class DirectoryIterator(_BatchIterator):
             img.close()
             params = gen.get_random_transform(x.shape, rng=rng)
             batch_x[i] = gen.standardize(gen.apply_transform(x, params))
-        if self.class_mode == "input":
-            return batch_x, batch_x.copy()
-        if self.class_mode in ("binary", "sparse"):
-            return batch_x, self.classes[index_array].astype(self.dtype)
-        if self.class_mode == "categorical":
-            batch_y = np.zeros((len(batch_x), self.num_classes), dtype=self.dtype)
-            batch_y[np.arange(len(batch_x)), self.classes[index_array]] = 1.0
+        mode = self.class_mode
+        if mode is None:
+            return batch_x
+        if mode == "input":
+            batch_y = batch_x.copy()
+        elif mode in ("binary", "sparse"):
+            batch_y = np.array([self.classes[j] for j in index_array], dtype=self.dtype)
+        elif mode == "categorical":
+            batch_y = np.zeros((len(batch_x), len(self.class_indices)), dtype=self.dtype)
+            for i, j in enumerate(index_array):
+                batch_y[i, self.classes[j]] = 1.0
+        elif mode == "multi_output":
+            batch_y = [target[index_array] for target in self.labels]
+        else:  # "raw"
+            batch_y = self.labels[index_array]
+        if self.sample_weight is None:
             return batch_x, batch_y
-        return batch_x
+        return batch_x, batch_y, self.sample_weight[index_array]
+
+
+class DirectoryIterator(FileBatchIterator):
+    """Batches of augmented images read from class folders: Keras' legacy `DirectoryIterator`.
+
+    Attributes (as Keras): `filenames` (relative to `directory`), `filepaths`, `classes`
+    (int32 class index per file), `class_indices` ({name: index}), `num_classes`, `samples`,
+    `image_shape`. Batches come in the order of `_BatchIterator`; the images are read when
+    their batch is made (`FileBatchIterator`).
+    """
+
+    allowed_class_modes = {"categorical", "binary", "sparse", "input", None}
+
+    def __init__(self, directory, image_data_generator: ImageDataGenerator,
+                 target_size=(256, 256), color_mode="rgb", classes=None,
+                 class_mode="categorical", batch_size=32, shuffle=True, seed=None,
+                 follow_links=False, subset=None, interpolation="nearest",
+                 keep_aspect_ratio=False, dtype=None):
+        self._set_processing(image_data_generator, target_size, color_mode, subset,
+                             interpolation, keep_aspect_ratio, dtype)
+        if class_mode not in self.allowed_class_modes:
+            raise ValueError(f"Invalid class_mode: {class_mode}; expected one of: "
+                             f"{self.allowed_class_modes}")
+        self.directory, self.class_mode = directory, class_mode
+        if not classes:
+            classes = [d for d in sorted(os.listdir(directory))
+                       if os.path.isdir(os.path.join(directory, d))]
+        self.num_classes = len(classes)
+        self.class_indices = dict(zip(classes, range(len(classes))))
+        self.filenames, labels = [], []
+        for name in classes:
+            found = _class_files(os.path.join(directory, name), self.split, follow_links)
+            self.filenames += found
+            labels += [self.class_indices[name]] * len(found)
+        self.samples = len(self.filenames)
+        self.classes = np.array(labels, dtype="int32")
+        print(f"Found {self.samples} images belonging to {self.num_classes} classes.")
+        self.filepaths = [os.path.join(directory, f) for f in self.filenames]
+        self._start(self.samples, batch_size, shuffle, seed)
+
+    @property
+    def labels(self):
+        return self.classes
