@@ -1,6 +1,8 @@
 """`python -m scratch <command>`: the demo (the main job) and file tools.
 
     python -m scratch demo [--model dense|cnn] [--epochs N] [--out DIR]
+    python -m scratch warmup [--dtypes float32 float64]
+                                                   # compile the Numba kernels into their cache
     python -m scratch inspect PATH                 # a Keras file's summary (no TensorFlow)
     python -m scratch parity PATH [--steps N] [--x DATA.npz]
                                                    # the parity report against tf.keras
@@ -18,6 +20,10 @@ def main(argv=None) -> int:
         from keras_ref import compare_main
 
         return compare_main(argv[1:])
+    if argv and argv[0] == "warmup":
+        from .warmup import main as warmup_main
+
+        return warmup_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m scratch")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train a course model in scratch and tf.keras side by side")
@@ -29,6 +35,8 @@ def main(argv=None) -> int:
     demo.add_argument("--no-keras", action="store_true", help="run scratch alone")
     inspect = sub.add_parser("inspect", help="inspect a Keras model file")
     inspect.add_argument("path")
+    sub.add_parser("warmup", help="compile the Numba kernels into their cache "
+                                  "(python -m scratch warmup --help)")
     sub.add_parser("parity", help="the parity report of a .keras file against tf.keras "
                                   "(python -m scratch parity --help)")
     args = parser.parse_args(argv)

@@ -193,6 +193,7 @@ def test_makefile_targets():
     venv = _make_dry_run("venv")
     assert "-m venv .venv" in venv
     assert "pip install" in venv and "-e '.[tf,test,examples]'" in venv
+    assert ".venv/bin/python -m scratch warmup" in venv
     demo = _make_dry_run("demo")
     assert ".venv/bin/python -m scratch demo" in demo and "pip install" in demo
     test = _make_dry_run("test")
@@ -205,7 +206,9 @@ def test_makefile_targets():
 def test_makefile_venv_is_a_stamp_on_pyproject():
     text = (ROOT / "Makefile").read_text()
     assert re.search(r"^\$\(STAMP\): pyproject\.toml$", text, flags=re.M)
-    assert re.search(r"^venv: \$\(STAMP\)$", text, flags=re.M)
+    # and the Numba kernels warmed up into this checkout's cache (its own stamp, beside it)
+    assert re.search(r"^venv: \$\(STAMP\) \$\(WARM\)$", text, flags=re.M)
+    assert re.search(r"^\$\(WARM\): \$\(STAMP\)", text, flags=re.M)
     assert "rm -rf .venv" not in text.replace("(rm -rf .venv)", "")  # never deletes the venv
 
 
