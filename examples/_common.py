@@ -18,6 +18,7 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 if importlib.util.find_spec("scratch") is None:  # a checkout that was not `pip install -e`d
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,7 +30,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["dataset_available", "load_spam", "parse_args", "plt", "save"]
+__all__ = ["dataset_available", "digits_as", "load_spam", "parse_args", "plt", "save"]
 
 _OUT = Path("out")
 
@@ -81,6 +82,14 @@ _DATASET_FILES = {
     "fashion_mnist": [f"fashion-mnist/{name}" for name in (
         "train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
         "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")],
+    "cifar10": ["cifar-10-batches-py-target_archive"],   # extracted beside it on first load
+}
+
+# What `digits_as(name)` gives instead of each dataset.
+_STAND_INS = {
+    "mnist": "scikit-learn's digits upsampled to 28x28",
+    "fashion_mnist": "scikit-learn's digits upsampled to 28x28",
+    "cifar10": "scikit-learn's digits upsampled to 32x32, in random colours",
 }
 
 
@@ -89,19 +98,45 @@ def dataset_available(name: str, download: bool = False) -> bool:
 
     True when Keras' cache already holds the dataset's files (tf.keras or scratch put them
     there), or when `download` asks to fetch them (then load_data downloads them once).
-    Otherwise it prints what the example uses instead and how to get the real data, and
-    returns False: an example never reaches for the network unless told to.
+    Otherwise it prints what the example uses instead (`digits_as(name)`) and how to get the
+    real data, and returns False: an example never reaches for the network unless told to.
     """
     from scratch.utils.file_utils import keras_home
 
     folder = Path(keras_home()) / "datasets"
     if download or all((folder / f).is_file() for f in _DATASET_FILES[name]):
         return True
-    print(f"keras.datasets.{name} is not in Keras' cache ({folder}): using scikit-learn's "
-          "digits upsampled to 28x28 instead. To train on the course's data, run once with "
-          "--download (or with tf.keras: keras.datasets."
-          f"{name}.load_data()), or set KERAS_HOME to a folder that holds it.")
+    print(f"keras.datasets.{name} is not in Keras' cache ({folder}): using {_STAND_INS[name]} "
+          "instead. To train on the course's data, run once with --download (or with "
+          f"tf.keras: keras.datasets.{name}.load_data()), or set KERAS_HOME to a folder that "
+          "holds it.")
     return False
+
+
+def digits_as(name: str) -> SimpleNamespace:
+    """A stand-in for `keras.datasets.<name>` whose `load_data()` returns scikit-learn's
+    digits (1,348 train, 449 test) in that dataset's exact format, so the course's lines
+    after it (x / 255.0, y.flatten(), np.expand_dims) run unchanged:
+
+    * "mnist", "fashion_mnist": x (N, 28, 28) uint8 in 0–255, y (N,) uint8;
+    * "cifar10": x (N, 32, 32, 3) uint8, each digit in a random colour on a random
+      background (so colour says nothing about the class), y (N, 1) uint8.
+    """
+    from scratch.datasets import load_digits_split
+
+    def load_data():
+        size = 32 if name == "cifar10" else 28
+        rng = np.random.default_rng(10)
+        parts = []
+        for x, y in load_digits_split(size=size):
+            if name == "cifar10":
+                fg, bg = (rng.uniform(0, 1, (len(x), 1, 1, 3)) for _ in range(2))
+                x = x[..., None] * fg + (1 - x[..., None]) * bg
+                y = y.reshape(-1, 1)
+            parts.append((np.round(x * 255).astype(np.uint8), y.astype(np.uint8)))
+        return tuple(parts)
+
+    return SimpleNamespace(load_data=load_data)
 
 
 SPAM_CSV = Path(__file__).resolve().parent / "data" / "spam.csv"

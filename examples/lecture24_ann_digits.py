@@ -3,8 +3,9 @@
 The course notebook with ``import scratch as keras`` instead of TensorFlow. The data is the
 course's MNIST (`keras.datasets.mnist.load_data()`) when Keras' cache holds it (tf.keras or
 scratch downloaded it once; ``--download`` fetches it); otherwise, with a message,
-scikit-learn's 8×8 digits upsampled to 28×28 (`scratch.datasets.load_digits_split(size=28)`),
-so the model is the course's, layer for layer, either way.
+scikit-learn's 8×8 digits upsampled to 28×28 in MNIST's format (`_common.digits_as`: uint8
+(N, 28, 28) images, (N,) labels), so every line after the load is the course's, and the model
+too, layer for layer, either way.
 
 Math:
     h = relu(x·W₁ + b₁),  h̃ = dropout(h, 0.2) (training only, kept units scaled by 1/0.8),
@@ -22,11 +23,10 @@ Run: ``python examples/lecture24_ann_digits.py [--epochs 10] [--out out] [--down
 import itertools
 
 import numpy as np
-from _common import dataset_available, parse_args, plt, save
+from _common import dataset_available, digits_as, parse_args, plt, save
 from sklearn.metrics import confusion_matrix
 
 import scratch as keras
-from scratch.datasets import load_digits_split
 
 args = parse_args("Lecture 24: dense network with Dropout on MNIST (or digits)", epochs=10,
                   download=True)
@@ -35,10 +35,10 @@ keras.utils.set_random_seed(0)
 # Load in the data
 if dataset_available("mnist", args.download):
     mnist = keras.datasets.mnist
-    (x_train, y_train), (x_test, y_test) = mnist.load_data()
-    x_train, x_test = x_train / 255.0, x_test / 255.0
-else:  # already scaled to [0, 1]
-    (x_train, y_train), (x_test, y_test) = load_digits_split(size=28)
+else:  # the digits in MNIST's format (uint8 28x28 images)
+    mnist = digits_as("mnist")
+(x_train, y_train), (x_test, y_test) = mnist.load_data()
+x_train, x_test = x_train / 255.0, x_test / 255.0
 print("x_train.shape:", x_train.shape)
 
 # Build the model

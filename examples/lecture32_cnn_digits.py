@@ -3,8 +3,9 @@
 The course notebook with scratch's imports instead of TensorFlow's. The data is the course's
 Fashion-MNIST (`scratch.datasets.fashion_mnist.load_data()`) when Keras' cache holds it
 (``--download`` fetches it); otherwise, with a message, scikit-learn's 8×8 digits upsampled to
-28×28 (`scratch.datasets.load_digits_split(size=28)`). The network is the course's, layer for
-layer: three stride-2 convolutions, Flatten, Dropout, Dense(512), Dropout, softmax.
+28×28 in Fashion-MNIST's format (`_common.digits_as`), so every line after the load is the
+course's. The network is the course's, layer for layer: three stride-2 convolutions, Flatten,
+Dropout, Dense(512), Dropout, softmax.
 
 Math:
     conv: z[h, w, o] = b[o] + Σ_{i,j,c} x[2h + i, 2w + j, c] · W[i, j, c, o],  y = relu(z)
@@ -22,11 +23,10 @@ Run: ``python examples/lecture32_cnn_digits.py [--epochs 15] [--out out] [--down
 import itertools
 
 import numpy as np
-from _common import dataset_available, parse_args, plt, save
+from _common import dataset_available, digits_as, parse_args, plt, save
 from sklearn.metrics import confusion_matrix
 
 import scratch
-from scratch.datasets import load_digits_split
 from scratch.layers import Conv2D, Dense, Dropout, Flatten, Input
 from scratch.models import Model
 
@@ -35,12 +35,13 @@ args = parse_args("Lecture 32: CNN with three stride-2 convolutions on Fashion-M
 scratch.utils.set_random_seed(0)
 
 # Load in the data
-if dataset_available("fashion_mnist", args.download):
+course_data = dataset_available("fashion_mnist", args.download)
+if course_data:
     fashion_mnist = scratch.datasets.fashion_mnist
-    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
-    x_train, x_test = x_train / 255.0, x_test / 255.0
-else:  # pixels already in [0, 1]
-    (x_train, y_train), (x_test, y_test) = load_digits_split(size=28)
+else:  # the digits in Fashion-MNIST's format (uint8 28x28 images)
+    fashion_mnist = digits_as("fashion_mnist")
+(x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
+x_train, x_test = x_train / 255.0, x_test / 255.0
 print("x_train.shape:", x_train.shape)
 
 # the data is only 2D: the convolution expects H x W x C
@@ -120,8 +121,9 @@ p_test = model.predict(x_test, verbose=0).argmax(axis=1)
 cm = confusion_matrix(y_test, p_test, labels=list(range(10)))
 plot_confusion_matrix(cm, list(range(10)))
 
-# label mapping: the digits are their own labels (Fashion-MNIST had T-shirt/top, Trouser, ...)
-labels = [str(d) for d in range(10)]
+# label mapping (Fashion-MNIST's classes; the digits are their own labels)
+labels = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+          "Sneaker", "Bag", "Ankle boot"] if course_data else [str(d) for d in range(10)]
 
 # Show some misclassified examples (the course shows one at random; here up to ten)
 misclassified_idx = np.where(p_test != y_test)[0]

@@ -1,9 +1,10 @@
 """Lecture 50: an LSTM reads images row by row (RNN for image classification), on scratch.
 
-The course notebook with two changes: ``import scratch as keras`` (and ``from scratch...``)
-instead of TensorFlow, and scikit-learn's 8×8 digits upsampled to 28×28
-(`scratch.datasets.load_digits_split(size=28)`, nothing to download) in place of MNIST, so the
-model is the course's, layer for layer.
+The course notebook with scratch's imports instead of TensorFlow's. The data is the course's
+MNIST (`keras.datasets.mnist.load_data()`) when Keras' cache holds it (``--download``
+fetches it); otherwise, with a message, scikit-learn's digits upsampled to 28×28 in MNIST's
+format (`_common.digits_as`: uint8 (N, 28, 28) images, (N,) labels), so every line after the
+load is the course's and the model is the course's, layer for layer.
 
 Math:
     An image is a sequence (Lecture 49): row t of the 28×28 image is x_t ∈ R^28, T = 28.
@@ -15,22 +16,28 @@ Shapes:
 
 Writes ``lstm_digits_loss.png``, ``lstm_digits_accuracy.png`` and
 ``lstm_digits_predictions.png`` to ``--out``.
-Run: ``python examples/lecture50_lstm_digits.py [--epochs 10] [--out out]``.
+Run: ``python examples/lecture50_lstm_digits.py [--epochs 10] [--out out] [--download]``.
 """
 
 import numpy as np
-from _common import parse_args, plt, save
+from _common import dataset_available, digits_as, parse_args, plt, save
 
 import scratch as keras
-from scratch.datasets import load_digits_split
 from scratch.layers import LSTM, Dense, Input
 from scratch.models import Model
 
-args = parse_args("Lecture 50: LSTM on image rows (digits)", epochs=10)
+args = parse_args("Lecture 50: LSTM on image rows (MNIST, or digits)", epochs=10,
+                  download=True)
 keras.utils.set_random_seed(0)
 
-# Load in the data (already scaled to [0, 1], like x / 255.0 for MNIST)
-(x_train, y_train), (x_test, y_test) = load_digits_split(size=28)
+# Load in the data
+if dataset_available("mnist", args.download):
+    mnist = keras.datasets.mnist
+else:  # the digits in MNIST's format (uint8 28x28 images)
+    mnist = digits_as("mnist")
+
+(x_train, y_train), (x_test, y_test) = mnist.load_data()
+x_train, x_test = x_train / 255.0, x_test / 255.0
 print("x_train.shape:", x_train.shape)
 
 # Build the model

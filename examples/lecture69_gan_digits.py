@@ -1,10 +1,12 @@
 """Lecture 69: a GAN that learns to draw digits, on scratch, written the way that works in
 Keras 3.
 
-The course notebook with three changes: scratch's imports instead of TensorFlow's;
-scikit-learn's digits upsampled to 28×28 (`load_digits_split(size=28)`, nothing to download)
-instead of MNIST; and the discriminator's `trainable` flag set before each of its own steps
-and before each combined step, instead of once.
+The course notebook with two changes: scratch's imports instead of TensorFlow's, and the
+discriminator's `trainable` flag set before each of its own steps and before each combined
+step, instead of once. The data is the course's MNIST (`keras.datasets.mnist.load_data()`)
+when Keras' cache holds it (``--download`` fetches it); otherwise, with a message,
+scikit-learn's digits upsampled to 28×28 in MNIST's format (`_common.digits_as`), so every
+line after the load is the course's.
 
 Why the last change (the Keras 3 trap): the course sets `discriminator.trainable = False`
 once, after compiling the discriminator, so that the combined model trains only the
@@ -27,29 +29,33 @@ Shapes:
 
 Writes ``gan_images/<step>.png`` (a 5×5 grid of samples) every 200 steps and after the
 last one, and ``gan_losses.png``, to ``--out``.
-Run: ``python examples/lecture69_gan_digits.py [--epochs 30000] [--out out]``; the
+Run: ``python examples/lecture69_gan_digits.py [--epochs 30000] [--out out] [--download]``; the
 course's 30,000 steps take a while; ``--epochs`` is the number of steps.
 """
 
 import os
 
 import numpy as np
-from _common import parse_args, plt, save
+from _common import dataset_available, digits_as, parse_args, plt, save
 
 import scratch
-from scratch.datasets import load_digits_split
 from scratch.layers import BatchNormalization, Dense, Input, LeakyReLU
 from scratch.models import Model
 from scratch.optimizers import Adam
 
-args = parse_args("Lecture 69: GAN on digits", epochs=30000)
+args = parse_args("Lecture 69: GAN on MNIST (or digits)", epochs=30000, download=True)
 scratch.utils.set_random_seed(69)
 
 # Load in the data
-(x_train, y_train), (x_test, y_test) = load_digits_split(size=28)
+if dataset_available("mnist", args.download):
+    mnist = scratch.datasets.mnist
+else:  # the digits in MNIST's format (uint8 28x28 images)
+    mnist = digits_as("mnist")
+
+(x_train, y_train), (x_test, y_test) = mnist.load_data()
 
 # map inputs to (-1, +1) for better training
-x_train, x_test = x_train * 2 - 1, x_test * 2 - 1
+x_train, x_test = x_train / 255.0 * 2 - 1, x_test / 255.0 * 2 - 1
 print("x_train.shape:", x_train.shape)
 
 # Flatten the data
