@@ -96,7 +96,11 @@ def get_threads() -> int:
 def _pool(n: int):
     if n not in _POOLS:
         from concurrent.futures import ThreadPoolExecutor
-        _POOLS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="scratch-rnn")
+
+        from .._denormals import set_for_this_thread
+
+        _POOLS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="scratch-rnn",
+                                       initializer=set_for_this_thread)
     return _POOLS[n]
 
 

@@ -65,6 +65,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import activations, backend, initializers
+from .._denormals import set_for_this_thread
 from .._kernels import load as load_kernels
 from .._threads import _blas_controllers, engine_blas_threads
 from ..typing import Array, Shape
@@ -280,7 +281,8 @@ def _run_chunks(task: Callable[[int, slice], None], chunks: list[slice], threads
     global _POOL
     if _POOL is None or _POOL[0] != os.getpid():  # a forked child has no pool threads
         _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
-                                                 thread_name_prefix="scratch-conv"))
+                                                 thread_name_prefix="scratch-conv",
+                                                 initializer=set_for_this_thread))
     counter = itertools.count()  # next() is atomic under the GIL
 
     def work() -> None:

@@ -31,6 +31,7 @@ from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from .. import random
+from .._denormals import subnormals_as_zero
 from .._threads import engine_threads, refresh_engine_threads
 from ..layers.base import as_list
 from . import arguments
@@ -657,7 +658,7 @@ class TrainingMixin:
         and `history` as they were (`arguments`, `_standardize_data`).
         """
         batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
-        with self._engine_threads(batch_size):
+        with self._engine_threads(batch_size), subnormals_as_zero():
             self._require_compiled()
             epochs = arguments.non_negative_int("epochs", epochs)
             initial_epoch = arguments.non_negative_int("initial_epoch", initial_epoch)
@@ -845,7 +846,7 @@ class TrainingMixin:
         (an `ImageDataGenerator` iterator): `steps` of them, or all of them (batch_sources.py).
         """
         batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
-        with self._engine_threads(batch_size):
+        with self._engine_threads(batch_size), subnormals_as_zero():
             self._require_compiled()
             verbose = arguments.verbose(verbose)
             if x is not None and not _is_array_data(x):  # a generator or Sequence of batches
@@ -886,7 +887,7 @@ class TrainingMixin:
         if x is not None and not _is_array_data(x):
             return self._predict_generator(x, steps, verbose)
         batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
-        with self._engine_threads(batch_size):
+        with self._engine_threads(batch_size), subnormals_as_zero():
             arguments.verbose(verbose)
             xs = self._standardize_inputs(x)
             n = len(xs[0])
@@ -925,7 +926,7 @@ class TrainingMixin:
         return outs if len(self.outputs) > 1 else outs[0]
 
     def predict_on_batch(self, x):
-        with self._engine_threads(_rows_in(x)):
+        with self._engine_threads(_rows_in(x)), subnormals_as_zero():
             xs = self._standardize_inputs(x)
             outs = self._forward_list(self._plan_for_current_flags(), xs, False)
             return outs if len(self.outputs) > 1 else outs[0]
@@ -934,7 +935,7 @@ class TrainingMixin:
                        return_dict=False):
         """One optimizer step on exactly this batch; returns the pre-update loss (and
         metrics, reset before the step). The data is checked before the step."""
-        with self._engine_threads(_rows_in(x)):
+        with self._engine_threads(_rows_in(x)), subnormals_as_zero():
             self._require_compiled()
             xs, ys, sws = self._standardize_data(x, y, sample_weight, class_weight)
             self._reset_metrics()
@@ -942,7 +943,7 @@ class TrainingMixin:
             return self._format_results(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        with self._engine_threads(_rows_in(x)):
+        with self._engine_threads(_rows_in(x)), subnormals_as_zero():
             self._require_compiled()
             xs, ys, sws = self._standardize_data(x, y, sample_weight)
             self._reset_metrics()

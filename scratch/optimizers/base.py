@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend, initializers
+from .._denormals import subnormals_as_zero
 from ..typing import Array
 from ..utils.naming import auto_name
 from . import schedules as schedules_module
@@ -557,7 +558,8 @@ class Optimizer:
             self._check_known(trainable_variables)
         grads, variables = self._filter_empty_gradients(list(grads), list(trainable_variables))
         grads = [self._checked_grad(g, v) for g, v in zip(grads, variables, strict=True)]
-        self._apply_step(grads, variables)
+        with subnormals_as_zero():  # as TensorFlow's kernels (scratch/_denormals.py)
+            self._apply_step(grads, variables)
 
     def _check_known(self, variables) -> None:
         for v in variables:
