@@ -217,3 +217,21 @@ def test_a_custom_layer_without_the_backward_flags_trains():
     before = model.get_weights()[0].copy()
     model.fit(x, y.astype("float32"), epochs=2, verbose=0)
     assert not np.array_equal(model.get_weights()[0], before)
+
+
+def test_a_list_of_one_output_is_one_output_as_in_keras():
+    """Keras unpacks a list of one output (`unpack_singleton`): model(x) is an array, and y or
+    [y] train it; the losses equal those of the same model built with the bare output."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 3)).astype("float32")
+    y = rng.standard_normal((8, 2)).astype("float32")
+    histories = []
+    for outputs, target in [(lambda o: o, y), (lambda o: [o], y), (lambda o: [o], [y])]:
+        inputs = scratch.Input((3,))
+        dense = scratch.layers.Dense(2, kernel_initializer="ones")
+        model = scratch.Model(inputs, outputs(dense(inputs)))
+        model.compile(optimizer="sgd", loss="mse")
+        assert isinstance(model(x), np.ndarray) and model(x).shape == (8, 2)
+        assert model.predict(x, verbose=0).shape == (8, 2)
+        histories.append(model.fit(x, target, epochs=2, verbose=0).history["loss"])
+    assert histories[0] == histories[1] == histories[2]

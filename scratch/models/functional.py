@@ -136,7 +136,8 @@ class Model(TrainingMixin, Layer):
             self._input_dict_keys = list(inputs)
             inputs = list(inputs.values())
         self._multi_input = isinstance(inputs, (list, tuple))
-        self._multi_output = isinstance(outputs, (list, tuple))
+        # A list of one output is one output, as Keras' `unpack_singleton`: model(x) is y.
+        self._multi_output = isinstance(outputs, (list, tuple)) and len(outputs) > 1
         self.inputs: list[KerasTensor] = as_list(inputs)
         self.outputs: list[KerasTensor] = as_list(outputs)
         for t in self.inputs:

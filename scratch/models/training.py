@@ -323,7 +323,7 @@ class TrainingMixin:
                                  f"Received: y.keys()={list(y)}")
             ys = [y.get(k) for k in names]
         else:
-            ys = as_list(y) if len(self.outputs) > 1 else [y]
+            ys = as_list(y) if len(self.outputs) > 1 else [_one_input(y)]  # y or [y]
         if len(ys) != len(self.outputs):
             raise ValueError(f"Model {self.name!r} has {len(self.outputs)} output(s). "
                              f"Received {len(ys)} target array(s).")
