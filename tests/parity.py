@@ -70,6 +70,8 @@ KERAS_ONLY_KEYS = frozenset({
     "gamma_regularizer", "beta_regularizer", "kernel_constraint", "bias_constraint",
     "recurrent_constraint", "gamma_constraint", "beta_constraint", "quantization_config",
     "renorm", "renorm_clipping", "renorm_momentum", "rms_scaling", "data_format",
+    "depthwise_regularizer", "pointwise_regularizer", "depthwise_constraint",
+    "pointwise_constraint",
 })
 
 

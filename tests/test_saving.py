@@ -84,6 +84,17 @@ CASES = {
     "Minimum": (lambda L, d: L.Minimum(dtype=d), [((4,), None), ((4,), None)]),
     "Concatenate": (lambda L, d: L.Concatenate(dtype=d), [((4,), None), ((3,), None)]),
     "Dot": (lambda L, d: L.Dot(axes=1, dtype=d), [((4,), None), ((4,), None)]),
+    "DepthwiseConv2D": (lambda L, d: L.DepthwiseConv2D(2, depth_multiplier=2, padding="same",
+                                                       dtype=d), [((4, 4, 2), None)]),
+    "SeparableConv2D": (lambda L, d: L.SeparableConv2D(3, 2, activation="relu", dtype=d),
+                        [((4, 4, 2), None)]),
+    "ZeroPadding1D": (lambda L, d: L.ZeroPadding1D((1, 2), dtype=d), [((4, 2), None)]),
+    "ZeroPadding2D": (lambda L, d: L.ZeroPadding2D(((1, 0), (2, 1)), dtype=d),
+                      [((3, 3, 2), None)]),
+    "Cropping1D": (lambda L, d: L.Cropping1D((1, 2), dtype=d), [((5, 2), None)]),
+    "Cropping2D": (lambda L, d: L.Cropping2D(((1, 0), (0, 1)), dtype=d), [((4, 4, 2), None)]),
+    "UpSampling1D": (lambda L, d: L.UpSampling1D(3, dtype=d), [((3, 2), None)]),
+    "UpSampling2D": (lambda L, d: L.UpSampling2D((2, 1), dtype=d), [((3, 3, 2), None)]),
 }
 # Building blocks that are not layers of a model on their own.
 NOT_MODEL_LAYERS = {"Layer", "InputLayer", "RecurrentCell", "SimpleRNNCell", "GRUCell",

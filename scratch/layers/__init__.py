@@ -14,6 +14,7 @@ from .core import (
                    Reshape,
                    Softmax,
 )
+from .depthwise import DepthwiseConv2D, SeparableConv2D
 from .dropout import Dropout
 from .embedding import Embedding
 from .merge import (
@@ -46,9 +47,18 @@ from .pooling import (
                    MaxPooling2D,
 )
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RecurrentCell, SimpleRNN, SimpleRNNCell
+from .spatial import (
+                   Cropping1D,
+                   Cropping2D,
+                   UpSampling1D,
+                   UpSampling2D,
+                   ZeroPadding1D,
+                   ZeroPadding2D,
+)
 
 # Keras' aliases
 Convolution1D, Convolution2D = Conv1D, Conv2D
+SeparableConvolution2D = SeparableConv2D
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = (MaxPooling1D, MaxPooling2D, AveragePooling1D,
                                               AveragePooling2D)
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
@@ -63,4 +73,6 @@ __all__ = [
     "RNN", "RecurrentCell", "SimpleRNN", "SimpleRNNCell", "GRU", "GRUCell", "LSTM", "LSTMCell",
     "Embedding", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "Dot", "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "dot",
+    "DepthwiseConv2D", "SeparableConv2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D",
+    "Cropping2D", "UpSampling1D", "UpSampling2D",
 ]
