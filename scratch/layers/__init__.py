@@ -35,6 +35,7 @@ from .merge import (
                    multiply,
                    subtract,
 )
+from .noise import GaussianDropout, GaussianNoise
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (
                    AveragePooling1D,
@@ -46,6 +47,7 @@ from .pooling import (
                    MaxPooling1D,
                    MaxPooling2D,
 )
+from .rearrange import Permute, RepeatVector
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RecurrentCell, SimpleRNN, SimpleRNNCell
 from .spatial import (
                    Cropping1D,
@@ -73,6 +75,7 @@ __all__ = [
     "RNN", "RecurrentCell", "SimpleRNN", "SimpleRNNCell", "GRU", "GRUCell", "LSTM", "LSTMCell",
     "Embedding", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "Dot", "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "dot",
+    "GaussianNoise", "GaussianDropout", "RepeatVector", "Permute",
     "DepthwiseConv2D", "SeparableConv2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D",
     "Cropping2D", "UpSampling1D", "UpSampling2D",
 ]
