@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("activations", "backend", "callbacks", "initializers", "layers", "losses",
                "metrics", "models", "optimizers", "utils", "preprocessing", "testing",
-               "convolution", "datasets", "applications")
+               "convolution", "datasets", "applications", "regularizers")
 _ATTRS = {"Input": "layers", "Model": "models", "Sequential": "models"}
 
 

@@ -143,9 +143,9 @@ def test_weights_argument_and_input_length_warning():
     np.testing.assert_array_equal(layer(np.array([[2, 0]])), [[[4, 5], [0, 1]]])
 
 
-def test_unsupported_regularizer_is_refused():
-    with pytest.raises(ValueError, match="embeddings_regularizer"):
-        Embedding(3, 2, embeddings_regularizer="l2")
+def test_unsupported_constraint_is_refused():
+    with pytest.raises(ValueError, match="embeddings_constraint"):
+        Embedding(3, 2, embeddings_constraint="non_neg")
 
 
 # ------------------------------------------------------------------------- bad ids

@@ -207,14 +207,14 @@ def test_unsupported_layer_is_named(files, tmp_path):
 def test_unsupported_argument_is_named(files, tmp_path):
     paths, _, _ = files
 
-    def regularize(config):
-        _layer(config, "Dense")["config"]["kernel_regularizer"] = {
-            "module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.01},
+    def constrain(config):
+        _layer(config, "Dense")["config"]["kernel_constraint"] = {
+            "module": "keras.constraints", "class_name": "NonNeg", "config": {},
             "registered_name": None}
         return config
 
-    bad = _edit_archive(paths[".keras"], tmp_path / "l2.keras", config=regularize)
-    with pytest.raises(UnsupportedError, match="'hidden'.*kernel_regularizer"):
+    bad = _edit_archive(paths[".keras"], tmp_path / "nonneg.keras", config=constrain)
+    with pytest.raises(UnsupportedError, match="'hidden'.*kernel_constraint"):
         load_model(bad)
 
 

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, initializers
+from .. import backend, initializers, regularizers
 from ..typing import Shape
 from ..utils.naming import auto_name, reset_uids, unique_name  # noqa: F401 (re-exported)
 
@@ -65,10 +65,20 @@ class Layer:
         trainable: whether `fit` updates this layer's params.
         input_shape / input_dim / batch_size: Keras 2 style shape hints for the first layer
             of a `Sequential` model (excluding the batch axis).
+        activity_regularizer: a penalty on the layer's output, R(y) / N, added to the loss
+            (`scratch.regularizers`; every layer takes it, as in Keras).
+
+    Regularization lives here for every layer (docs/KERAS_NUMERICS.md §Regularizers): a
+    layer passes `regularizer=` to `add_weight` for the weights that take one
+    (`kernel_regularizer`, ...), `losses` lists the penalties, and the model adds them to
+    its loss, their gradients to the weights' (`regularization_gradients`) and the activity
+    penalty's gradient to the output's cotangent (`regularizers.activity_gradient`).
     """
 
     # Subclasses that accept a `mask=` keyword in forward() set this to True.
     supports_masking = False
+    # Keras' `activity_regularizer` (settable on any layer); None: no penalty on the output.
+    activity_regularizer = None
 
     def __init__(
         self,
@@ -79,6 +89,7 @@ class Layer:
         input_shape=None,
         input_dim: int | None = None,
         batch_size: int | None = None,
+        activity_regularizer=None,
         **kwargs: Any,
     ) -> None:
         kwargs.pop("autocast", None)
@@ -96,6 +107,9 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self._cache: Any = None
         self._inbound_nodes: list = []
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._regularizers: dict[str, regularizers.Regularizer] = {}  # weight name → penalty
+        self._activity_outputs: list[np.ndarray] = []  # of the last eager call, for `losses`
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         self._batch_input_shape: Shape | None = (
@@ -112,12 +126,39 @@ class Layer:
         self._trainable = bool(value)
 
     # ----------------------------------------------------------------- weights
-    def add_weight(self, name: str, shape, initializer="zeros", trainable: bool = True):
-        """Create a weight with a Keras name; trainable ones go to `params`."""
+    def add_weight(self, name: str, shape, initializer="zeros", trainable: bool = True,
+                   regularizer=None):
+        """Create a weight with a Keras name; trainable ones go to `params`. `regularizer`
+        (a `scratch.regularizers` identifier) puts a penalty on it in `losses`."""
         init = initializers.get(initializer)
         value = np.array(init(tuple(shape), dtype=self.dtype), dtype=self.dtype, order="C")
         (self.params if trainable else self.state)[name] = value
+        regularizer = regularizers.get(regularizer)
+        if regularizer is not None:
+            self._regularizers[name] = regularizer
         return value
+
+    # ----------------------------------------------------------------- regularization
+    @property
+    def losses(self) -> list[np.floating]:
+        """Keras' `layer.losses`: the activity penalty of each output of the last call
+        (`layer(x)`; inside a model, `model.losses`), then the penalty of each trainable
+        weight that has a regularizer, in `trainable_weights` order."""
+        out = [regularizers.activity_penalty(self.activity_regularizer, y)
+               for y in self._activity_outputs] if self.activity_regularizer else []
+        return out + [self._regularizers[name](w) for name, w in self._penalized_weights()]
+
+    def _penalized_weights(self) -> list[tuple[str, np.ndarray]]:
+        """(name, weight) of the trainable weights that have a regularizer."""
+        if not self._regularizers or not self.trainable:
+            return []
+        return [(name, w) for name, w in self.params.items() if name in self._regularizers]
+
+    def regularization_gradients(self) -> dict[str, np.ndarray]:
+        """{weight name: dR/dw} for each trainable weight with a regularizer: what a train
+        step adds to `grads` (Keras' gradient of the loss plus the penalties)."""
+        return {name: self._regularizers[name].gradient(w)
+                for name, w in self._penalized_weights()}
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -252,12 +293,17 @@ class Layer:
         if not self.built:
             self.build(shapes)
             self.built = True
-        return self.forward(inputs, training=bool(training), **kwargs)
+        y = self.forward(inputs, training=bool(training), **kwargs)
+        if self.activity_regularizer is not None:  # Keras records it at every call
+            self._activity_outputs = as_list(y)
+        return y
 
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:
         config: dict[str, Any] = {"name": self.name, "trainable": self.trainable,
                                   "dtype": self.dtype}
+        if self.activity_regularizer is not None:  # Keras writes it only when set
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = self._batch_input_shape
         return config

@@ -64,7 +64,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .. import activations, backend, initializers
+from .. import activations, backend, initializers, regularizers
 from .._denormals import set_for_this_thread
 from .._kernels import load as load_kernels
 from .._threads import _blas_controllers, engine_blas_threads
@@ -438,7 +438,8 @@ class _Conv(Layer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         rank = self.rank
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
@@ -471,6 +472,8 @@ class _Conv(Layer):
         # Resolved now, as Keras does: an unseeded random initializer draws its seed here.
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
         self.fast_path = None  # True/False: this layer's choice; None: backend.fast_paths
 
     # -------------------------------------------------------------- shapes and checks
@@ -532,9 +535,11 @@ class _Conv(Layer):
     def build(self, input_shape: Shape) -> None:
         self._validate_shape(input_shape)
         kernel_shape = self.kernel_size + (input_shape[-1] // self.groups, self.filters)
-        self.add_weight("kernel", kernel_shape, self.kernel_initializer)
+        self.add_weight("kernel", kernel_shape, self.kernel_initializer,
+                        regularizer=self.kernel_regularizer)
         if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer)
+            self.add_weight("bias", (self.filters,), self.bias_initializer,
+                            regularizer=self.bias_regularizer)
         self.built = True
 
     # -------------------------------------------------------------- 2-D view
@@ -621,7 +626,9 @@ class _Conv(Layer):
                 "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "kernel_initializer": _serialize_init(self.kernel_initializer),
-                "bias_initializer": _serialize_init(self.bias_initializer)}
+                "bias_initializer": _serialize_init(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
 
 
 class Conv1D(_Conv):
@@ -638,7 +645,8 @@ class Conv1D(_Conv):
         strides: s ≥ 1.  padding: "valid", "same" or "causal".
         dilation_rate: d ≥ 1 (not together with s > 1).
         groups: g, dividing both C and F.
-        activation, use_bias, kernel_initializer, bias_initializer: as in Dense.
+        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+        bias_regularizer: as in Dense.
 
     Shapes:
         input (N, L, C) → output (N, L_out, F); kernel (k, C/g, F), bias (F,).
@@ -665,7 +673,8 @@ class Conv2D(_Conv):
         strides: (sh, sw) or an int.  padding: "valid" or "same".
         dilation_rate: (dh, dw) or an int (not together with strides > 1).
         groups: g, dividing both C and F.
-        activation, use_bias, kernel_initializer, bias_initializer: as in Dense.
+        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+        bias_regularizer: as in Dense.
 
     Shapes:
         input (N, H, W, C) → output (N, Ho, Wo, F); kernel (kh, kw, C/g, F), bias (F,).

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import activations, initializers
+from .. import activations, initializers, regularizers
 from ..typing import Array, Shape
 from .base import Layer, shape_tuple
 from .symbolic import KerasTensor, Node
@@ -66,6 +66,8 @@ class Dense(Layer):
         activation: name or `scratch.activations.Activation`; None is linear.
         use_bias: add `bias`.
         kernel_initializer / bias_initializer: Keras defaults glorot_uniform / zeros.
+        kernel_regularizer / bias_regularizer: penalties on W and b added to the loss
+            (`scratch.regularizers`, e.g. `l2(1e-4)`); activity_regularizer: on y.
 
     Shapes:
         input (N, D) or any rank (N, ..., D) → output (N, ..., M); the kernel contracts the
@@ -79,7 +81,8 @@ class Dense(Layer):
     supports_masking = True  # Keras 3's Dense passes a mask through (e.g. per time step)
 
     def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(
@@ -92,6 +95,8 @@ class Dense(Layer):
         # Resolved now, as Keras does: an unseeded random initializer draws its seed here.
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
 
     def build(self, input_shape: Shape) -> None:
         self._check_rank(input_shape, 2)
@@ -100,9 +105,11 @@ class Dense(Layer):
                 f"Dense {self.name!r} needs a known last input dimension. "
                 f"Received: input_shape={tuple(input_shape)}"
             )
-        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
+        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
+                        regularizer=self.kernel_regularizer)
         if self.use_bias:
-            self.add_weight("bias", (self.units,), self.bias_initializer)
+            self.add_weight("bias", (self.units,), self.bias_initializer,
+                            regularizer=self.bias_regularizer)
         self.built = True
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -150,7 +157,9 @@ class Dense(Layer):
                 "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "kernel_initializer": _serialize_init(self.kernel_initializer),
-                "bias_initializer": _serialize_init(self.bias_initializer)}
+                "bias_initializer": _serialize_init(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
 
 
 def _serialize_init(init):

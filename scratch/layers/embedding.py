@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend, initializers
+from .. import backend, initializers, regularizers
 from .._kernels import load as load_kernels
 from ..optimizers.base import RowSparseGradient
 from ..typing import Array, Shape
@@ -82,7 +82,8 @@ class Embedding(Layer):
         weights: optional initial matrix (V, D) (or a one-element list of it), e.g.
             pretrained word vectors (Keras accepts this argument too).
         input_length: Keras 2's argument, ignored with Keras 3's warning.
-        embeddings_regularizer / embeddings_constraint / activity_regularizer: only None.
+        embeddings_regularizer: a penalty on E added to the loss (`scratch.regularizers`);
+            activity_regularizer: on y. embeddings_constraint: only None.
 
     Shapes:
         input (N, ...) ids: an integer array, or a float array holding whole numbers (a
@@ -106,18 +107,16 @@ class Embedding(Layer):
                     f"`{name}` must be a positive integer. Received: {name}={value!r} "
                     f"(of type {type(value).__name__})."
                 )
-        for name, value in (("embeddings_regularizer", embeddings_regularizer),
-                            ("embeddings_constraint", embeddings_constraint),
-                            ("activity_regularizer", activity_regularizer)):
-            if value is not None:
-                raise ValueError(
-                    f"Embedding: scratch does not implement `{name}`; only None is "
-                    f"accepted. Received: {name}={value!r}"
-                )
+        if embeddings_constraint is not None:
+            raise ValueError(
+                "Embedding: scratch does not implement `embeddings_constraint`; only None is "
+                f"accepted. Received: embeddings_constraint={embeddings_constraint!r}"
+            )
         if input_length is not None:
             warnings.warn("Argument `input_length` is deprecated. Just remove it.",
                           UserWarning, stacklevel=2)
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
         # Resolved now, as Keras does: an unseeded random initializer draws its seed here.
@@ -138,7 +137,8 @@ class Embedding(Layer):
     def build(self, input_shape=None) -> None:
         if "embeddings" not in self.params:
             self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                            self.embeddings_initializer)
+                            self.embeddings_initializer,
+                            regularizer=self.embeddings_regularizer)
         self.built = True
 
     @property
@@ -224,5 +224,6 @@ class Embedding(Layer):
         return {**super().get_config(), "input_dim": self.input_dim,
                 "output_dim": self.output_dim,
                 "embeddings_initializer": _serialize_init(self.embeddings_initializer),
-                "embeddings_regularizer": None, "activity_regularizer": None,
+                "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
                 "embeddings_constraint": None, "mask_zero": self.mask_zero}

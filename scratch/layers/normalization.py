@@ -41,7 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend, initializers
+from .. import backend, initializers, regularizers
 from .._kernels import load as load_kernels
 from ..backend import FLOAT_DTYPES
 from ..typing import Array, Shape
@@ -279,6 +279,7 @@ class BatchNormalization(Layer):
         center / scale: learn β / γ.
         beta_initializer, gamma_initializer, moving_mean_initializer,
         moving_variance_initializer: Keras defaults zeros, ones, zeros, ones.
+        beta_regularizer / gamma_regularizer: penalties on β / γ added to the loss.
         synchronized: accepted for Keras compatibility (one device: no effect).
 
     Shapes:
@@ -296,7 +297,7 @@ class BatchNormalization(Layer):
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
-                 synchronized=False, **kwargs):
+                 beta_regularizer=None, gamma_regularizer=None, synchronized=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(
@@ -310,6 +311,8 @@ class BatchNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.synchronized = bool(synchronized)
         self.fast_path = None  # None: the global switch (backend.fast_paths)
         self._built_shape: tuple | None = None
@@ -335,9 +338,10 @@ class BatchNormalization(Layer):
         axis = self._validate_shape(input_shape)
         c = (input_shape[axis],)
         if self.scale:
-            self.add_weight("gamma", c, self.gamma_initializer)
+            self.add_weight("gamma", c, self.gamma_initializer,
+                            regularizer=self.gamma_regularizer)
         if self.center:
-            self.add_weight("beta", c, self.beta_initializer)
+            self.add_weight("beta", c, self.beta_initializer, regularizer=self.beta_regularizer)
         self.add_weight("moving_mean", c, self.moving_mean_initializer, trainable=False)
         self.add_weight("moving_variance", c, self.moving_variance_initializer, trainable=False)
         self._built_shape = (len(input_shape), input_shape[axis])
@@ -406,6 +410,8 @@ class BatchNormalization(Layer):
                 "gamma_initializer": _serialize_init(self.gamma_initializer),
                 "moving_mean_initializer": _serialize_init(self.moving_mean_initializer),
                 "moving_variance_initializer": _serialize_init(self.moving_variance_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
                 "synchronized": self.synchronized}
 
 
@@ -419,7 +425,8 @@ class LayerNormalization(Layer):
     Args:
         axis: int or list of ints to normalize over (default −1).
         epsilon: ε (1e-3, Keras' default, not PyTorch's 1e-5).
-        center / scale, beta_initializer / gamma_initializer: as in BatchNormalization.
+        center / scale, beta_initializer / gamma_initializer, beta_regularizer /
+            gamma_regularizer: as in BatchNormalization.
 
     Shapes:
         any (N, ..., D) → the same shape; gamma and beta have the shape of the normalized
@@ -431,7 +438,8 @@ class LayerNormalization(Layer):
     """
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
-                 beta_initializer="zeros", gamma_initializer="ones", **kwargs):
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(axis, (list, tuple)):
             self.axis = [int(a) for a in axis]
@@ -446,6 +454,8 @@ class LayerNormalization(Layer):
         self.center, self.scale = bool(center), bool(scale)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.fast_path = None  # None: the global switch (backend.fast_paths)
         self._norm_shape: tuple | None = None
 
@@ -475,9 +485,11 @@ class LayerNormalization(Layer):
         axes = self._validate_shape(input_shape)
         shape = tuple(input_shape[a] for a in axes)
         if self.scale:
-            self.add_weight("gamma", shape, self.gamma_initializer)
+            self.add_weight("gamma", shape, self.gamma_initializer,
+                            regularizer=self.gamma_regularizer)
         if self.center:
-            self.add_weight("beta", shape, self.beta_initializer)
+            self.add_weight("beta", shape, self.beta_initializer,
+                            regularizer=self.beta_regularizer)
         self._norm_shape = shape
         self.built = True
 
@@ -525,4 +537,6 @@ class LayerNormalization(Layer):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale,
                 "beta_initializer": _serialize_init(self.beta_initializer),
-                "gamma_initializer": _serialize_init(self.gamma_initializer)}
+                "gamma_initializer": _serialize_init(self.gamma_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}

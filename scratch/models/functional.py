@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import regularizers
 from ..layers.base import Layer, as_list, unique_name
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor, Node, call_symbolic
@@ -79,6 +80,20 @@ def _layer_backward(layer: Layer, dy, from_logits: bool, need_dx: bool, need_gra
     return backward(dy)
 
 
+def _with_activity_cotangents(layer: Layer, outs: list, ys: list, from_logits: list) -> list:
+    """The cotangents of one call's outputs plus the gradient of the layer's activity
+    penalty, d(R(y)/N)/dy, on each output y (Keras adds R(y)/N to the loss at every call).
+    Where the loss' cotangent is dL/dz of a sigmoid/softmax output (the hidden-logits
+    path), the penalty's dL/dy is carried back through the activation first."""
+    out = []
+    for g, y, logits in zip(outs, ys, from_logits):
+        d = regularizers.activity_gradient(layer.activity_regularizer, y)
+        if logits:
+            d = layer.activation.backward(d, layer.logits, y)
+        out.append(d if g is None else g + d)
+    return out
+
+
 @functools.cache
 def _takes_flags(layer_class: type, method: str) -> bool:
     """Whether `layer_class.method` accepts the need_dx/need_grads keywords."""
@@ -119,6 +134,11 @@ class Model(TrainingMixin, Layer):
         self._plans: list[StepPlan] = []  # one per set of trainable flags, newest first
         self._output_masks: list = []
         self._layer_grads: dict[int, dict[str, np.ndarray]] = {}  # of the last backward
+        # of the last forward: its plan, and (node id, layer, outputs) of every call whose
+        # layer has an activity regularizer (`losses`, and its cotangent in backward)
+        self._forward_plan: StepPlan | None = None
+        self._activity_records: list[tuple[int, Layer, list]] = []
+        self._nested_models: list[Model] = []
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise ValueError("Model needs both `inputs` and `outputs`.")
@@ -162,6 +182,7 @@ class Model(TrainingMixin, Layer):
             if not any(n.layer is l for l in self._layers):
                 self._layers.append(n.layer)
         self._mask_ok = {id(l): _accepts_mask(l) for l in self._layers}
+        self._nested_models = [l for l in self._layers if isinstance(l, Model)]
         self._plans = []  # a new graph needs new plans (step_plan.py)
         self._training_plan = None
         self.dtype = self.inputs[0].dtype if self.inputs[0].dtype in ("float32", "float64") \
@@ -305,12 +326,16 @@ class Model(TrainingMixin, Layer):
         """`forward` along `plan`: a loop over the layers of a plain stack (`plan.stack`),
         else the graph walk, which keeps one value and one Keras mask per tensor."""
         caches: dict[int, Any] = {}
+        activity: list[tuple[int, Layer, list]] = []
+        self._forward_plan, self._activity_records = plan, activity
         stack = plan.stack
         if stack is not None:  # each layer on the previous output: no masks
             x = xs[0]
             for call in stack:
                 x = call.layer.forward(x, training=training)
                 caches[id(call.node)] = call.layer._cache
+                if call.layer.activity_regularizer is not None:
+                    activity.append((id(call.node), call.layer, [x]))
             self._cache = caches
             self._output_masks = [None]
             return [x] if self._multi_output else x
@@ -340,6 +365,8 @@ class Model(TrainingMixin, Layer):
                 y = layer.forward(x, training=training, **kwargs)
                 out_mask = layer.compute_mask(x, m)
             caches[id(node)] = layer._cache
+            if layer.activity_regularizer is not None:
+                activity.append((id(node), layer, as_list(y) if node.multi_output else [y]))
             if node.multi_output:
                 for i, t_id in enumerate(out_ids):
                     values[t_id] = y[i]
@@ -393,6 +420,45 @@ class Model(TrainingMixin, Layer):
         act = getattr(layer, "activation", None)
         return getattr(act, "name", None)
 
+    # ------------------------------------------------------------------ regularization
+    @property
+    def losses(self) -> list[np.floating]:
+        """Keras' `model.losses`: the activity penalties of the last forward (`model(x)`,
+        a train or test step; those of nested models included), then the penalty of every
+        trainable weight that has a regularizer, in `trainable_weights` order."""
+        return self._activity_penalties() + self._weight_penalties(
+            self._plan_for_current_flags())
+
+    def _penalties(self) -> list[np.floating]:
+        """`losses` for the train and test steps, right after their forward: nothing to
+        compute (an empty list) for a model without regularizers."""
+        plan = self._forward_plan
+        if not (self._activity_records or plan.penalized or self._nested_models):
+            return []
+        return self._activity_penalties() + self._weight_penalties(plan)
+
+    def _activity_penalties(self) -> list[np.floating]:
+        out = []
+        for _, layer, ys in self._activity_records:
+            out += [regularizers.activity_penalty(layer.activity_regularizer, y) for y in ys]
+        for model in self._nested_models:
+            out += model._activity_penalties()
+        return out
+
+    @staticmethod
+    def _weight_penalties(plan: StepPlan) -> list[np.floating]:
+        return [layer._regularizers[name](w) for layer, name, w in plan.penalized]
+
+    def _add_regularization_gradients(self, plan: StepPlan, layer_grads: dict) -> None:
+        """Add dR/dw of every penalized trainable weight to its gradient in `layer_grads`
+        (id(layer) → {name: gradient}, a backward's): Keras differentiates the loss plus
+        the penalties."""
+        for layer, name, w in plan.penalized:
+            grads = layer_grads.setdefault(id(layer), {})
+            d = layer._regularizers[name].gradient(w)
+            g = grads.get(name)
+            grads[name] = d if g is None else np.asarray(g) + d
+
     def backward(self, dy, from_logits=None, *, need_dx: bool = True, need_grads: bool = True):
         """Back-propagate cotangents of the outputs; returns dL/dinputs.
 
@@ -417,6 +483,8 @@ class Model(TrainingMixin, Layer):
         caches = self._require_cache()
         need = plan.tensors_needing_grad(need_dx)
         grads: dict[int, dict[str, np.ndarray]] = {}
+        # the outputs of calls whose layer has an activity penalty: it adds to their cotangent
+        activity = {node_id: ys for node_id, _, ys in self._activity_records}
         stack = plan.stack
         if stack is not None and dy is not None:
             g = dy[0] if self._multi_output else dy
@@ -430,6 +498,9 @@ class Model(TrainingMixin, Layer):
                     g = None
                     break  # nothing below learns or needs a gradient
                 layer._cache = caches[id(node)]
+                if id(node) in activity:
+                    g = _with_activity_cotangents(layer, [g], activity[id(node)],
+                                                 [k == last and last_from_logits])[0]
                 g = _layer_backward(layer, g, k == last and last_from_logits, inputs_need_grad,
                                     learns)
                 grads[id(layer)] = dict(layer.grads)
@@ -449,9 +520,13 @@ class Model(TrainingMixin, Layer):
             outs = [cot.get(i) for i in out_ids]
             inputs_need_grad = any(i in need for i in in_ids)
             learns = need_grads and plan.learns[id(layer)]
-            if all(g is None for g in outs) or not (inputs_need_grad or learns):
+            if not (inputs_need_grad or learns) or (
+                    all(g is None for g in outs) and id(node) not in activity):
                 continue  # nothing upstream learns from this node: skip its backward
             layer._cache = caches[id(node)]
+            if id(node) in activity:
+                outs = _with_activity_cotangents(layer, outs, activity[id(node)],
+                                                 [i in logit_tensors for i in out_ids])
             if node.multi_output:
                 outs = [np.zeros_like(v) if g is None else g
                         for g, v in zip(outs, self._zeros_like_outputs(node))]

@@ -78,6 +78,9 @@ class StepPlan:
             Keras' `trainable_weights` order: the weights the optimizer updates.
         param_count: `count_params()`; parameters × batch size is the work of one step,
             which sets how many BLAS threads the engine uses (`step_work`, scratch._threads).
+        penalized: the entries of `trainable_entries` whose weight has a regularizer
+            (`Layer.add_weight(regularizer=...)`): their penalties join the loss and their
+            gradients the weights' (docs/KERAS_NUMERICS.md §Regularizers).
     """
 
     calls: list[LayerCall]
@@ -88,6 +91,7 @@ class StepPlan:
     needs_grad_with_inputs: set[int]
     trainable_entries: list[tuple[Layer, str, np.ndarray]]
     param_count: int
+    penalized: list[tuple[Layer, str, np.ndarray]]
 
     @property
     def stack(self) -> list[LayerCall] | None:
@@ -127,6 +131,7 @@ def make_step_plan(model: Model) -> StepPlan:
                        type(node.layer).compute_mask is Layer.compute_mask)
              for node in model._nodes if not isinstance(node.layer, InputLayer)]
     learns = {id(call.layer): _learns(call.layer) for call in calls}
+    entries = model._trainable_entries()
     return StepPlan(
         calls=calls,
         plain_stack=_is_plain_stack(model, calls),
@@ -136,8 +141,10 @@ def make_step_plan(model: Model) -> StepPlan:
         needs_grad=_tensors_needing_grad(model, calls, learns, need_input_grads=False),
         needs_grad_with_inputs=_tensors_needing_grad(model, calls, learns,
                                                      need_input_grads=True),
-        trainable_entries=model._trainable_entries(),
+        trainable_entries=entries,
         param_count=model.count_params(),
+        penalized=[(layer, name, w) for layer, name, w in entries
+                   if name in getattr(layer, "_regularizers", {})],
     )
 
 

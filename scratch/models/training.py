@@ -473,6 +473,8 @@ class TrainingMixin:
             dys.append(grad)
             flags.append(logits is not None)
         self._last_output_losses = values
+        for penalty in self._penalties():  # Keras: the loss + Σ model.losses
+            total = total + total.dtype.type(penalty)
         return total, dys, flags
 
     def _forward_list(self, plan: StepPlan, xs: list, training: bool) -> list:
@@ -539,6 +541,8 @@ class TrainingMixin:
         loss, dys, flags = self._compute_loss(ys, y_preds, sws, training=True)
         self._backward_along(plan, dys if len(self.outputs) > 1 else dys[0], flags,
                              need_dx=False, need_grads=True)
+        if plan.penalized:  # the weights' penalties: their gradients join the loss'
+            self._add_regularization_gradients(plan, self._layer_grads)
         self._apply_pairs(plan.gradient_pairs(self._layer_grads))
         return loss, y_preds
 

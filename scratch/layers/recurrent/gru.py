@@ -185,11 +185,14 @@ class GRUCell(RecurrentCell):
 
     def build(self, input_shape) -> None:
         M = self.units
-        self.add_weight("kernel", (input_shape[-1], 3 * M), self.kernel_initializer)
-        self.add_weight("recurrent_kernel", (M, 3 * M), self.recurrent_initializer)
+        self.add_weight("kernel", (input_shape[-1], 3 * M), self.kernel_initializer,
+                        regularizer=self.kernel_regularizer)
+        self.add_weight("recurrent_kernel", (M, 3 * M), self.recurrent_initializer,
+                        regularizer=self.recurrent_regularizer)
         if self.use_bias:
             shape = (2, 3 * M) if self.reset_after else (3 * M,)
-            self.add_weight("bias", shape, self.bias_initializer)
+            self.add_weight("bias", shape, self.bias_initializer,
+                            regularizer=self.bias_regularizer)
         self.built = True
 
     def step_forward(self, x_t, states, masks: CellDropout | None = None):
@@ -225,6 +228,8 @@ class GRU(RNN):
         units, activation, recurrent_activation, use_bias, initializers, dropout,
         recurrent_dropout, reset_after, seed: as `GRUCell`. return_sequences, return_state,
         go_backwards, stateful, unroll: as `RNN`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: penalties on the
+        cell's weights; activity_regularizer: on the output (`scratch.regularizers`).
 
     Shapes:
         input (N, T, D) → (N, M) or (N, T, M); return_state adds h_T (N, M). Weights kernel
@@ -235,7 +240,8 @@ class GRU(RNN):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", dropout=0.0, recurrent_dropout=0.0, seed=None,
                  return_sequences=False, return_state=False, go_backwards=False,
-                 stateful=False, unroll=False, reset_after=True, **kwargs):
+                 stateful=False, unroll=False, reset_after=True, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, **kwargs):
         _reject_unsupported(kwargs, type(self).__name__)
         cell = GRUCell(units, activation=activation, recurrent_activation=recurrent_activation,
                        use_bias=use_bias, kernel_initializer=kernel_initializer,
@@ -244,6 +250,9 @@ class GRU(RNN):
                        recurrent_dropout=recurrent_dropout, reset_after=reset_after, seed=seed,
                        implementation=kwargs.pop("implementation", 2),
                        dtype=kwargs.get("dtype"), name="gru_cell",
+                       kernel_regularizer=kernel_regularizer,
+                       recurrent_regularizer=recurrent_regularizer,
+                       bias_regularizer=bias_regularizer,
                        trainable=kwargs.get("trainable", True))
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)

@@ -190,8 +190,10 @@ class LSTMCell(RecurrentCell):
 
     def build(self, input_shape) -> None:
         M = self.units
-        self.add_weight("kernel", (input_shape[-1], 4 * M), self.kernel_initializer)
-        self.add_weight("recurrent_kernel", (M, 4 * M), self.recurrent_initializer)
+        self.add_weight("kernel", (input_shape[-1], 4 * M), self.kernel_initializer,
+                        regularizer=self.kernel_regularizer)
+        self.add_weight("recurrent_kernel", (M, 4 * M), self.recurrent_initializer,
+                        regularizer=self.recurrent_regularizer)
         if self.use_bias:
             init = self.bias_initializer
             if self.unit_forget_bias:
@@ -201,7 +203,7 @@ class LSTMCell(RecurrentCell):
                     return np.concatenate([np.asarray(base((M,), dtype=dtype)),
                                            np.ones((M,), dtype=dtype),
                                            np.asarray(base((2 * M,), dtype=dtype))])
-            self.add_weight("bias", (4 * M,), init)
+            self.add_weight("bias", (4 * M,), init, regularizer=self.bias_regularizer)
         self.built = True
 
     def step_forward(self, x_t, states, masks: CellDropout | None = None):
@@ -238,6 +240,8 @@ class LSTM(RNN):
         units, activation, recurrent_activation, use_bias, unit_forget_bias, initializers,
         dropout, recurrent_dropout, seed: as `LSTMCell`. return_sequences, return_state,
         go_backwards, stateful, unroll: as `RNN`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: penalties on the
+        cell's weights; activity_regularizer: on the output (`scratch.regularizers`).
 
     Shapes:
         input (N, T, D) → (N, M) or (N, T, M); return_state gives [output, h_T, c_T].
@@ -248,7 +252,8 @@ class LSTM(RNN):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, unroll=False, **kwargs):
+                 go_backwards=False, stateful=False, unroll=False, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, **kwargs):
         _reject_unsupported(kwargs, type(self).__name__)
         cell = LSTMCell(units, activation=activation, recurrent_activation=recurrent_activation,
                         use_bias=use_bias, kernel_initializer=kernel_initializer,
@@ -257,6 +262,9 @@ class LSTM(RNN):
                         dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
                         implementation=kwargs.pop("implementation", 2),
                         dtype=kwargs.get("dtype"), name="lstm_cell",
+                        kernel_regularizer=kernel_regularizer,
+                        recurrent_regularizer=recurrent_regularizer,
+                        bias_regularizer=bias_regularizer,
                         trainable=kwargs.get("trainable", True))
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)

@@ -48,7 +48,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ... import backend, random
+from ... import backend, random, regularizers
 from ..._kernels import load as load_kernels
 from ...typing import Array, Shape
 from ..base import Layer, as_list, shape_tuple
@@ -110,7 +110,8 @@ class RecurrentCell(Layer):
     gates = 1
 
     def __init__(self, units, dropout=0.0, recurrent_dropout=0.0, seed=None,
-                 implementation=2, **kwargs):
+                 implementation=2, kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(
@@ -126,6 +127,10 @@ class RecurrentCell(Layer):
         self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
         self.implementation = 1 if self.recurrent_dropout != 0.0 else int(implementation)
         self.seed = seed
+        # penalties on kernel, recurrent_kernel and bias (the cell's build passes them on)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
         self.seed_generator: SeedGenerator | None = None  # made by each cell, in Keras' order
         self._dropout_mask = None
         self._recurrent_dropout_mask = None
@@ -221,19 +226,21 @@ class RecurrentCell(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units, **self._activation_config(),
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
-                "seed": self.seed}
+                "seed": self.seed,
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
 
 
 def _reject_unsupported(kwargs: dict, owner: str) -> None:
-    """Accept Keras' regularizer/constraint arguments only with their default None."""
-    for key in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-                "activity_regularizer", "kernel_constraint", "recurrent_constraint",
-                "bias_constraint"):
+    """Accept Keras' constraint arguments only with their default None."""
+    for key in ("kernel_constraint", "recurrent_constraint", "bias_constraint"):
         value = kwargs.pop(key, None)
         if value is not None:
             raise ValueError(
                 f"{owner} in scratch does not support `{key}` yet. Received: {key}={value!r}"
             )
+
 
 
 # ------------------------------------------------------------------------------ BPTT driver
@@ -413,6 +420,7 @@ class RNN(Layer):
         self.initial_state_grads: list[Array] | None = None
         self.fast_path = None  # True/False: this layer's choice; None: backend.fast_paths
         self.params = cell.params  # the same dict: optimizers update the cell's arrays
+        self._regularizers = cell._regularizers  # and the cell's penalties on them
 
     @property
     def state_size(self) -> list[int]:

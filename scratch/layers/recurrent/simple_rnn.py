@@ -107,11 +107,13 @@ class SimpleRNNCell(RecurrentCell):
         self.bias_initializer = initializers.get(bias_initializer)
 
     def build(self, input_shape) -> None:
-        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
+        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
+                        regularizer=self.kernel_regularizer)
         self.add_weight("recurrent_kernel", (self.units, self.units),
-                        self.recurrent_initializer)
+                        self.recurrent_initializer, regularizer=self.recurrent_regularizer)
         if self.use_bias:
-            self.add_weight("bias", (self.units,), self.bias_initializer)
+            self.add_weight("bias", (self.units,), self.bias_initializer,
+                            regularizer=self.bias_regularizer)
         self.built = True
 
     def step_forward(self, x_t, states, masks: CellDropout | None = None):
@@ -148,7 +150,9 @@ class SimpleRNN(RNN):
     Args:
         units, activation, use_bias, initializers, dropout, recurrent_dropout, seed: as
             `SimpleRNNCell`. return_sequences, return_state, go_backwards, stateful, unroll:
-            as `RNN`.
+            as `RNN`. kernel_regularizer, recurrent_regularizer, bias_regularizer:
+            penalties on the cell's weights; activity_regularizer: accepted and ignored, as
+            Keras 3.15's SimpleRNN ignores it (GRU and LSTM apply theirs).
 
     Shapes:
         input (N, T, D) → (N, M), or (N, T, M) with return_sequences; return_state adds
@@ -164,13 +168,21 @@ class SimpleRNN(RNN):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", dropout=0.0, recurrent_dropout=0.0, seed=None,
                  return_sequences=False, return_state=False, go_backwards=False,
-                 stateful=False, unroll=False, **kwargs):
+                 stateful=False, unroll=False, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, **kwargs):
         _reject_unsupported(kwargs, type(self).__name__)
+        # activity_regularizer is accepted and dropped: Keras 3.15's SimpleRNN does not pass
+        # it on, so tf.keras adds no penalty for it (and saves it as None).
+        del activity_regularizer
         cell = SimpleRNNCell(units, activation=activation, use_bias=use_bias,
                              kernel_initializer=kernel_initializer,
                              recurrent_initializer=recurrent_initializer,
                              bias_initializer=bias_initializer, dropout=dropout,
                              recurrent_dropout=recurrent_dropout, seed=seed,
+                             kernel_regularizer=kernel_regularizer,
+                             recurrent_regularizer=recurrent_regularizer,
+                             bias_regularizer=bias_regularizer,
                              dtype=kwargs.get("dtype"), name="simple_rnn_cell",
                              trainable=kwargs.get("trainable", True))
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
