@@ -24,12 +24,14 @@ from conftest import cheap
 KERAS_CLASS = {
     "mse": "MeanSquaredError", "mae": "MeanAbsoluteError", "huber": "Huber",
     "bce": "BinaryCrossentropy", "cce": "CategoricalCrossentropy",
-    "scce": "SparseCategoricalCrossentropy",
+    "scce": "SparseCategoricalCrossentropy", "kld": "KLDivergence",
+    "cosine": "CosineSimilarity",
 }
 OURS = {
     "mse": losses.MeanSquaredError, "mae": losses.MeanAbsoluteError, "huber": losses.Huber,
     "bce": losses.BinaryCrossentropy, "cce": losses.CategoricalCrossentropy,
-    "scce": losses.SparseCategoricalCrossentropy,
+    "scce": losses.SparseCategoricalCrossentropy, "kld": losses.KLDivergence,
+    "cosine": losses.CosineSimilarity,
 }
 REDUCTIONS = ["sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None]
 DENSE_LAYOUTS = ["N", "N1", "N_N1", "N1_N", "Nk", "NTk", "NT_NT1"]
@@ -105,9 +107,15 @@ def make_data(case, *, logits_scale=None):
     yt_shape, yp_shape, v_shape = case["yt_shape"], case["yp_shape"], case["v_shape"]
     from_logits = cfg.get("from_logits", False) or logits_scale is not None
     scale = logits_scale if logits_scale is not None else case["scale"]
-    if kind in ("mse", "mae", "huber"):
+    if kind in ("mse", "mae", "huber", "cosine"):
         y_true = rng.standard_normal(yt_shape)
         y_pred = rng.standard_normal(yp_shape) * 1.5
+    elif kind == "kld":  # distributions, with values the clips to [ε, 1] move
+        y_true = rng.uniform(0, 1, yt_shape)
+        y_true[rng.uniform(size=yt_shape) < 0.15] = 0.0
+        y_pred = rng.uniform(0, 1, yp_shape)
+        y_pred[rng.uniform(size=yp_shape) < 0.1] = 0.0  # clip active: gradient 0
+        y_pred[rng.uniform(size=yp_shape) < 0.1] = 1.25
     elif kind == "bce":
         soft = case["soft_labels"]
         y_true = rng.uniform(0, 1, yt_shape) if soft else rng.integers(0, 2, yt_shape)
@@ -204,7 +212,7 @@ def _check_parity(case, tf, tf_keras):
     assert_close(grad, ref_grad, kind="input_grad", dtype=dtype, msg=msg)
 
 
-@pytest.mark.parametrize("kind", ["mse", "mae", "huber"])
+@pytest.mark.parametrize("kind", ["mse", "mae", "huber", "kld", "cosine"])
 @given(data=st.data())
 @cheap
 def test_regression_loss_parity(tf, tf_keras, kind, data):
@@ -369,6 +377,10 @@ def test_extreme_logits(tf, tf_keras, kind, dtype):
 # ============================================================================ gradcheck
 def _safe_data(kind, config, rng, shape):
     """float64 data away from clip boundaries and kinks (|e| not near 0 or δ)."""
+    if kind == "kld":
+        return rng.uniform(0.05, 1.0, shape), rng.uniform(0.05, 0.95, shape)
+    if kind == "cosine":
+        return rng.standard_normal(shape), rng.standard_normal(shape)
     if kind in ("mse", "mae", "huber"):
         delta = config.get("delta", 1.0)
         y_true = rng.standard_normal(shape)
@@ -400,6 +412,7 @@ GRADCHECK_CONFIGS = [
     ("cce", {"from_logits": False, "label_smoothing": 0.3}),
     ("scce", {"from_logits": False}), ("scce", {"from_logits": True}),
     ("scce", {"from_logits": True, "ignore_class": 1}),
+    ("kld", {}), ("cosine", {}), ("cosine", {"axis": 1}),
 ]
 
 
@@ -516,7 +529,8 @@ def test_dtype_is_preserved():
 def test_get_strings_and_objects():
     for name in ("mse", "mean_squared_error", "mae", "mean_absolute_error", "huber",
                  "binary_crossentropy", "categorical_crossentropy",
-                 "sparse_categorical_crossentropy"):
+                 "sparse_categorical_crossentropy", "kl_divergence", "kld", "KLD",
+                 "cosine_similarity"):
         loss = losses.get(name)
         assert loss.name == name and loss.reduction == "sum_over_batch_size"
     assert isinstance(losses.get("mse"), losses.MeanSquaredError)
@@ -569,13 +583,16 @@ def test_crossentropy_string_lazy(tf_keras):
 def test_config_matches_keras(tf_keras, kind):
     args = {"mse": {}, "mae": {}, "huber": {"delta": 0.7},
             "bce": {"from_logits": True, "label_smoothing": 0.2},
-            "cce": {"label_smoothing": 0.1}, "scce": {"from_logits": True, "ignore_class": 3}}
+            "cce": {"label_smoothing": 0.1}, "scce": {"from_logits": True, "ignore_class": 3},
+            "kld": {}, "cosine": {"axis": 0}}
     ours = OURS[kind](**args[kind], reduction="sum", name="x")
     ref = getattr(tf_keras.losses, KERAS_CLASS[kind])(**args[kind], reduction="sum", name="x")
     ref_config = {k: v for k, v in ref.get_config().items() if k != "dtype"}
     config = ours.get_config()
     if kind == "huber":  # Keras drops delta from the config; we keep it
         assert config.pop("delta") == 0.7
+    if kind == "cosine":  # and CosineSimilarity's axis
+        assert config.pop("axis") == 0
     assert config == ref_config
     clone = type(ours).from_config(ours.get_config())
     assert clone.get_config() == ours.get_config()
@@ -608,3 +625,50 @@ def test_class_weight_in_loss_divides_by_n():
     assert_close(value, expected, kind="loss", dtype="float64")
     with pytest.raises(ValueError, match="class_weight"):
         losses.class_weight_to_sample_weight(np.zeros((2, 3, 4)), {0: 1.0})
+
+
+# ============================================================================ KLD, cosine
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_cosine_similarity_axis_and_zero_vectors_follow_keras(tf, tf_keras, dtype):
+    """Another axis; a zero vector (Keras' normalize keeps it 0: its scale is capped at
+    1/ε, and so is the gradient's); the functions' per-sample values."""
+    rng = np.random.default_rng(4)
+    y_true = rng.standard_normal((3, 4, 2)).astype(dtype)
+    y_pred = rng.standard_normal((3, 4, 2)).astype(dtype)
+    y_pred[1, :, 0] = 0.0
+    y_true[2, :, 1] = 0.0
+    for axis in (1, -1):
+        kloss = tf_keras.losses.CosineSimilarity(axis=axis, dtype=dtype)
+        ref_value, ref_grad, _ = tf_value_and_grad(tf, kloss, y_true, y_pred)
+        value, grad = losses.CosineSimilarity(axis=axis).value_and_grad(y_true, y_pred)
+        assert_close(value, ref_value, kind="loss", dtype=dtype, msg=f"axis={axis}")
+        assert_close(grad, ref_grad, kind="input_grad", dtype=dtype, msg=f"axis={axis}")
+        assert_close(losses.cosine_similarity(y_true, y_pred, axis=axis),
+                     tf_keras.losses.cosine_similarity(y_true, y_pred, axis=axis).numpy(),
+                     kind="loss", dtype=dtype)
+    assert_close(losses.kl_divergence(np.abs(y_true), np.abs(y_pred)),
+                 tf_keras.losses.kld(np.abs(y_true), np.abs(y_pred)).numpy(),
+                 kind="loss", dtype=dtype)
+    with pytest.raises(ValueError, match="axis 3 is out of bounds"):
+        losses.CosineSimilarity(axis=3)(y_true, y_pred)
+
+
+def test_losses_compile_and_train_like_keras(tf_keras):
+    """compile(loss="kld" / "cosine_similarity"): the training loop's gradient."""
+    import keras_ref
+    import scratch
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((16, 4)).astype("float32")
+    y = rng.dirichlet(np.ones(3), 16).astype("float32")
+    for name in ("kld", "cosine_similarity"):
+        model = scratch.Sequential([scratch.Input((4,)),
+                                    scratch.layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="sgd", loss=name)
+        kmodel = keras_ref.to_keras(model)
+        kmodel.compile(optimizer="sgd", loss=name, run_eagerly=True)
+        for _ in range(3):
+            assert_close(model.train_on_batch(x, y), float(kmodel.train_on_batch(x, y)),
+                         kind="loss", dtype="float32", msg=name)
+        for a, b in zip(model.get_weights(), kmodel.get_weights()):
+            assert_close(a, b, kind="weights_after_steps", dtype="float32", msg=name)

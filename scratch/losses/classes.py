@@ -16,6 +16,8 @@ import warnings
 import numpy as np
 
 from .. import backend
+from ..tape.recorder import record_loss
+from ..tape.tensor import Tensor
 from ..typing import Array, Shape
 from ..utils.naming import to_snake_case
 from .fast import (
@@ -36,8 +38,12 @@ from .formulas import (
     cce_logits_forward,
     cce_probs_backward,
     cce_probs_forward,
+    cosine_backward,
+    cosine_forward,
     huber_backward,
     huber_forward,
+    kld_backward,
+    kld_forward,
     mae_backward,
     mae_forward,
     mse_backward,
@@ -221,7 +227,10 @@ class Loss:
         return self._forward(yt, yp, from_logits, shapes)[0]
 
     def __call__(self, y_true, y_pred, sample_weight=None, *, logits=None, mask=None):
-        """The reduced loss (a numpy scalar of y_pred's dtype; values for reduction "none")."""
+        """The reduced loss (a numpy scalar of y_pred's dtype; values for reduction "none").
+        On a `Tensor` (`model(x)`), a Tensor, recorded by an active GradientTape."""
+        if isinstance(y_pred, Tensor) or isinstance(y_true, Tensor):
+            return record_loss(self, y_true, y_pred, sample_weight, mask)
         value, _ = self._run(y_true, y_pred, sample_weight, logits, mask, need_grad=False)
         return value
 
@@ -328,6 +337,63 @@ class Huber(Loss):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "delta": self.delta}
+
+
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence, Keras' `KLDivergence`.
+
+    Math:
+        y = clip(y_true, ε, 1), p = clip(y_pred, ε, 1)   (ε = 1e-7)
+        ℓ = Σ_last y·log(y/p);   dℓ/dp = −y/p where ε ≤ y_pred ≤ 1, else 0
+
+    Shapes:
+        y_true, y_pred: (N, ..., k) distributions over the last axis; values (N, ...).
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence") -> None:
+        super().__init__(reduction=reduction, name=name)
+
+    def _forward(self, y_true, y_pred, from_logits, shapes):
+        self._check_shapes(y_true, y_pred, shapes)
+        values, cache = kld_forward(y_true, y_pred)
+        return values, lambda dv: kld_backward(dv, cache), None
+
+
+class CosineSimilarity(Loss):
+    """Negative cosine similarity, Keras' `CosineSimilarity(axis=-1)`.
+
+    Math:
+        x̂ = x · min(1/‖x‖, 1/ε) along `axis`   (Keras' normalize: a zero vector stays 0)
+        ℓ = −Σ_axis ŷ·p̂    (−1: same direction, 0: orthogonal, 1: opposite)
+        dℓ/dp = r·dp̂ − r³·p·Σ(dp̂·p),  dp̂ = −ŷ, r = 1/‖p‖   (only r·dp̂ once r is capped)
+
+    Args:
+        axis: the axis along which the vectors lie (default −1).
+
+    Shapes:
+        y_true, y_pred: (N, ..., k); values: y's shape without `axis`.
+
+    `get_config()` also stores ``axis`` (Keras' drops it, as it drops Huber's delta).
+    """
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity"
+                 ) -> None:
+        super().__init__(reduction=reduction, name=name)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"CosineSimilarity expects an integer `axis`. Received: "
+                             f"axis={axis!r}")
+        self.axis = int(axis)
+
+    def _forward(self, y_true, y_pred, from_logits, shapes):
+        self._check_shapes(y_true, y_pred, shapes)
+        if not -y_pred.ndim <= self.axis < y_pred.ndim:
+            raise ValueError(f"CosineSimilarity: axis {self.axis} is out of bounds for "
+                             f"y_pred of rank {y_pred.ndim}. Received: y_pred.shape={shapes[1]}")
+        values, cache = cosine_forward(y_true, y_pred, self.axis)
+        return values, lambda dv: cosine_backward(dv, cache), None
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis}
 
 
 def _check_axis(loss_name: str, axis) -> int:
@@ -656,6 +722,9 @@ class AutoCrossentropy(Loss):
 
 # ============================================================================ functions
 def _per_sample(loss: Loss, y_true, y_pred) -> np.ndarray:
+    if isinstance(y_pred, Tensor) or isinstance(y_true, Tensor):
+        loss.reduction = "none"  # the same values, recorded by an active GradientTape
+        return loss(y_true, y_pred)
     return loss.call(y_true, y_pred)
 
 
@@ -696,15 +765,27 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     return _per_sample(loss, y_true, y_pred)
 
 
+def kl_divergence(y_true, y_pred) -> Array:
+    """Per-sample KL divergence, Σ_last y·log(y/p) on clipped inputs. Shape y.shape[:-1]."""
+    return _per_sample(KLDivergence(), y_true, y_pred)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1) -> Array:
+    """Per-sample negative cosine similarity along `axis` (see `CosineSimilarity`)."""
+    return _per_sample(CosineSimilarity(axis=axis), y_true, y_pred)
+
+
 mse = mean_squared_error
 mae = mean_absolute_error
+kld = KLD = kl_divergence
 
 
 # ============================================================================ get
 _CLASSES: dict[str, type[Loss]] = {
     cls.__name__: cls
     for cls in (MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy,
-                CategoricalCrossentropy, SparseCategoricalCrossentropy)
+                CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence,
+                CosineSimilarity)
 }
 # Function names (and Keras' aliases) -> class; get() names the instance after the string.
 _FUNCTION_NAMES: dict[str, type[Loss]] = {
@@ -714,6 +795,8 @@ _FUNCTION_NAMES: dict[str, type[Loss]] = {
     "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "kl_divergence": KLDivergence, "kld": KLDivergence, "KLD": KLDivergence,
+    "cosine_similarity": CosineSimilarity,
 }
 _AUTO_NAMES = ("crossentropy", "ce")
 

@@ -20,7 +20,8 @@ __all__ = [
     "mse_forward", "mse_backward", "mae_forward", "mae_backward", "huber_forward",
     "huber_backward", "bce_probs_forward", "bce_probs_backward", "bce_logits_forward",
     "bce_logits_backward", "cce_probs_forward", "cce_probs_backward", "cce_logits_forward",
-    "cce_logits_backward", "scce_forward", "scce_backward",
+    "cce_logits_backward", "scce_forward", "scce_backward", "kld_forward", "kld_backward",
+    "cosine_forward", "cosine_backward",
 ]
 
 
@@ -190,3 +191,51 @@ def scce_backward(dvalues: Array, cache) -> Array:
     if p_hat is None:
         return ds
     return np.where(inside, ds / p_hat, 0).astype(p_hat.dtype, copy=False)
+
+
+def kld_forward(y_true: Array, y_pred: Array):
+    """values = Σ_last y·log(y/p),  y = clip(y_true, ε, 1), p = clip(y_pred, ε, 1)."""
+    dt = y_pred.dtype.type
+    eps, one = dt(backend.epsilon()), dt(1.0)
+    y = np.clip(y_true, eps, one)
+    p = np.clip(y_pred, eps, one)
+    ratio = y / p
+    inside = (y_pred >= eps) & (y_pred <= one)
+    return np.sum(y * np.log(ratio), axis=-1), (y, p, ratio, inside)
+
+
+def kld_backward(dvalues: Array, cache) -> Array:
+    """dℓ/dp = −y/p where ε ≤ y_pred ≤ 1, else 0 (the clip), written as TF's chain:
+    d log(r) = d/r, d(y/p)/dp = −y/p²."""
+    y, p, ratio, inside = cache
+    d_log = dvalues[..., None] * y
+    d_ratio = d_log * (1 / ratio)
+    dp = d_ratio * ((-y / p) / p)
+    return np.where(inside, dp, 0).astype(p.dtype, copy=False)
+
+
+def _l2_normalize(x: Array, axis: int):
+    """Keras' `normalize(x, axis)`: x · min(1/√Σx², 1/ε), with the scale r and where the
+    1/√Σx² branch is the smaller (a zero vector stays zero)."""
+    square_sum = np.sum(np.square(x), axis=axis, keepdims=True)
+    with np.errstate(divide="ignore"):  # 1/√0 = inf, then capped at 1/ε
+        inv_norm = 1 / np.sqrt(square_sum)
+    cap = x.dtype.type(1.0 / backend.epsilon())
+    return x * np.minimum(inv_norm, cap), np.minimum(inv_norm, cap), inv_norm <= cap
+
+
+def cosine_forward(y_true: Array, y_pred: Array, axis: int = -1):
+    """values = −Σ_axis ŷ·p̂, the cosine of the angle between y_true and y_pred, negated
+    (x̂ = Keras' l2 normalization along `axis`)."""
+    t_hat, _, _ = _l2_normalize(y_true, axis)
+    p_hat, r, active = _l2_normalize(y_pred, axis)
+    return -np.sum(t_hat * p_hat, axis=axis), (y_pred, t_hat, r, active, axis)
+
+
+def cosine_backward(dvalues: Array, cache) -> Array:
+    """dℓ/dp = r·dp̂ − r³·p·Σ_axis(dp̂·p) with dp̂ = −dvalues·ŷ, r = 1/‖p‖ (only the first
+    term where r is capped at 1/ε)."""
+    y_pred, t_hat, r, active, axis = cache
+    d_p_hat = -np.expand_dims(dvalues, axis) * t_hat
+    d_r = np.where(active, np.sum(d_p_hat * y_pred, axis=axis, keepdims=True), 0)
+    return (d_p_hat * r - (r * r * r) * d_r * y_pred).astype(y_pred.dtype, copy=False)

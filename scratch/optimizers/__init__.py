@@ -1,9 +1,11 @@
-"""`scratch.optimizers`: Keras' SGD, Adam, AdamW, RMSprop and Adagrad on NumPy arrays.
+"""`scratch.optimizers`: Keras' SGD, Adam, AdamW, RMSprop, Adagrad, Nadam, Adamax, Adadelta
+and Ftrl on NumPy arrays.
 
     opt = optimizers.get("adam")                    # or optimizers.Adam(1e-3)
     opt.apply_gradients([(grad, var), ...])         # updates each var in place
 
-The updates are bit-identical to tf.keras in float32 (same operation order); see
+The updates are bit-identical to tf.keras in float32 (same operation order; Ftrl, whose
+elementwise powers TensorFlow rounds its own way, within the tolerance table); see
 `scratch.optimizers.base` for the step order, the state layout and the precision notes.
 """
 
@@ -12,18 +14,23 @@ from __future__ import annotations
 from typing import Any
 
 from . import schedules
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam
+from .adamax import Adamax
 from .adamw import AdamW
 from .base import Optimizer, clip_by_global_norm, clip_by_norm
+from .ftrl import Ftrl
+from .nadam import Nadam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "schedules", "get",
-           "serialize", "deserialize", "clip_by_norm", "clip_by_global_norm"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam", "Adamax",
+           "Adadelta", "Ftrl", "schedules", "get", "serialize", "deserialize", "clip_by_norm",
+           "clip_by_global_norm"]
 
-ALL_OBJECTS: dict[str, type] = {cls.__name__.lower(): cls
-                                for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)}
+ALL_OBJECTS: dict[str, type] = {cls.__name__.lower(): cls for cls in (
+    SGD, Adam, AdamW, RMSprop, Adagrad, Nadam, Adamax, Adadelta, Ftrl)}
 
 
 def serialize(optimizer: Optimizer) -> dict[str, Any]:
@@ -55,8 +62,8 @@ def get(identifier) -> Optimizer | None:
 
     Args:
         identifier: None (-> None), a name ("sgd", "adam", "adamw", "rmsprop", "adagrad",
-            any case; default-constructed), a serialized dict, or an `Optimizer` instance
-            (returned unchanged).
+            "nadam", "adamax", "adadelta", "ftrl", any case; default-constructed), a
+            serialized dict, or an `Optimizer` instance (returned unchanged).
 
     Raises:
         ValueError: for anything else, naming the identifier.

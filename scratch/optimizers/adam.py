@@ -10,8 +10,6 @@ from .. import backend, scalar_math
 from .._kernels.optimizers import adam_update, adam_update_squares
 from .base import (
     Optimizer,
-    _check_non_negative,
-    _check_unit_interval,
     _fusable,
     _keras_cast,
     _keras_const,
@@ -56,13 +54,7 @@ class Adam(Optimizer):
                  global_clipnorm=None, **kwargs) -> None:
         super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, **kwargs)
-        cls = type(self).__name__
-        _check_unit_interval(cls, "beta_1", beta_1)
-        _check_unit_interval(cls, "beta_2", beta_2)
-        _check_non_negative(cls, "epsilon", epsilon)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        self._set_moment_decays(beta_1, beta_2, epsilon)
         self.amsgrad = amsgrad
         self._momentums: list[np.ndarray] = []
         self._velocities: list[np.ndarray] = []

@@ -1,4 +1,4 @@
-"""The optimizer machinery shared by SGD, Adam, AdamW, RMSprop and Adagrad (Keras' BaseOptimizer).
+"""The optimizer machinery shared by every scratch optimizer (Keras' BaseOptimizer).
 
 One call of ``apply_gradients([(grad, var), ...])`` does, in Keras' order
 (docs/KERAS_NUMERICS.md §Optimizers):
@@ -36,10 +36,11 @@ Precision (why the updates are bit-identical to tf.keras in float32):
 
 Optimizer state, in Keras' order (``optimizer.variables``, what ``.keras`` files store):
 
-    [iteration (int64), learning_rate (only for a float lr), slots...]
+    [iteration (int64), learning_rate (only for a float lr), slots..., extras...]
 
 where the slots are interleaved per variable as Keras creates them, e.g. Adam:
-``v0_momentum, v0_velocity, v1_momentum, v1_velocity, ..., [v0_velocity_hat, ...]``.
+``v0_momentum, v0_velocity, v1_momentum, v1_velocity, ..., [v0_velocity_hat, ...]``, and the
+extras are variables of no model variable (`add_extra_variable`: Nadam's u_product).
 
 The module is over the project's 500 lines because it is Keras' BaseOptimizer, one class
 that every optimizer shares: building the slots, clipping, weight decay, schedules, the
@@ -59,6 +60,7 @@ import numpy as np
 
 from .. import backend, initializers
 from .._denormals import subnormals_as_zero
+from ..tape.tensor import as_weight, plain
 from ..typing import Array
 from ..utils.naming import auto_name
 from . import schedules as schedules_module
@@ -229,6 +231,10 @@ class Optimizer:
         self._index: dict[int, int] = {}
         self._slots: list[np.ndarray] = []
         self._slot_names: list[str] = []
+        # Keras' optimizer variables that belong to no model variable (Nadam's u_product):
+        # listed after the slots in `variables`
+        self._extra_variables: list[np.ndarray] = []
+        self._extra_names: list[str] = []
         self._exclude_ids: set[int] = set()
         self._exclude_pattern: re.Pattern | None = None
 
@@ -330,11 +336,12 @@ class Optimizer:
             var_names: optional names used for slot names (Keras uses the variable path);
                 default "variable_0", "variable_1", ...
         """
-        var_list = list(var_list)
+        paths = [getattr(v, "path", None) for v in var_list]  # Keras Variables name their slots
+        var_list = [as_weight(v) for v in var_list]  # a Variable: the weight array it views
         for v in var_list:
             self._check_variable(v)
         names = list(var_names) if var_names is not None else [
-            f"variable_{i}" for i in range(len(var_list))]
+            p if isinstance(p, str) else f"variable_{i}" for i, p in enumerate(paths)]
         if len(names) != len(var_list):
             raise ValueError(
                 f"build expected one name per variable ({len(var_list)}). "
@@ -386,21 +393,40 @@ class Optimizer:
                 out[k].append(self.add_variable_from_reference(v, slot_name, initializer))
         return out[0] if isinstance(name, str) else out
 
+    def add_extra_variable(self, value: np.ndarray, name: str) -> np.ndarray:
+        """Register an optimizer variable of no model variable (a 0-d array, updated in
+        place): it follows the slots in `variables`, as Keras tracks it after them."""
+        self._extra_variables.append(value)
+        self._extra_names.append(name)
+        return value
+
+    def _set_moment_decays(self, beta_1, beta_2, epsilon) -> None:
+        """Check and keep the hyper-parameters of the Adam family (Adam, AdamW, Nadam,
+        Adamax): β₁, β₂ in [0, 1], ε ≥ 0."""
+        cls = type(self).__name__
+        _check_unit_interval(cls, "beta_1", beta_1)
+        _check_unit_interval(cls, "beta_2", beta_2)
+        _check_non_negative(cls, "epsilon", epsilon)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
     def _var_index(self, variable: np.ndarray) -> int:
         return self._index[id(variable)]
 
     # ------------------------------------------------------------------ state
     @property
     def variables(self) -> list[np.ndarray]:
-        """Keras' `optimizer.variables`: [iteration, learning_rate?, slots...].
+        """Keras' `optimizer.variables`: [iteration, learning_rate?, slots..., extras...].
 
         The iteration and learning rate entries are fresh 0-d arrays (int64 and the lr
-        dtype); the slots are the optimizer's own arrays (not copies).
+        dtype); the slots (and extra variables, such as Nadam's u_product) are the
+        optimizer's own arrays (not copies).
         """
         out = [np.array(self._iterations, dtype=np.int64)]
         if _is_float(self._learning_rate_value):
             out.append(np.array(self._learning_rate_value, dtype=self._lr_dtype))
-        return out + list(self._slots)
+        return out + list(self._slots) + list(self._extra_variables)
 
     @property
     def variable_names(self) -> list[str]:
@@ -408,7 +434,7 @@ class Optimizer:
         out = ["iteration"]
         if _is_float(self._learning_rate_value):
             out.append("learning_rate")
-        return out + list(self._slot_names)
+        return out + list(self._slot_names) + list(self._extra_names)
 
     def get_slot_values(self) -> list[np.ndarray]:
         """Copies of the slots, in Keras order (`variables` without iteration/lr)."""
@@ -439,13 +465,21 @@ class Optimizer:
                 "optimizer weights before calling `set_weights()`."
             )
         weights = list(weights)
-        n_head = len(self.variables) - len(self._slots)
-        if len(weights) != n_head + len(self._slots):
+        n_extra = len(self._extra_variables)
+        n_head = len(self.variables) - len(self._slots) - n_extra
+        if len(weights) != n_head + len(self._slots) + n_extra:
             raise ValueError(
-                f"Optimizer {self.name!r} has {n_head + len(self._slots)} variables. "
-                f"Received: {len(weights)} weights"
+                f"Optimizer {self.name!r} has {n_head + len(self._slots) + n_extra} "
+                f"variables. Received: {len(weights)} weights"
             )
-        self.set_slot_values(weights[n_head:])
+        extras = [np.asarray(w) for w in weights[len(weights) - n_extra:]]
+        for name, old, w in zip(self._extra_names, self._extra_variables, extras):
+            if old.shape != w.shape:
+                raise ValueError(f"Optimizer variable {name!r} has shape {old.shape}. "
+                                 f"Received: shape={w.shape}")
+        self.set_slot_values(weights[n_head:len(weights) - n_extra])
+        for old, w in zip(self._extra_variables, extras):
+            old[...] = w
         self.iterations = int(np.asarray(weights[0]))
         if n_head == 2:
             self.learning_rate = float(np.asarray(weights[1]))
@@ -547,7 +581,8 @@ class Optimizer:
                 )
             trainable_variables = self._trainable_variables
         else:
-            trainable_variables = list(trainable_variables)
+            trainable_variables = [as_weight(v) for v in trainable_variables]
+            grads = [plain(g) for g in grads]  # a Tensor (scratch.tape): its plain array
             if len(grads) != len(trainable_variables):
                 raise ValueError(
                     f"apply expected one gradient per variable. Received: len(grads)="

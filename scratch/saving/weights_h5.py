@@ -158,7 +158,7 @@ def optimizer_layout(model) -> OptimizerLayout:
     weights in Keras' layer order, whatever order scratch built them in)."""
     opt = model.optimizer
     out = OptimizerLayout()
-    head = opt.variables[: len(opt.variables) - len(opt._slots)]
+    head = opt.variables[: len(opt.variables) - len(opt._slots) - len(opt._extra_variables)]
     prefix = opt.name
 
     def set_iterations(value: int) -> None:
@@ -177,7 +177,7 @@ def optimizer_layout(model) -> OptimizerLayout:
     if len(head) > 1:
         out.add(f"{prefix}/learning_rate", head[1], checked_learning_rate, set_learning_rate)
     if not opt.built or not opt._slots:
-        return out
+        return _add_extra_variables(out, opt)
     built = opt._trainable_variables
     position = {id(v): i for i, v in enumerate(built)}
     keras_order = [position[id(w)] for w in keras_trainable_weights(model) if id(w) in position]
@@ -197,6 +197,13 @@ def optimizer_layout(model) -> OptimizerLayout:
         var_path = paths.get(id(built[owner]), f"variable_{owner}")
         var_path = var_path.split("/", 1)[1] if "/" in var_path else var_path
         out.add(f"{prefix}/{var_path.replace('/', '_')}_{slot_name}", slot)
+    return _add_extra_variables(out, opt)
+
+
+def _add_extra_variables(out: OptimizerLayout, opt) -> OptimizerLayout:
+    """The optimizer variables of no model variable (Nadam's u_product), after the slots."""
+    for name, value in zip(opt._extra_names, opt._extra_variables):
+        out.add(f"{opt.name}/{name}", value)
     return out
 
 
