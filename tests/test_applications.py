@@ -166,3 +166,130 @@ def test_vgg16_with_top_and_softmax_head(tf_keras, tmp_path):
     assert_close(ours, kmodel.predict(x, verbose=0), kind="forward", dtype="float32")
     with pytest.raises(ValueError, match="`classes` should be 1000"):
         scratch.applications.VGG16(weights="imagenet", classes=7)
+
+
+# ------------------------------------------------------------------------ ResNet50, MobileNetV2
+def _randomize_batch_norms(kmodel, rng):
+    """BatchNormalization statistics and scales away from their initial 0 / 1 (so that the
+    inference-mode formula with the moving statistics is really exercised)."""
+    for v in kmodel.weights:
+        name, shape = v.path.rsplit("/", 1)[-1], tuple(v.shape)
+        if name == "moving_variance" or name == "gamma":
+            v.assign(rng.uniform(0.5, 1.5, shape).astype(v.dtype))
+        elif name == "moving_mean" or name == "beta":
+            v.assign(rng.normal(0, 0.2, shape).astype(v.dtype))
+
+
+APPLICATIONS = {"ResNet50": scratch.applications.resnet50,
+                "MobileNetV2": scratch.applications.mobilenet_v2}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+def test_resnet50_and_mobilenetv2_from_keras_weights_file(tf_keras, tf, tmp_path, name, dtype):
+    """tf.keras' model (weights=None, BatchNormalization statistics drawn at random) saved as
+    .weights.h5 and loaded by path: Keras' layers in Keras' order, the same parameter count,
+    and the same outputs and input gradients (inference mode) within the tolerance table."""
+    from scratch.saving.keras_order import keras_layers
+
+    module = APPLICATIONS[name]
+    with floatx(tf_keras, dtype), _dtype_policy(tf_keras, dtype):
+        kmodel = getattr(tf_keras.applications, name)(weights=None, input_shape=(32, 32, 3),
+                                                      include_top=False)
+        _randomize_batch_norms(kmodel, np.random.default_rng(3))
+        path = tmp_path / f"{name}.weights.h5"
+        kmodel.save_weights(path)
+        smodel = getattr(scratch.applications, name)(weights=str(path), input_shape=(32, 32, 3),
+                                                     include_top=False)
+        assert smodel.name == kmodel.name
+        # Keras' order of the layers (weight files go by it); the input's automatic name
+        # counts each engine's own inputs
+        assert [layer.name for layer in keras_layers(smodel)][1:] == [
+            layer.name for layer in kmodel.layers][1:]
+        assert smodel.count_params() == kmodel.count_params()
+        x = module.preprocess_input(_pixels().astype(dtype))
+        ours = smodel.forward(x, training=False)  # one eager call each, the cheapest way
+        dy = np.random.default_rng(1).normal(size=ours.shape).astype(dtype)
+        dx_ours = smodel.backward(dy)
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            theirs = kmodel(xt, training=False)
+        dx_theirs = tape.gradient(theirs, xt, output_gradients=tf.constant(dy)).numpy()
+        assert ours.shape == theirs.shape and ours.dtype == dx_ours.dtype == np.dtype(dtype)
+        assert_close(ours, theirs.numpy(), kind="forward", dtype=dtype)
+        assert_close(dx_ours, dx_theirs, kind="input_grad", dtype=dtype)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("ResNet50", dict(input_shape=(40, 36, 3), pooling="max")),
+    ("MobileNetV2", dict(input_shape=(33, 35, 3), alpha=0.75, pooling="avg")),
+])
+def test_resnet50_and_mobilenetv2_top_from_legacy_h5(tf_keras, tmp_path, name, kwargs):
+    """With the top (7 classes, logits) from a legacy .h5 file, the format of Keras' ImageNet
+    files (weights by position), on odd sizes (MobileNetV2's correct_pad) and α = 0.75; and
+    without the top, the pooling asked for."""
+    module = APPLICATIONS[name]
+    kmodel = getattr(tf_keras.applications, name)(weights=None, classes=7,
+                                                  classifier_activation=None, **kwargs)
+    _randomize_batch_norms(kmodel, np.random.default_rng(4))
+    _save_legacy_weights(kmodel, tmp_path / "top.h5")
+    smodel = getattr(scratch.applications, name)(weights=str(tmp_path / "top.h5"), classes=7,
+                                                 classifier_activation=None, **kwargs)
+    h, w = kwargs["input_shape"][:2]
+    x = module.preprocess_input(_pixels(size=max(h, w))[:, :h, :w])
+    ours = smodel.forward(x, training=False)
+    assert ours.shape == (2, 7) and smodel.count_params() == kmodel.count_params()
+    assert_close(ours, kmodel(x, training=False).numpy(), kind="forward", dtype="float32")
+    pooled = getattr(scratch.applications, name)(weights=None, include_top=False, **kwargs)
+    assert pooled.output_shape == (None, 2048 if name == "ResNet50" else 1280)
+    pool = "GlobalMaxPooling2D" if kwargs["pooling"] == "max" else "GlobalAveragePooling2D"
+    assert type(pooled.layers[-1]).__name__ == pool
+
+
+class _Asked(Exception):
+    """What the recording get_file raises after it wrote down its arguments."""
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("ResNet50", dict()),
+    ("ResNet50", dict(include_top=False, input_shape=(64, 64, 3))),
+    ("MobileNetV2", dict()),
+    ("MobileNetV2", dict(include_top=False, alpha=0.35, input_shape=(96, 96, 3))),
+    ("MobileNetV2", dict(include_top=False, alpha=1.3, input_shape=(100, 80, 3))),
+])
+def test_imagenet_weights_ask_for_keras_files(tf_keras, monkeypatch, name, kwargs):
+    """weights="imagenet" asks get_file for Keras' own file name, URL, cache folder and hash
+    (the same call tf.keras makes; nothing is downloaded), and warns where Keras warns."""
+    from keras.src.utils import file_utils as k_files
+
+    calls = []
+
+    def record(*args, **kw):
+        calls.append((args, {"file_hash": None, **kw}))  # no hash given = None
+        raise _Asked
+
+    monkeypatch.setattr(k_files, "get_file", record)
+    monkeypatch.setattr(imagenet_utils, "get_file", record)
+    warns = name == "MobileNetV2" and kwargs.get("input_shape", (224, 224))[0] != kwargs.get(
+        "input_shape", (224, 224))[1]
+    for build in (getattr(tf_keras.applications, name), getattr(scratch.applications, name)):
+        with pytest.raises(_Asked):
+            if warns:
+                with pytest.warns(UserWarning, match="Weights for input shape"):
+                    build(weights="imagenet", **kwargs)
+            else:
+                build(weights="imagenet", **kwargs)
+    assert len(calls) == 2 and calls[0] == calls[1], calls
+
+
+def test_application_arguments_are_checked():
+    with pytest.raises(ValueError, match="`classes` should be 1000"):
+        scratch.applications.ResNet50(weights="imagenet", classes=7)
+    with pytest.raises(ValueError, match=r"alpha must be one of.*Received `alpha=0.6`"):
+        scratch.applications.MobileNetV2(weights="imagenet", alpha=0.6)
+    with pytest.raises(ValueError, match="at least 32x32"):
+        scratch.applications.MobileNetV2(weights=None, input_shape=(31, 40, 3),
+                                         include_top=False)
+    assert scratch.applications.imagenet_utils.correct_pad((None, 7, 8, 3), 3) == ((1, 1),
+                                                                                   (0, 1))

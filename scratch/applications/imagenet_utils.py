@@ -110,6 +110,63 @@ def obtain_input_shape(input_shape, default_size, min_size, require_flatten, wei
     return tuple(input_shape)
 
 
+def checked_input_shape(input_shape, weights, include_top, classes, input_tensor=None,
+                        default_size=224, min_size=32):
+    """The arguments every ImageNet model checks first (`weights`, `classes`,
+    `input_tensor`), then its input shape (`obtain_input_shape`)."""
+    check_weights_argument(weights, include_top, classes)
+    if input_tensor is not None:
+        raise ValueError("scratch's applications take `input_shape`, not `input_tensor`: "
+                         "build the model, then call it on your tensor. Received: "
+                         f"input_tensor={input_tensor!r}")
+    return obtain_input_shape(input_shape, default_size=default_size, min_size=min_size,
+                              require_flatten=include_top, weights=weights)
+
+
+def classifier(x, classes, classifier_activation, weights, pool_name=None):
+    """The top of ResNet and MobileNet: global average pooling, then the Dense layer
+    `predictions` (softmax or no activation with pretrained weights)."""
+    from .. import layers
+
+    x = layers.GlobalAveragePooling2D(name=pool_name)(x)
+    validate_activation(classifier_activation, weights)
+    return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+
+def global_pooling(x, pooling, avg_name=None, max_name=None):
+    """A model without its top: the 4-D output as it is (pooling=None), or its global average
+    ("avg") or maximum ("max") over the image."""
+    from .. import layers
+
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name=avg_name)(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name=max_name)(x)
+    return x
+
+
+def load_model_weights(model, weights, file_name, origin, file_hash=None):
+    """`weights="imagenet"`: Keras' file `file_name` in `~/.keras/models` (downloaded from
+    `origin` when missing, checked against `file_hash`); a path: that file; None: nothing."""
+    if weights == "imagenet":
+        weights = get_file(file_name, origin, cache_subdir="models", file_hash=file_hash)
+    if weights is not None:
+        model.load_weights(weights)
+    return model
+
+
+def correct_pad(inputs, kernel_size):
+    """The ZeroPadding2D before a stride-2 "valid" convolution that keeps TF's "same" output
+    size (MobileNetV2), as Keras: ((k//2 − a_h, k//2), (k//2 − a_w, k//2)) with a = 1 for an
+    even side (or an unknown one), 0 for an odd side. `inputs`: a tensor (N, H, W, C) or its
+    shape."""
+    shape = tuple(getattr(inputs, "shape", inputs))
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    h, w = shape[1:3]
+    adjust = (1, 1) if h is None else (1 - h % 2, 1 - w % 2)
+    return ((kh // 2 - adjust[0], kh // 2), (kw // 2 - adjust[1], kw // 2))
+
+
 def check_weights_argument(weights, include_top, classes):
     """Keras' checks of `weights` and `classes` for the ImageNet models."""
     if not (weights in {"imagenet", None} or os.path.exists(os.fspath(weights))):

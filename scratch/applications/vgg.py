@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from .. import layers
 from ..models import Model
-from ..utils.file_utils import get_file
 from . import imagenet_utils
 
 _ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -26,13 +25,8 @@ def build_vgg(family, convs_per_block, include_top, weights, input_tensor, input
               pooling, classes, classifier_activation, name):
     """The VGG network with `convs_per_block` convolutions in each of its five blocks;
     `family` ("vgg16" or "vgg19") names Keras' weight files."""
-    imagenet_utils.check_weights_argument(weights, include_top, classes)
-    if input_tensor is not None:
-        raise ValueError("scratch's applications take `input_shape`, not `input_tensor`: "
-                         "build the model, then call it on your tensor.")
-    input_shape = imagenet_utils.obtain_input_shape(input_shape, default_size=224, min_size=32,
-                                                    require_flatten=include_top,
-                                                    weights=weights)
+    input_shape = imagenet_utils.checked_input_shape(input_shape, weights, include_top, classes,
+                                                     input_tensor)
     img_input = layers.Input(shape=input_shape)
     x = img_input
     for block, (filters, n) in enumerate(zip((64, 128, 256, 512, 512), convs_per_block), 1):
@@ -46,18 +40,12 @@ def build_vgg(family, convs_per_block, include_top, weights, input_tensor, input
         x = layers.Dense(4096, activation="relu", name="fc2")(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
-    model = Model(img_input, x, name=name)
-    if weights == "imagenet":
-        fname = f"{family}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
-        weights = get_file(fname, f"{_ORIGIN}{family}/{fname}", cache_subdir="models",
-                           file_hash=_HASHES[family, bool(include_top)])
-    if weights is not None:
-        model.load_weights(weights)
-    return model
+    else:
+        x = imagenet_utils.global_pooling(x, pooling)
+    fname = f"{family}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
+    return imagenet_utils.load_model_weights(Model(img_input, x, name=name), weights, fname,
+                                             f"{_ORIGIN}{family}/{fname}",
+                                             _HASHES[family, bool(include_top)])
 
 
 def VGG16(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
