@@ -38,8 +38,9 @@ tf.keras' `ImageDataGenerator(...).flow(..., seed=s)` batches, but no global ran
 is touched. Without a seed, the draws come from NumPy's global generator, as in Keras.
 
 The module is over the project's 500 lines because `ImageDataGenerator` carries Keras' whole
-set of arguments (augmentation, featurewise statistics, rescaling) and its two iterators
-(`flow`, `flow_from_directory`) share one batch machinery (`_BatchIterator`).
+set of arguments (augmentation, featurewise statistics, rescaling) and its iterators (`flow`,
+`flow_from_directory`, and `flow_from_dataframe`'s in image_dataframe.py) share one batch
+machinery (`_BatchIterator`, and `FileBatchIterator` for those that read files).
 """
 
 from __future__ import annotations
