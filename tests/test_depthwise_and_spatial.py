@@ -277,3 +277,41 @@ def test_keras_ref_round_trip(tf_keras, dtype):
     for ours, theirs in zip(model.get_weights(), back.get_weights(), strict=True):
         np.testing.assert_array_equal(ours, theirs)
     np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_regularized_depthwise_layers_train_like_keras(tf_keras, dtype):
+    """depthwise_, pointwise_ and bias_regularizer (and an activity penalty): 3 Adam steps
+    give tf.keras' losses and weights (within the loss and weights_after_steps tolerances),
+    and the configs carry the penalties both ways."""
+    import keras_ref
+    import scratch
+    from scratch import regularizers as R
+
+    from conftest import floatx
+
+    L = scratch.layers
+    with floatx(tf_keras, dtype):
+        model = scratch.Sequential([
+            scratch.Input((6, 6, 2), dtype=dtype),
+            L.DepthwiseConv2D(3, depth_multiplier=2, depthwise_regularizer=R.l2(0.05),
+                              bias_regularizer=R.l1(0.02), activity_regularizer=R.l2(0.01)),
+            L.SeparableConv2D(3, 2, strides=2, depthwise_regularizer=R.l1(0.01),
+                              pointwise_regularizer=R.L1L2(0.01, 0.02),
+                              bias_regularizer=R.l2(0.03), activation="tanh"),
+            L.Flatten(), L.Dense(2)])
+        rng = np.random.default_rng(8)
+        model.set_weights([rng.normal(0, 0.5, w.shape) for w in model.get_weights()])
+        model.compile(optimizer=scratch.optimizers.Adam(0.05), loss="mse")
+        kmodel = keras_ref.to_keras(model)
+        for layer, klayer in zip(model.layers, kmodel.layers):
+            assert layer.get_config() == keras_ref.layer_from_keras(klayer).get_config()
+        kmodel.compile(optimizer=tf_keras.optimizers.Adam(0.05), loss="mse", run_eagerly=True)
+        x = rng.standard_normal((4, 6, 6, 2)).astype(dtype)
+        y = rng.standard_normal((4, 2)).astype(dtype)
+        for step in range(3):
+            assert_close(model.train_on_batch(x, y), float(kmodel.train_on_batch(x, y)),
+                         kind="loss", dtype=dtype, msg=f"step {step}")
+        assert len(model.losses) == 6  # the activity penalty, then 5 weights'
+        for ours, theirs in zip(model.get_weights(), kmodel.get_weights(), strict=True):
+            assert_close(ours, theirs, kind="weights_after_steps", dtype=dtype)

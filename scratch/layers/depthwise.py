@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import activations, backend, initializers
+from .. import activations, backend, initializers, regularizers
 from ..typing import Array, Shape
 from .base import Layer
 from .conv import (
@@ -113,7 +113,8 @@ class _Depthwise(Layer):
 
     def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1,
                  data_format=None, dilation_rate=1, activation=None, use_bias=True,
-                 depthwise_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None, **kwargs):
         if (isinstance(depth_multiplier, bool)
                 or not isinstance(depth_multiplier, (int, np.integer)) or depth_multiplier <= 0):
             raise ValueError("Invalid value for argument `depth_multiplier`. Expected a "
@@ -133,6 +134,8 @@ class _Depthwise(Layer):
         # Resolved now, as Keras does: an unseeded random initializer draws its seed here.
         self.depthwise_initializer = initializers.get(depthwise_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
         self.fast_path = None  # True/False: this layer's choice; None: backend.fast_paths
 
     # -------------------------------------------------------------- shapes and checks
@@ -207,7 +210,9 @@ class _Depthwise(Layer):
                 "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "depthwise_initializer": _serialize_init(self.depthwise_initializer),
-                "bias_initializer": _serialize_init(self.bias_initializer)}
+                "bias_initializer": _serialize_init(self.bias_initializer),
+                "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
 
 
 class DepthwiseConv2D(_Depthwise):
@@ -227,6 +232,8 @@ class DepthwiseConv2D(_Depthwise):
         dilation_rate: (dh, dw) or an int (strides and dilation may both exceed 1).
         activation, use_bias: as in Conv2D.
         depthwise_initializer, bias_initializer: Keras' initializers.
+        depthwise_regularizer, bias_regularizer: penalties on the weights
+            (`scratch.regularizers`, docs/KERAS_NUMERICS.md §Regularizers).
 
     Shapes:
         input (N, H, W, C) → output (N, Ho, Wo, C·M); weights (Keras 3's names and order)
@@ -246,9 +253,10 @@ class DepthwiseConv2D(_Depthwise):
         self._validate_shape(input_shape)
         channels = input_shape[-1]
         self.add_weight("kernel", self.kernel_size + (channels, self.depth_multiplier),
-                        self.depthwise_initializer)
+                        self.depthwise_initializer, regularizer=self.depthwise_regularizer)
         if self.use_bias:
-            self.add_weight("bias", (channels * self.depth_multiplier,), self.bias_initializer)
+            self.add_weight("bias", (channels * self.depth_multiplier,), self.bias_initializer,
+                            regularizer=self.bias_regularizer)
         self.built = True
 
     def forward(self, x: Array, training: bool = False) -> Array:
@@ -287,6 +295,8 @@ class SeparableConv2D(_Depthwise):
         depth_multiplier: M, the depthwise step's channels per input channel.
         activation, use_bias: as in Conv2D.
         depthwise_initializer, pointwise_initializer, bias_initializer: Keras' initializers.
+        depthwise_regularizer, pointwise_regularizer, bias_regularizer: penalties on the
+            weights (`scratch.regularizers`).
 
     Shapes:
         input (N, H, W, C) → output (N, Ho, Wo, F); weights (Keras' names and order)
@@ -299,15 +309,17 @@ class SeparableConv2D(_Depthwise):
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", depthwise_regularizer=None,
+                 pointwise_regularizer=None, bias_regularizer=None, **kwargs):
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise ValueError("Invalid value for argument `filters`. Expected a strictly positive "
                              f"value. Received filters={filters!r}.")
         super().__init__(kernel_size, strides, padding, depth_multiplier, data_format,
                          dilation_rate, activation, use_bias, depthwise_initializer,
-                         bias_initializer, **kwargs)
+                         bias_initializer, depthwise_regularizer, bias_regularizer, **kwargs)
         self.filters = int(filters)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
 
     def _out_channels(self, channels: int) -> int:
         return self.filters
@@ -317,11 +329,13 @@ class SeparableConv2D(_Depthwise):
         channels = input_shape[-1]
         self.add_weight("depthwise_kernel",
                         self.kernel_size + (channels, self.depth_multiplier),
-                        self.depthwise_initializer)
+                        self.depthwise_initializer, regularizer=self.depthwise_regularizer)
         self.add_weight("pointwise_kernel", (1, 1, channels * self.depth_multiplier,
-                                             self.filters), self.pointwise_initializer)
+                                             self.filters), self.pointwise_initializer,
+                        regularizer=self.pointwise_regularizer)
         if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer)
+            self.add_weight("bias", (self.filters,), self.bias_initializer,
+                            regularizer=self.bias_regularizer)
         self.built = True
 
     def forward(self, x: Array, training: bool = False) -> Array:
@@ -353,4 +367,5 @@ class SeparableConv2D(_Depthwise):
     def get_config(self) -> dict:
         config = super().get_config()
         return {**config, "filters": self.filters,
-                "pointwise_initializer": _serialize_init(self.pointwise_initializer)}
+                "pointwise_initializer": _serialize_init(self.pointwise_initializer),
+                "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer)}
