@@ -230,25 +230,34 @@ def _sublayers(layer) -> list:
 
 
 def _scratch_generators(layer) -> list:
-    """Every SeedGenerator under a scratch layer or model (Dropout's, RNN cells')."""
+    """Every SeedGenerator under a scratch layer or model (Dropout's, RNN cells', those of
+    a wrapper's layers)."""
+    from scratch.saving.keras_order import layer_children
+
     out = []
-    for obj in (layer, getattr(layer, "cell", None)):
-        g = getattr(obj, "seed_generator", None)
-        if g is not None:
-            out.append(g)
+    g = getattr(layer, "seed_generator", None)
+    if g is not None:
+        out.append(g)
+    for _, child in layer_children(layer):  # an RNN's cell, a wrapper's layers
+        out += _scratch_generators(child)
     for sub in _sublayers(layer):
         out += _scratch_generators(sub)
     return out
 
 
 def _paired_generators(layer, klayer) -> list[tuple[Any, Any]]:
-    """(scratch generator, its tf.keras twin) for a layer and everything inside it."""
+    """(scratch generator, its tf.keras twin) for a layer and everything inside it; a
+    child layer's twin is the Keras attribute of the same name (`cell`, `forward_layer`)."""
+    from scratch.saving.keras_order import layer_children
+
     pairs = []
-    for obj, kobj in ((layer, klayer), (getattr(layer, "cell", None),
-                                        getattr(klayer, "cell", None))):
-        g, kg = getattr(obj, "seed_generator", None), getattr(kobj, "seed_generator", None)
-        if g is not None and kg is not None:
-            pairs.append((g, kg))
+    g, kg = getattr(layer, "seed_generator", None), getattr(klayer, "seed_generator", None)
+    if g is not None and kg is not None:
+        pairs.append((g, kg))
+    for attr, child in layer_children(layer):
+        kchild = getattr(klayer, attr, None)
+        if kchild is not None:
+            pairs += _paired_generators(child, kchild)
     for sub in _sublayers(layer):
         pairs += _paired_generators(sub, _keras_layer(klayer, sub))
     return pairs

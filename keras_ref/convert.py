@@ -62,6 +62,8 @@ def scratch_config_from_keras(class_name: str, config: dict) -> dict:
                 continue
         elif key.endswith("_initializer"):
             value = _init_config(value)
+        elif key in ("layer", "backward_layer") and isinstance(value, dict):
+            value = _nested_layer(value)  # TimeDistributed's and Bidirectional's layers
         if key in accepted:
             out[key] = value
         elif key in _ANY_VALUE:
@@ -76,6 +78,13 @@ def scratch_config_from_keras(class_name: str, config: dict) -> dict:
                 f"argument {key}={value!r}."
             )
     return out
+
+
+def _nested_layer(entry: dict):
+    """A scratch layer from a Keras config entry {"class_name": ..., "config": ...}."""
+    class_name = entry["class_name"]
+    cls = _scratch_layer_class(class_name)
+    return cls(**scratch_config_from_keras(class_name, entry.get("config") or {}))
 
 
 def layer_from_keras(klayer):
@@ -165,9 +174,10 @@ def keras_call_arguments(node, args: list) -> tuple[Any, dict]:
     inputs are `args`: scratch records `rnn(x, initial_state=[h0, ...])` as a call on
     [x, h0, ...], which tf.keras takes as `rnn(x, initial_state=[h0, ...])`."""
     from scratch.layers.recurrent.rnn import RNN
+    from scratch.layers.wrappers import Bidirectional
 
     kwargs = dict(node.kwargs)
-    if node.multi_input and isinstance(node.layer, RNN):
+    if node.multi_input and isinstance(node.layer, (RNN, Bidirectional)):
         kwargs["initial_state"] = list(args[1:])
         return args[0], kwargs
     return (args if node.multi_input else args[0]), kwargs

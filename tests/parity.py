@@ -259,13 +259,31 @@ def _check_config(layer, klayer, msg: str) -> None:
     assert clone.get_config() == config, f"config round trip; {msg}"
     if klayer is None:
         return
-    kconfig = klayer.get_config()
-    missing = set(kconfig) - set(config) - KERAS_ONLY_KEYS
-    assert not missing, f"Keras config keys missing from scratch's: {sorted(missing)}; {msg}"
     assert str(klayer.dtype) == layer.dtype, f"dtype {klayer.dtype} vs {layer.dtype}; {msg}"
+    _compare_configs(klayer.get_config(), config, msg)
+
+
+# Config keys that hold a wrapped layer's entry {"class_name", "config", ...}.
+NESTED_LAYER_KEYS = frozenset({"layer", "backward_layer"})
+
+
+def _compare_configs(kconfig: dict, config: dict, msg: str, where: str = "config") -> None:
+    """Every key of Keras' config that scratch implements has scratch's value; a nested
+    layer (a wrapper's `layer`) is compared by the same rule, names included."""
+    missing = set(kconfig) - set(config) - KERAS_ONLY_KEYS
+    assert not missing, f"Keras {where} keys missing from scratch's: {sorted(missing)}; {msg}"
     for key in set(kconfig) & set(config) - {"dtype", "name"}:
-        assert _plain(kconfig[key]) == _plain(config[key]), \
-            f"config[{key!r}]: Keras {kconfig[key]!r}, scratch {config[key]!r}; {msg}"
+        k_value, value = kconfig[key], config[key]
+        if key in NESTED_LAYER_KEYS and isinstance(k_value, dict) and isinstance(value, dict):
+            assert k_value["class_name"] == value["class_name"], \
+                f"{where}[{key!r}] class: Keras {k_value['class_name']}, scratch " \
+                f"{value['class_name']}; {msg}"
+            assert k_value["config"]["name"] == value["config"]["name"], \
+                f"{where}[{key!r}] name; {msg}"
+            _compare_configs(k_value["config"], value["config"], msg, f"{where}[{key!r}]")
+            continue
+        assert _plain(k_value) == _plain(value), \
+            f"{where}[{key!r}]: Keras {k_value!r}, scratch {value!r}; {msg}"
 
 
 def _shape(shape):

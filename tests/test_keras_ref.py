@@ -100,8 +100,8 @@ def test_single_layers_and_compile_settings(tf_keras):
 
 def test_unsupported_layer_and_argument_are_named(tf_keras):
     kmodel = tf_keras.Sequential([tf_keras.Input(shape=(4,)),
-                                  tf_keras.layers.GaussianNoise(0.1)])
-    with pytest.raises(keras_ref.UnsupportedError, match="GaussianNoise"):
+                                  tf_keras.layers.AlphaDropout(0.1)])
+    with pytest.raises(keras_ref.UnsupportedError, match="AlphaDropout"):
         keras_ref.from_keras(kmodel)
     kmodel = tf_keras.Sequential([tf_keras.Input(shape=(4,)),
                                   tf_keras.layers.Dense(2, kernel_constraint="non_neg")])

@@ -2,6 +2,7 @@
 
 from .base import Layer
 from .conv import Conv1D, Conv2D
+from .conv_transpose import Conv1DTranspose, Conv2DTranspose
 from .core import (
                    ELU,
                    Activation,
@@ -57,9 +58,11 @@ from .spatial import (
                    ZeroPadding1D,
                    ZeroPadding2D,
 )
+from .wrappers import Bidirectional, TimeDistributed
 
 # Keras' aliases
 Convolution1D, Convolution2D = Conv1D, Conv2D
+Convolution2DTranspose = Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = (MaxPooling1D, MaxPooling2D, AveragePooling1D,
                                               AveragePooling2D)
@@ -75,7 +78,8 @@ __all__ = [
     "RNN", "RecurrentCell", "SimpleRNN", "SimpleRNNCell", "GRU", "GRUCell", "LSTM", "LSTMCell",
     "Embedding", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "Dot", "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "dot",
-    "GaussianNoise", "GaussianDropout", "RepeatVector", "Permute",
+    "Conv1DTranspose", "Conv2DTranspose", "GaussianNoise", "GaussianDropout", "RepeatVector",
+    "Permute", "TimeDistributed", "Bidirectional",
     "DepthwiseConv2D", "SeparableConv2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D",
     "Cropping2D", "UpSampling1D", "UpSampling2D",
 ]

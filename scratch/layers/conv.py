@@ -72,8 +72,9 @@ from ..typing import Array, Shape
 from .base import Layer
 from .core import _serialize_init
 
-__all__ = ["Conv1D", "Conv2D", "conv2d_forward", "conv2d_backward", "conv2d_forward_fast",
-           "conv2d_backward_fast", "conv_output_length", "conv_padding"]
+__all__ = ["Conv1D", "Conv2D", "conv2d_forward", "conv2d_backward", "conv2d_backward_input",
+           "conv2d_backward_kernel", "conv2d_forward_fast", "conv2d_backward_fast",
+           "conv_output_length", "conv_padding"]
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
@@ -207,43 +208,89 @@ def conv2d_forward(x: Array, kernel: Array, bias: Array | None, strides=(1, 1),
     return z
 
 
+def _taps(kernel_shape, strides, dilation, out_hw):
+    """Every kernel tap (i, j) with the rows and columns of x_pad it sees for all outputs:
+    rows = i·dh + sh·[0..Ho), cols = j·dw + sw·[0..Wo)."""
+    kh, kw = kernel_shape[:2]
+    (sh, sw), (dh, dw) = strides, dilation
+    ho, wo = out_hw
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+        for j in range(kw):
+            yield i, j, rows, slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+
+
+def conv2d_backward_input(dz: Array, kernel: Array, x_shape, strides=(1, 1),
+                          pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1),
+                          groups: int = 1) -> Array:
+    """Readable input gradient of `conv2d_forward`, one kernel tap (i, j) at a time.
+
+    This linear map of dz is the *transposed convolution* (the adjoint of the convolution):
+    Conv2DTranspose's forward is this function (scratch/layers/conv_transpose.py).
+
+    Math (per tap, rows and cols as in `_taps`):
+        dx_pad[n, rows, cols, c] += Σ_o dz[n, h, w, o] · W[i, j, c, o];  dx = crop(dx_pad)
+
+    Shapes:
+        dz (N, Ho, Wo, F); kernel (kh, kw, C/g, F); x_shape (N, H, W, C) → dx (N, H, W, C).
+    """
+    c_group, filters = kernel.shape[2:]
+    f_group = filters // groups
+    (top, bottom), (left, right) = pads
+    n, h, w, c = x_shape
+    dxp = np.zeros((n, h + top + bottom, w + left + right, c), dtype=dz.dtype)
+    for i, j, rows, cols in _taps(kernel.shape, strides, dilation, dz.shape[1:3]):
+        for g in range(groups):
+            cin = slice(g * c_group, (g + 1) * c_group)
+            fout = slice(g * f_group, (g + 1) * f_group)
+            dxp[:, rows, cols, cin] += np.einsum("nhwo,co->nhwc", dz[..., fout],
+                                                 kernel[i, j, :, fout], optimize=True)
+    return _crop(dxp, pads, x_shape)
+
+
+def conv2d_backward_kernel(dz: Array, x: Array, kernel_shape, strides=(1, 1),
+                           pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1),
+                           groups: int = 1) -> Array:
+    """Readable kernel gradient of `conv2d_forward`, one kernel tap (i, j) at a time.
+
+    Math (per tap):
+        dW[i, j, c, o] = Σ_{n,h,w} x_pad[n, rows, cols, c] · dz[n, h, w, o]
+
+    Shapes:
+        dz (N, Ho, Wo, F); x (N, H, W, C) → dW (kh, kw, C/g, F) = kernel_shape.
+    """
+    xp = _pad(x, pads)
+    c_group, filters = kernel_shape[2:]
+    f_group = filters // groups
+    dkernel = np.empty(kernel_shape, dtype=dz.dtype)
+    for i, j, rows, cols in _taps(kernel_shape, strides, dilation, dz.shape[1:3]):
+        x_tap = xp[:, rows, cols]  # (N, Ho, Wo, C): the pixels tap (i, j) saw
+        for g in range(groups):
+            cin = slice(g * c_group, (g + 1) * c_group)
+            fout = slice(g * f_group, (g + 1) * f_group)
+            dkernel[i, j, :, fout] = np.einsum("nhwc,nhwo->co", x_tap[..., cin],
+                                               dz[..., fout], optimize=True)
+    return dkernel
+
+
 def conv2d_backward(dz: Array, x: Array, kernel: Array, strides=(1, 1),
                     pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1,
                     use_bias: bool = True):
-    """Readable gradients of `conv2d_forward`, one kernel tap (i, j) at a time.
+    """Readable gradients of `conv2d_forward`: dx, dW and db.
 
-    Math (per tap, rows = i·dh + sh·[0..Ho), cols = j·dw + sw·[0..Wo)):
-        dW[i, j, c, o]                 = Σ_{n,h,w} x_pad[n, rows, cols, c] · dz[n, h, w, o]
-        dx_pad[n, rows, cols, c]      += Σ_o dz[n, h, w, o] · W[i, j, c, o]
-        db[o]                          = Σ_{n,h,w} dz[n, h, w, o]
+    Math:
+        dx = `conv2d_backward_input`(dz, W);  dW = `conv2d_backward_kernel`(dz, x);
+        db[o] = Σ_{n,h,w} dz[n, h, w, o]
 
     Shapes:
         dz (N, Ho, Wo, F); x (N, H, W, C) → dx (N, H, W, C),
         grads {"kernel": (kh, kw, C/g, F), "bias": (F,)}.
     """
-    xp = _pad(x, pads)
-    kh, kw, c_group, filters = kernel.shape
-    f_group = filters // groups
-    (sh, sw), (dh, dw) = strides, dilation
-    ho, wo = dz.shape[1:3]
-    dxp = np.zeros_like(xp)
-    dkernel = np.empty_like(kernel)
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-        for j in range(kw):
-            cols = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
-            x_tap = xp[:, rows, cols]  # (N, Ho, Wo, C): the pixels tap (i, j) saw
-            for g in range(groups):
-                cin = slice(g * c_group, (g + 1) * c_group)
-                fout = slice(g * f_group, (g + 1) * f_group)
-                dkernel[i, j, :, fout] = np.einsum("nhwc,nhwo->co", x_tap[..., cin],
-                                                   dz[..., fout], optimize=True)
-                dxp[:, rows, cols, cin] += np.einsum("nhwo,co->nhwc", dz[..., fout],
-                                                     kernel[i, j, :, fout], optimize=True)
-    grads = {"kernel": dkernel}
+    geometry = (strides, pads, dilation, groups)
+    grads = {"kernel": conv2d_backward_kernel(dz, x, kernel.shape, *geometry)}
     if use_bias:
         grads["bias"] = dz.sum(axis=(0, 1, 2))
-    return _crop(dxp, pads, x.shape), grads
+    return conv2d_backward_input(dz, kernel, x.shape, *geometry), grads
 
 
 # ------------------------------------------------------------------------------ fast
@@ -362,15 +409,20 @@ def conv2d_forward_fast(x: Array, kernel: Array, bias: Array | None, strides=(1,
 
 def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides=(1, 1),
                          pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1,
-                         use_bias: bool = True, need_dx: bool = True, threads: int = 1):
+                         use_bias: bool = True, need_dx: bool = True, threads: int = 1,
+                         need_grads: bool = True):
     """GEMM gradients plus the Numba col2im scatter (same results as `conv2d_backward`).
 
     Math (per chunk of images, summed over the chunks in order):
         dW_g = cols_gᵀ · dz_g;   dcols_g = dz_g · W_gᵀ;   dx = crop(col2im(dcols));  db = 1ᵀ·dz
 
+    With need_grads=False only dx is computed and `cols` may be None: the transposed
+    convolution's forward (scratch/layers/conv_transpose.py).
+
     Shapes:
         dz (N, Ho, Wo, F); cols (N·Ho·Wo, kh·kw, C) from `conv2d_forward_fast` →
-        dx (N, H, W, C) (None when need_dx is False), grads as in `conv2d_backward`.
+        dx (N, H, W, C) (None when need_dx is False), grads as in `conv2d_backward`
+        (empty when need_grads is False).
     """
     col2im_add = load_kernels("conv").col2im_add
     kh, kw, c_group, filters = kernel.shape
@@ -378,11 +430,12 @@ def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides
     h, w, c = x_shape[1:]
     (top, bottom), (left, right) = pads
     dz = np.ascontiguousarray(dz)
-    cols6 = cols.reshape(n, ho, wo, kh, kw, c)
+    cols6 = cols.reshape(n, ho, wo, kh, kw, c) if need_grads else None
     f_group = filters // groups
     chunks = _image_chunks(n, ho * wo)
-    dkernel_parts = np.empty((len(chunks),) + kernel.shape, dtype=dz.dtype)
-    dbias_parts = np.empty((len(chunks), filters), dtype=dz.dtype)
+    parts = len(chunks) if need_grads else 0
+    dkernel_parts = np.empty((parts,) + kernel.shape, dtype=dz.dtype)
+    dbias_parts = np.empty((parts, filters), dtype=dz.dtype)
     dx = np.empty(x_shape, dtype=dz.dtype) if need_dx else None
     w_groups = [kernel[..., g * f_group:(g + 1) * f_group].reshape(-1, f_group)
                 for g in range(groups)]
@@ -390,20 +443,23 @@ def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides
     def task(k: int, s: slice) -> None:
         dz2 = dz[s].reshape(-1, filters)
         m = len(dz2)
-        rows = cols6[s].reshape(m, kh * kw, c)
-        if use_bias:  # 1ᵀ·dz as a BLAS GEMV, much faster than dz2.sum(axis=0) on tall dz2
+        rows = cols6[s].reshape(m, kh * kw, c) if need_grads else None
+        if need_grads and use_bias:  # 1ᵀ·dz as a BLAS GEMV, much faster than a column sum
             np.matmul(np.ones(m, dtype=dz.dtype), dz2, out=dbias_parts[k])
         if groups == 1:
-            np.matmul(rows.reshape(m, -1).T, dz2, out=dkernel_parts[k].reshape(-1, filters))
+            if need_grads:
+                np.matmul(rows.reshape(m, -1).T, dz2,
+                          out=dkernel_parts[k].reshape(-1, filters))
             dcols = dz2 @ w_groups[0].T if need_dx else None
         else:
-            dcols = np.empty_like(rows) if need_dx else None
+            dcols = np.empty((m, kh * kw, c), dtype=dz.dtype) if need_dx else None
             for g in range(groups):
                 cin = slice(g * c_group, (g + 1) * c_group)
                 fout = slice(g * f_group, (g + 1) * f_group)
-                rows_g = rows[:, :, cin].reshape(m, -1)
-                dkernel_parts[k][..., fout] = (rows_g.T @ dz2[:, fout]).reshape(
-                    kh, kw, c_group, f_group)
+                if need_grads:
+                    rows_g = rows[:, :, cin].reshape(m, -1)
+                    dkernel_parts[k][..., fout] = (rows_g.T @ dz2[:, fout]).reshape(
+                        kh, kw, c_group, f_group)
                 if need_dx:
                     dcols[:, :, cin] = (dz2[:, fout] @ w_groups[g].T).reshape(
                         m, kh * kw, c_group)
@@ -415,6 +471,8 @@ def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides
             dx[s] = dxp[:, top:top + h, left:left + w]
 
     _run_chunks(task, chunks, threads)
+    if not need_grads:
+        return dx, {}
     grads = {"kernel": dkernel_parts.sum(axis=0)}
     if use_bias:
         grads["bias"] = dbias_parts.sum(axis=0)
@@ -506,13 +564,22 @@ class _Conv(Layer):
                 f"channels (full input shape is {tuple(shape)})."
             )
         if "kernel" in self.params:
-            expected = self.params["kernel"].shape[-2] * self.groups
+            expected = self._kernel_input_channels()
             if channels != expected:
                 raise ValueError(
                     f"{type(self).__name__} {self.name!r} was built for inputs with "
                     f"{expected} channels (kernel {self.params['kernel'].shape}). "
                     f"Received: input shape={tuple(shape)}"
                 )
+        self._check_spatial(shape)
+
+    def _kernel_input_channels(self) -> int:
+        """The input channels the built kernel (kh, kw, C/g, F) takes: C."""
+        return self.params["kernel"].shape[-2] * self.groups
+
+    def _check_spatial(self, shape) -> None:
+        """The output must have at least one position along every axis."""
+        channels = shape[-1]
         out = self._spatial_output(shape[1:-1])
         if any(o is not None and o <= 0 for o in out):
             kernel_shape = self.kernel_size + (channels // self.groups, self.filters)

@@ -44,6 +44,10 @@ from .registry import (
     layer_class,
 )
 
+# Config keys that hold a layer's entry: an RNN's cell, TimeDistributed's and Bidirectional's
+# wrapped layers.
+_NESTED_LAYERS = ("cell", "layer", "backward_layer")
+
 
 def scratch_config_from_keras(class_name: str, config: dict, custom_objects=None) -> dict:
     """Filter a Keras layer config into the kwargs of the scratch class of that name."""
@@ -58,12 +62,12 @@ def scratch_config_from_keras(class_name: str, config: dict, custom_objects=None
                 continue  # an int policy on a float layer: keep the model's float dtype
         elif key.endswith("_initializer"):
             value = _init_config(_strip(value), f"{where}{key}")
-        elif key == "cell" and isinstance(value, dict) and "class_name" in value:
-            value = layer_from_entry(value, custom_objects)  # RNN(cell)
+        elif key in _NESTED_LAYERS and isinstance(value, dict) and "class_name" in value:
+            value = layer_from_entry(value, custom_objects)  # RNN(cell), a wrapper's layers
         elif key == "axis" and class_name == "BatchNormalization" and isinstance(value, list) \
                 and len(value) == 1 and isinstance(value[0], int):
             value = value[0]  # Keras 2 stored BN's axis as a list
-        if key == "cell" and key in accepted:
+        if key in _NESTED_LAYERS and key in accepted:
             out[key] = value
         elif key in ("batch_input_shape", "batch_shape"):
             if value is not None:

@@ -38,6 +38,8 @@ def keras_layer_config(layer) -> dict:
     config["dtype"] = _dtype_policy(layer.dtype)
     if _takes_cell(type(layer)) and "cell" not in config:  # RNN(cell): Keras nests the cell
         config["cell"] = _layer_entry(layer.cell, None, legacy=False)
+    for key, sub in getattr(layer, "config_layers", {}).items():  # a wrapper's layers
+        config[key] = _layer_entry(sub, None, legacy=False)
     return config
 
 
@@ -49,9 +51,11 @@ def _takes_cell(cls) -> bool:
 
 
 def _is_rnn(layer) -> bool:
+    """A layer whose initial states scratch records as extra inputs: an RNN, Bidirectional."""
     from ..layers.recurrent.rnn import RNN
+    from ..layers.wrappers import Bidirectional
 
-    return isinstance(layer, RNN)
+    return isinstance(layer, (RNN, Bidirectional))
 
 
 def _keras_call(node) -> tuple[list, dict]:

@@ -58,7 +58,7 @@ from ..symbolic import KerasTensor, call_symbolic
 SeedGenerator = random.SeedGenerator  # re-exported to the cell modules
 
 __all__ = ["RNN", "RecurrentCell", "CellDropout", "SequenceCache", "rnn_forward",
-           "rnn_backward"]
+           "rnn_backward", "call_with_initial_state", "split_initial_states"]
 
 
 # ------------------------------------------------------------------------------ dropout masks
@@ -349,6 +349,41 @@ def rnn_backward(cell: RecurrentCell, d_outputs: Array | None,
 
 
 # ------------------------------------------------------------------------------ the layer
+def _both_given(layer) -> ValueError:
+    return ValueError(f"Layer {layer.name!r}: pass the initial states either in the input "
+                      "list or as `initial_state=`, not both.")
+
+
+def call_with_initial_state(layer: Layer, call, inputs, training, initial_state, mask,
+                            kwargs: dict):
+    """Keras' call of a layer that takes initial states (an RNN, Bidirectional).
+
+    Symbolic states (`scratch.Input`s) make the graph node a call on [x, *states], so that
+    the graph's backward reaches them; arrays go to `forward` as `initial_state=`. `call`
+    is the layer's `Layer.__call__`."""
+    if initial_state is not None:
+        states = as_list(initial_state)
+        if any(isinstance(s, KerasTensor) for s in states):
+            if isinstance(inputs, (list, tuple)):
+                raise _both_given(layer)
+            extra = {} if mask is None else {"mask": mask}
+            return call_symbolic(layer, [inputs, *states], {**kwargs, **extra})
+        kwargs["initial_state"] = [layer._autocast(s) for s in states]
+    if mask is not None:
+        kwargs["mask"] = mask
+    return call(inputs, training=training, **kwargs)
+
+
+def split_initial_states(layer: Layer, inputs, initial_state):
+    """(x, initial states or None, whether the call was on a list [x, *states]): a graph
+    passes the states in the input list, a direct call as `initial_state=`."""
+    if isinstance(inputs, (list, tuple)):
+        if initial_state is not None:
+            raise _both_given(layer)
+        return inputs[0], list(inputs[1:]), True
+    return inputs, initial_state, False
+
+
 class RNNCache(NamedTuple):
     sequence: Any  # the driver's cache (readable SequenceCache or the fast path's)
     fast: bool
@@ -496,20 +531,8 @@ class RNN(Layer):
 
     # ----------------------------------------------------------------- calling
     def __call__(self, inputs, training=None, initial_state=None, mask=None, **kwargs):
-        if initial_state is not None:
-            states = as_list(initial_state)
-            if any(isinstance(s, KerasTensor) for s in states):
-                if isinstance(inputs, (list, tuple)):
-                    raise ValueError(
-                        f"Layer {self.name!r}: pass the initial states either in the input "
-                        "list or as `initial_state=`, not both."
-                    )
-                extra = {} if mask is None else {"mask": mask}
-                return call_symbolic(self, [inputs, *states], {**kwargs, **extra})
-            kwargs["initial_state"] = [self._autocast(s) for s in states]
-        if mask is not None:
-            kwargs["mask"] = mask
-        return super().__call__(inputs, training=training, **kwargs)
+        return call_with_initial_state(self, super().__call__, inputs, training,
+                                       initial_state, mask, kwargs)
 
     def reset_state(self) -> None:
         """Zero the stored states of a stateful layer."""
@@ -584,16 +607,7 @@ class RNN(Layer):
 
     # ----------------------------------------------------------------- forward
     def forward(self, inputs, training: bool = False, initial_state=None, mask=None):
-        multi_input = isinstance(inputs, (list, tuple))
-        if multi_input:
-            if initial_state is not None:
-                raise ValueError(
-                    f"Layer {self.name!r}: pass the initial states either in the input list "
-                    "or as `initial_state=`, not both."
-                )
-            x, initial_state = inputs[0], list(inputs[1:])
-        else:
-            x = inputs
+        x, initial_state, multi_input = split_initial_states(self, inputs, initial_state)
         self._check_sequences(x)
         N, T, _ = x.shape
         if initial_state is not None:
