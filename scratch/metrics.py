@@ -51,7 +51,7 @@ __all__ = [
     "Metric", "Mean", "MeanMetricWrapper", "BinaryAccuracy", "CategoricalAccuracy",
     "SparseCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "AutoAccuracy",
     "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
-    "resolve_accuracy", "reduce_to_samplewise_values", "get",
+    "resolve_accuracy", "reduce_to_samplewise_values", "get", "AUC", "Precision", "Recall",
 ]
 
 
@@ -451,6 +451,13 @@ _BY_NAME: dict[str, type[Metric]] = {
 }
 _ACCURACY_NAMES = ("accuracy", "acc")
 
+# The metrics of confusion counts (not running means: their own module, which builds on
+# `Metric` above).
+from .confusion_metrics import AUC, Precision, Recall  # noqa: E402
+
+_BY_NAME.update({"auc": AUC, "AUC": AUC, "precision": Precision, "Precision": Precision,
+                 "recall": Recall, "Recall": Recall})
+
 
 def get(identifier, y_true_shape: Shape | None = None, y_pred_shape: Shape | None = None, *,
         dtype=None) -> Metric:
@@ -461,7 +468,8 @@ def get(identifier, y_true_shape: Shape | None = None, y_pred_shape: Shape | Non
             from the shapes by `resolve_accuracy`, or at the first update_state if the shapes
             are not given);
             "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
-            "mse"/"mean_squared_error", "mae"/"mean_absolute_error" or a Keras class name; or
+            "mse"/"mean_squared_error", "mae"/"mean_absolute_error", "auc", "precision",
+            "recall" or a Keras class name; or
             a dict {"class_name": ..., "config": {...}}. A string becomes the metric's name.
         y_true_shape, y_pred_shape: the shapes of one batch (the batch axis may be None).
         dtype: the accumulator dtype (floatx() by default).

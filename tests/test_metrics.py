@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from scratch import metrics
 from scratch.testing import assert_close
 
-from conftest import cheap
+from conftest import cheap, floatx
 
 KERAS_CLASS = {
     "binary_accuracy": "BinaryAccuracy", "categorical_accuracy": "CategoricalAccuracy",
@@ -256,8 +256,8 @@ def test_get_names_and_objects():
     assert got.threshold == 0.2 and got.name == "b"
     clone = metrics.BinaryAccuracy.from_config(inst.get_config())
     assert clone.get_config() == inst.get_config()
-    with pytest.raises(ValueError, match=r"'auc'.*Known names:.*accuracy"):
-        metrics.get("auc")
+    with pytest.raises(ValueError, match=r"'f1_score'.*Known names:.*accuracy"):
+        metrics.get("f1_score")
 
 
 def test_shape_errors():
@@ -273,3 +273,110 @@ def test_shape_errors():
     with pytest.raises(ValueError, match=r"mask\.shape=\(4, 3\), sample_weight\.shape=\(4,\)"):
         metrics.get("mse").update_state(np.zeros((4, 3, 2)), np.zeros((4, 3, 2)),
                                         sample_weight=np.ones(4), mask=np.ones((4, 3), bool))
+
+
+# ======================================================================= AUC, Precision, Recall
+CONFUSION_CASES = [
+    ("AUC", {}), ("AUC", {"curve": "PR"}), ("AUC", {"curve": "PR", "summation_method": "minoring"}),
+    ("AUC", {"summation_method": "majoring", "num_thresholds": 7}), ("AUC", {"curve": "PRGAIN"}),
+    ("AUC", {"thresholds": [0.1, 0.5, 0.7]}), ("AUC", {"thresholds": [0.25, 0.5, 0.75]}),
+    ("AUC", {"multi_label": True, "label_weights": [1.0, 2.0, 0.5]}),
+    ("AUC", {"multi_label": True, "curve": "PR"}), ("AUC", {"from_logits": True}),
+    ("Precision", {}), ("Recall", {"thresholds": [0.25, 0.5, 0.75]}),
+    ("Precision", {"thresholds": [0.0, 0.5, 1.0]}), ("Recall", {"top_k": 2}),
+    ("Precision", {"class_id": 1, "thresholds": 0.3}), ("Recall", {"class_id": 2}),
+]
+
+
+@st.composite
+def confusion_cases(draw):
+    name, config = draw(st.sampled_from(CONFUSION_CASES))
+    wide = config.get("multi_label") or "top_k" in config or "class_id" in config
+    columns = 3 if config.get("multi_label") else draw(st.integers(3, 4)) if wide else \
+        draw(st.sampled_from([None, 1, 3]))
+    return dict(name=name, config=config, columns=columns,
+                sizes=[draw(st.integers(1, 9)) for _ in range(draw(st.integers(1, 3)))],
+                weighted=draw(st.booleans()), coarse=draw(st.booleans()),
+                dtype=draw(st.sampled_from(["float32", "float64"])),
+                seed=draw(st.integers(0, 2**31 - 1)))
+
+
+@pytest.mark.parity
+@cheap
+@given(case=confusion_cases())
+def test_confusion_metrics_match_keras_over_batches(tf_keras, case):
+    """AUC (ROC, PR, PR-gain; interpolation, minoring, majoring; its own thresholds; multi-
+    label; logits), Precision and Recall (thresholds, top_k, class_id), over several batches
+    with or without sample weights; `coarse` predictions fall on the thresholds, where the
+    two ways of counting (compared and bucketed) part if written differently."""
+    with floatx(tf_keras, case["dtype"]):  # Keras counts in floatx(), whatever `dtype` says
+        _check_confusion_case(tf_keras, case)
+
+
+def _check_confusion_case(tf_keras, case):
+    rng = np.random.default_rng(case["seed"])
+    dtype, columns = case["dtype"], case["columns"]
+    other = "float64" if dtype == "float32" else "float32"
+    ours = getattr(metrics, case["name"])(**case["config"], dtype=other)
+    ref = getattr(tf_keras.metrics, case["name"])(**case["config"], dtype=other)
+    for n in case["sizes"]:
+        shape = (n,) if columns is None else (n, columns)
+        y = (rng.uniform(size=shape) > 0.6).astype(dtype)
+        p = rng.uniform(size=shape)
+        if case["coarse"]:
+            p = np.round(p * 4) / 4
+        if case["config"].get("from_logits"):
+            p = (p - 0.5) * 8
+        w = rng.uniform(0, 2, n).astype(dtype) if case["weighted"] else None
+        ours.update_state(y, p.astype(dtype), sample_weight=w)
+        ref.update_state(y, p.astype(dtype), sample_weight=w)
+        result, expected = np.asarray(ours.result()), np.asarray(ref.result())
+        assert result.dtype == expected.dtype  # floatx(), or float64 from label_weights
+        assert_close(result, expected, kind="forward", dtype=dtype, msg=str(case))
+    ours.reset_state()
+    assert np.all(np.asarray(ours.result()) == 0)
+
+
+def test_confusion_metrics_config_and_names(tf_keras):
+    for name, config in CONFUSION_CASES:
+        ours = getattr(metrics, name)(**config)
+        ref = getattr(tf_keras.metrics, name)(**config)
+        c, r = ours.get_config(), ref.get_config()
+        c.pop("name"), r.pop("name")
+        if r.get("label_weights") is not None:  # Keras keeps a tensor there
+            r["label_weights"] = np.asarray(r["label_weights"]).tolist()
+        assert c == r, name
+        assert type(ours).from_config(ours.get_config()).get_config() == ours.get_config()
+    for ident, cls in [("auc", metrics.AUC), ("AUC", metrics.AUC), ("precision", metrics.Precision),
+                       ("Recall", metrics.Recall)]:
+        m = metrics.get(ident)
+        assert type(m) is cls and m.name == ident
+    with pytest.raises(ValueError, match="Threshold values must be in"):
+        metrics.Precision(thresholds=[0.5, 1.5])
+    with pytest.raises(ValueError, match="num_thresholds=1"):
+        metrics.AUC(num_thresholds=1)
+    with pytest.raises(ValueError, match='curve value: "XY"'):
+        metrics.AUC(curve="XY")
+
+
+def test_auc_in_fit_matches_keras(tf_keras):
+    """compile(metrics=["AUC", "precision", "recall"]): accumulated over each epoch, and over
+    the validation data, as tf.keras."""
+    import keras_ref
+    import scratch
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((50, 4)).astype("float32")
+    y = (x[:, 0] + 0.5 * rng.standard_normal(50) > 0).astype("float32")
+    model = scratch.Sequential([scratch.Input((4,)), scratch.layers.Dense(1, activation="sigmoid")])
+    names = ["AUC", "precision", "recall"]
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=names)
+    kmodel = keras_ref.to_keras(model)
+    kmodel.compile(optimizer="adam", loss="binary_crossentropy", metrics=names,
+                   run_eagerly=True)
+    kw = dict(epochs=2, batch_size=16, shuffle=False, validation_split=0.2, verbose=0)
+    h, kh = model.fit(x, y, **kw).history, kmodel.fit(x, y, **kw).history
+    assert set(h) == set(kh)
+    for key in kh:
+        assert_close(np.array(h[key]), np.array(kh[key]), kind="training", dtype="float32",
+                     msg=key)
