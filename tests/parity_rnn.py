@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from tests.parity import Checked, check_layer
 
-__all__ = ["RnnCase", "draw_rnn_case", "rnn_layer", "rnn_inputs", "check_rnn"]
+__all__ = ["RnnCase", "draw_rnn_case", "rnn_layer", "rnn_inputs", "check_rnn",
+           "cell_dropout_masks", "inject_masks"]
 
 RNN_FLAGS = ("return_sequences", "return_state", "go_backwards")
 
@@ -105,38 +106,49 @@ def rnn_inputs(case: RnnCase, layer) -> RnnInputs:
         mask = rng.random((N, T)) > 0.35
         mask[0, 0] = False  # a masked first step: the output before it must be zeros
         call_kwargs["mask"] = mask
-    impl1 = case.config.get("recurrent_dropout", 0) > 0 or case.config.get("implementation") == 1
-    count = gate_count(case.layer) if impl1 and case.layer != "SimpleRNN" else None
-
-    def masks(rate, width):
-        if not (case.training and rate > 0):
-            return None
-        one = lambda: ((rng.random((N, width)) >= rate) / (1 - rate)).astype(dt)  # noqa: E731
-        return one() if count is None else [one() for _ in range(count)]
-
-    dropout = masks(case.config.get("dropout", 0), D)
-    recurrent = masks(case.config.get("recurrent_dropout", 0), M)
+    masks = cell_dropout_masks(case, rng)
     shapes = [(N, T, M) if case.config.get("return_sequences") else (N, M)]
     if case.config.get("return_state"):
         shapes += [(N, M)] * n_states(case.layer)
     cotangents = [rng.standard_normal(s).astype(dt) for s in shapes]
 
     def before_call(layer):
-        layer.cell._dropout_mask = dropout
-        layer.cell._recurrent_dropout_mask = recurrent
+        inject_masks(layer.cell, masks)
 
     def before_keras_call(klayer):
-        import tensorflow as tf
-
-        def const(a):
-            if a is None:
-                return None
-            return [tf.constant(m) for m in a] if isinstance(a, list) else tf.constant(a)
-
-        klayer.cell._dropout_mask = const(dropout)
-        klayer.cell._recurrent_dropout_mask = const(recurrent)
+        inject_masks(klayer.cell, masks, keras=True)
 
     return RnnInputs(x, call_kwargs, cotangents, before_call, before_keras_call)
+
+
+def cell_dropout_masks(case: RnnCase, rng) -> tuple:
+    """(input masks, recurrent masks) of one call of the case's cell, drawn from `rng`: None
+    unless training with a rate > 0, else one (N, width) mask of 0 and 1/(1 − rate), or one
+    per gate with implementation 1 (Keras' layout of `cell._dropout_mask`)."""
+    impl1 = case.config.get("recurrent_dropout", 0) > 0 or case.config.get("implementation") == 1
+    count = gate_count(case.layer) if impl1 and case.layer != "SimpleRNN" else None
+
+    def masks(rate, width):
+        if not (case.training and rate > 0):
+            return None
+        one = lambda: ((rng.random((case.N, width)) >= rate) / (1 - rate)).astype(  # noqa: E731
+            case.dtype)
+        return one() if count is None else [one() for _ in range(count)]
+
+    return (masks(case.config.get("dropout", 0), case.D),
+            masks(case.config.get("recurrent_dropout", 0), case.config["units"]))
+
+
+def inject_masks(cell, masks: tuple, keras: bool = False) -> None:
+    """Write `cell_dropout_masks` into a scratch cell, or a tf.keras cell as tensors."""
+    def const(a):
+        if a is None or not keras:
+            return a
+        import tensorflow as tf
+
+        return [tf.constant(m) for m in a] if isinstance(a, list) else tf.constant(a)
+
+    cell._dropout_mask, cell._recurrent_dropout_mask = const(masks[0]), const(masks[1])
 
 
 def check_rnn(case: RnnCase, *, keras=None, tf=None, fast_vs_readable: bool = True,

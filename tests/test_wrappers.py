@@ -41,7 +41,7 @@ from scratch.models import Model, Sequential
 from scratch.testing import assert_close
 from tests.conftest import expensive, floatx, medium
 from tests.parity import check_layer
-from tests.parity_rnn import RnnCase, draw_rnn_case, gate_count, n_states
+from tests.parity_rnn import RnnCase, cell_dropout_masks, draw_rnn_case, inject_masks, n_states
 from tests.test_rnn_training import fit_both, long_distance_data
 
 RNNS = {"SimpleRNN": SimpleRNN, "GRU": GRU, "LSTM": LSTM}
@@ -170,30 +170,15 @@ def _bidirectional(case: BiCase):
         mask = rng.random((N, T)) > 0.35
         mask[0, 0] = False
         call_kwargs["mask"] = mask
-    impl1 = config.get("recurrent_dropout", 0) > 0
-    count = gate_count(rnn.layer) if impl1 and rnn.layer != "SimpleRNN" else None
-
-    def masks(rate, width):
-        if not (rnn.training and rate > 0):
-            return None
-        one = lambda: ((rng.random((N, width)) >= rate) / (1 - rate)).astype(dt)  # noqa: E731
-        return one() if count is None else [one() for _ in range(count)]
-
-    drops = [(masks(config.get("dropout", 0), D), masks(config.get("recurrent_dropout", 0), M))
-             for _ in range(2)]
+    drops = [cell_dropout_masks(rnn, rng) for _ in range(2)]  # each direction its own
 
     def before_call(layer):
-        for sub, (d, r) in zip((layer.forward_layer, layer.backward_layer), drops):
-            sub.cell._dropout_mask, sub.cell._recurrent_dropout_mask = d, r
+        for sub, masks in zip((layer.forward_layer, layer.backward_layer), drops):
+            inject_masks(sub.cell, masks)
 
     def before_keras_call(klayer):
-        import tensorflow as tf
-
-        def const(a):
-            return None if a is None else [tf.constant(m) for m in a] \
-                if isinstance(a, list) else tf.constant(a)
-        for sub, (d, r) in zip((klayer.forward_layer, klayer.backward_layer), drops):
-            sub.cell._dropout_mask, sub.cell._recurrent_dropout_mask = const(d), const(r)
+        for sub, masks in zip((klayer.forward_layer, klayer.backward_layer), drops):
+            inject_masks(sub.cell, masks, keras=True)
 
     return layer, x, call_kwargs, before_call, before_keras_call
 

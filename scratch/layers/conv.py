@@ -582,7 +582,7 @@ class _Conv(Layer):
         channels = shape[-1]
         out = self._spatial_output(shape[1:-1])
         if any(o is not None and o <= 0 for o in out):
-            kernel_shape = self.kernel_size + (channels // self.groups, self.filters)
+            kernel_shape = self._kernel_shape(channels)
             raise ValueError(
                 "Computed output size would be zero or negative: the input is smaller than "
                 f"the (dilated) kernel with padding={self.padding!r}. Received "
@@ -599,10 +599,13 @@ class _Conv(Layer):
         self._validate_shape(input_shape)
         return (input_shape[0],) + self._spatial_output(input_shape[1:-1]) + (self.filters,)
 
+    def _kernel_shape(self, channels: int) -> tuple:
+        """The kernel for `channels` input channels: (kh, kw, C/g, F)."""
+        return self.kernel_size + (channels // self.groups, self.filters)
+
     def build(self, input_shape: Shape) -> None:
         self._validate_shape(input_shape)
-        kernel_shape = self.kernel_size + (input_shape[-1] // self.groups, self.filters)
-        self.add_weight("kernel", kernel_shape, self.kernel_initializer,
+        self.add_weight("kernel", self._kernel_shape(input_shape[-1]), self.kernel_initializer,
                         regularizer=self.kernel_regularizer)
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer,

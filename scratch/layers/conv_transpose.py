@@ -44,7 +44,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
-from ..typing import Array, Shape
+from ..typing import Array
 from .conv import (
     Pads,
     _Conv,
@@ -198,14 +198,9 @@ class _ConvTranspose(_Conv):
                     f"input shape={tuple(shape)}, output_padding={self.output_padding}"
                 )
 
-    def build(self, input_shape: Shape) -> None:
-        self._validate_shape(input_shape)
-        self.add_weight("kernel", self.kernel_size + (self.filters, input_shape[-1]),
-                        self.kernel_initializer, regularizer=self.kernel_regularizer)
-        if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer,
-                            regularizer=self.bias_regularizer)
-        self.built = True
+    def _kernel_shape(self, channels: int) -> tuple:
+        """The kernel for `channels` input channels: (kh, kw, F, C_in), Keras' layout."""
+        return self.kernel_size + (self.filters, channels)
 
     # -------------------------------------------------------------- forward / backward
     def forward(self, x: Array, training: bool = False) -> Array:
