@@ -3,15 +3,23 @@
 Workloads (the same layer or model and the same weights in both engines):
 
 * conv-fwd: Conv2D(32, 3×3, padding="same") on a 128×32×32×3 batch, forward only; tf.keras'
-  layer called inside a `tf.function`. Target: scratch ≤ 1.0× tf.keras' time.
+  layer called inside a `tf.function`. Target: scratch's time ≤ 1.0× tf.keras' (speedup ≥ 1).
 * conv-fwd-bwd: the same, forward + backward (dL/dx, dL/dkernel, dL/dbias for a given
-  cotangent); tf.keras: `tf.GradientTape` inside a `tf.function`. Target ≤ 1.5×.
-* pool-fwd-bwd: MaxPooling2D(2×2) on 128×32×32×32, forward + backward. Target ≤ 0.5×.
+  cotangent); tf.keras: `tf.GradientTape` inside a `tf.function`. Target ≤ 1.5× (speedup
+  ≥ 0.67).
+* pool-fwd-bwd: MaxPooling2D(2×2) on 128×32×32×32, forward + backward. Target ≤ 0.5×
+  (speedup ≥ 2). Memory-bound: its work is counted in bytes, against the bandwidth.
 * l32-step-32: the Lecture 32 network (three stride-2 Conv2D, Dropout, Dense 512, softmax;
   Adam, sparse categorical cross-entropy, accuracy) on scikit-learn's digits upsampled to
-  28×28: one `train_on_batch` at batch 32 in both engines. Target: scratch faster (< 1.0×).
+  28×28: one `train_on_batch` at batch 32 in both engines. Target: scratch faster (≤ 1.0×).
 * l32-step-128: the same at batch 128; tf.keras runs a compiled train step (a `tf.function`:
-  forward, loss, gradients, Adam update; no metrics). Target ≤ 1.2×.
+  forward, loss, gradients, Adam update; no metrics). Target ≤ 1.2× (speedup ≥ 0.83).
+
+tf.keras is timed twice: its plain compiled path (the `tf.function`s above, `train_on_batch`
+of a model compiled as the course does) and the same with XLA (``jit_compile=True`` on the
+`tf.function` or in `compile`); the speedup is against the faster of the two. Work: FLOPs of
+the convolutions and Dense products (`roof.model_flops`, `roof.conv_macs`), bytes for the
+pooling (`roof.pool_bytes`).
 
 Method: everything is warmed up first (tf.function traces, Numba compiles); each repeat times
 `--steps` calls and keeps the mean; the figure is the median over `--repeats` repeats, which
@@ -21,12 +29,12 @@ engine's policy (`scratch._threads`) uses two for large steps while no other pro
 a core, and the convolution layers follow the same policy everywhere: a large batch runs as
 chunks of images on two threads, each GEMM on one BLAS thread
 (`scratch.layers.conv.conv_threads`). tf.keras runs with its own
-defaults unless `--tf-threads` is given. ratio = scratch time / tf.keras time
-(smaller is better).
+defaults unless `--tf-threads` is given. speedup = tf.keras' faster time / scratch time
+(above 1, scratch is faster).
 
 Run: ``python benchmarks/bench_cnn.py [--repeats 5] [--steps 10] [--only conv l32]
-[--no-tf]``. Machines are shared and noisy: compare the ratios of one run, never absolute
-times across runs.
+[--no-tf] [--no-xla] [--json PATH]``. Machines are shared and noisy: compare the ratios of one
+run, never absolute times across runs.
 """
 
 from __future__ import annotations
@@ -35,26 +43,29 @@ import argparse
 import importlib.util
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 if importlib.util.find_spec("scratch") is None:  # a checkout that was not `pip install -e`d
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # roof, record, beside this file
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
+import record  # noqa: E402
+from course_models import lecture32_model  # noqa: E402
+from roof import conv_macs, model_flops, pool_bytes  # noqa: E402
 
 import scratch  # noqa: E402
 from scratch import _threads, datasets  # noqa: E402
 from scratch.layers import Conv2D, MaxPooling2D  # noqa: E402
 
-TARGETS = {"conv-fwd": 1.0, "conv-fwd-bwd": 1.5, "pool-fwd-bwd": 0.5, "l32-step-32": 1.0,
-           "l32-step-128": 1.2}
+# the least speedup (tf.keras' time / scratch's): the old targets on the time ratio, inverted
+TARGETS = {"conv-fwd": 1.0, "conv-fwd-bwd": 1 / 1.5, "pool-fwd-bwd": 2.0, "l32-step-32": 1.0,
+           "l32-step-128": 1 / 1.2}
 LABELS = {
     "conv-fwd": "Conv2D(32,3x3,same) 128x32x32x3 fwd",
     "conv-fwd-bwd": "Conv2D(32,3x3,same) 128x32x32x3 fwd+bwd",
@@ -64,128 +75,135 @@ LABELS = {
 }
 
 
-def lecture32_model(keras):
-    """The Lecture 32 network, written once for both engines (`keras` = scratch or tf.keras)."""
-    L = keras.layers
-    i = L.Input(shape=(28, 28, 1))
-    x = L.Conv2D(32, (3, 3), strides=2, activation="relu")(i)
-    x = L.Conv2D(64, (3, 3), strides=2, activation="relu")(x)
-    x = L.Conv2D(128, (3, 3), strides=2, activation="relu")(x)
-    x = L.Flatten()(x)
-    x = L.Dropout(0.2)(x)
-    x = L.Dense(512, activation="relu")(x)
-    x = L.Dropout(0.2)(x)
-    x = L.Dense(10, activation="softmax")(x)
-    return keras.models.Model(i, x)
-
-
 # ----------------------------------------------------------------------------- workloads
-def conv_workloads(keras, tf, rng):
-    x = rng.standard_normal((128, 32, 32, 3)).astype(np.float32)
+# Each workload: key -> {"fns": [scratch, tf.keras, tf.keras XLA or None], "work": ...,
+# "kind": "flops" | "bytes", "xla_note": why XLA is missing}. The tf.keras functions are
+# None without TensorFlow.
+CONV_SHAPE, POOL_SHAPE = (128, 32, 32, 3), (128, 32, 32, 32)
+
+
+def _tf_functions(tf, body, xla: bool):
+    """`body` as a plain `tf.function` and, with `xla`, as one with jit_compile=True."""
+    plain = tf.function(body, autograph=False)
+    return plain, (tf.function(body, autograph=False, jit_compile=True) if xla else None)
+
+
+def conv_workloads(keras, tf, rng, xla: bool):
+    x = rng.standard_normal(CONV_SHAPE).astype(np.float32)
     layer = Conv2D(32, (3, 3), padding="same")
     layer.build(x.shape)
     dy = rng.standard_normal(layer.compute_output_shape(x.shape)).astype(np.float32)
-    out = {}
-    out["conv-fwd"] = [lambda: layer.forward(x, training=True)]
-    out["conv-fwd-bwd"] = [lambda: (layer.forward(x, training=True), layer.backward(dy))]
+    macs = conv_macs(128, 32 * 32, 9, 3, 32)
+    out = {
+        "conv-fwd": {"fns": [lambda: layer.forward(x, training=True), None, None],
+                     "work": 2 * macs},
+        # the backward computes dx and dkernel: two more products of the forward's size
+        "conv-fwd-bwd": {"fns": [lambda: (layer.forward(x, training=True), layer.backward(dy)),
+                                 None, None], "work": 2 * 3 * macs},
+    }
     if keras is not None:
         klayer = keras.layers.Conv2D(32, (3, 3), padding="same")
         klayer.build(x.shape)
         klayer.set_weights(layer.get_weights())
         xt, dyt = tf.constant(x), tf.constant(dy)
-        fwd = tf.function(lambda a: klayer(a))
 
-        @tf.function
-        def fwd_bwd(a, g):
+        def fwd_body(a):
+            return klayer(a)
+
+        def fwd_bwd_body(a, g):
             with tf.GradientTape() as tape:
                 tape.watch(a)
                 y = klayer(a)
             return tape.gradient(y, [a] + klayer.trainable_weights, output_gradients=g)
 
-        out["conv-fwd"].append(lambda: fwd(xt).numpy())
-        out["conv-fwd-bwd"].append(lambda: [t.numpy() for t in fwd_bwd(xt, dyt)])
+        fwd, fwd_x = _tf_functions(tf, fwd_body, xla)
+        fb, fb_x = _tf_functions(tf, fwd_bwd_body, xla)
+        out["conv-fwd"]["fns"][1:] = [lambda: fwd(xt).numpy(),
+                                      fwd_x and (lambda: fwd_x(xt).numpy())]
+        out["conv-fwd-bwd"]["fns"][1:] = [lambda: [t.numpy() for t in fb(xt, dyt)],
+                                          fb_x and (lambda: [t.numpy() for t in fb_x(xt, dyt)])]
     return out
 
 
-def pool_workloads(keras, tf, rng):
-    x = rng.standard_normal((128, 32, 32, 32)).astype(np.float32)
+def pool_workloads(keras, tf, rng, xla: bool):
+    x = rng.standard_normal(POOL_SHAPE).astype(np.float32)
     layer = MaxPooling2D((2, 2))
-    dy = rng.standard_normal((128, 16, 16, 32)).astype(np.float32)
-    out = {"pool-fwd-bwd": [lambda: (layer(x, training=True), layer.backward(dy))]}
+    y_shape = (128, 16, 16, 32)
+    dy = rng.standard_normal(y_shape).astype(np.float32)
+    out = {"pool-fwd-bwd": {"fns": [lambda: (layer(x, training=True), layer.backward(dy)),
+                                    None, None],
+                            "work": pool_bytes(POOL_SHAPE, y_shape), "kind": "bytes"}}
     if keras is not None:
         klayer = keras.layers.MaxPooling2D((2, 2))
         xt, dyt = tf.constant(x), tf.constant(dy)
 
-        @tf.function
-        def fwd_bwd(a, g):
+        def fwd_bwd_body(a, g):
             with tf.GradientTape() as tape:
                 tape.watch(a)
                 y = klayer(a)
             return tape.gradient(y, a, output_gradients=g)
 
-        out["pool-fwd-bwd"].append(lambda: fwd_bwd(xt, dyt).numpy())
+        fb, fb_x = _tf_functions(tf, fwd_bwd_body, xla)
+        out["pool-fwd-bwd"]["fns"][1:] = [lambda: fb(xt, dyt).numpy(),
+                                          fb_x and (lambda: fb_x(xt, dyt).numpy())]
     return out
 
 
-def l32_workloads(keras, tf, rng, batch_sizes=(32, 128)):
+def l32_workloads(keras, tf, rng, xla: bool, batch_sizes=(32, 128)):
     (x_train, y_train), _ = datasets.load_digits_split(size=28)
     x_train = x_train[..., None].astype(np.float32)
     model = lecture32_model(scratch)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     out = {}
-    kmodel = None
+    twins = {}
     if keras is not None:
         import keras_ref
 
-        kmodel = keras_ref.to_keras(model)
-        kmodel.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                       metrics=["accuracy"])
-        loss_fn = keras.losses.SparseCategoricalCrossentropy()
-        kopt = keras.optimizers.Adam()
+        for jit in ([False, True] if xla else [False]):
+            kmodel = keras_ref.to_keras(model)
+            kmodel.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                           metrics=["accuracy"], jit_compile=jit)
+            loss_fn = keras.losses.SparseCategoricalCrossentropy()
+            kopt = keras.optimizers.Adam()
 
-        @tf.function
-        def compiled_step(a, b):
-            with tf.GradientTape() as tape:
-                loss = loss_fn(b, kmodel(a, training=True))
-            grads = tape.gradient(loss, kmodel.trainable_variables)
-            kopt.apply_gradients(zip(grads, kmodel.trainable_variables))
-            return loss
+            def step_body(a, b, kmodel=kmodel, loss_fn=loss_fn, kopt=kopt):
+                with tf.GradientTape() as tape:
+                    loss = loss_fn(b, kmodel(a, training=True))
+                grads = tape.gradient(loss, kmodel.trainable_variables)
+                kopt.apply_gradients(zip(grads, kmodel.trainable_variables))
+                return loss
+
+            twins[jit] = (kmodel, tf.function(step_body, autograph=False, jit_compile=jit))
 
     for b in batch_sizes:
         xb, yb = x_train[:b], y_train[:b]
         key = f"l32-step-{b}"
-        out[key] = [lambda xb=xb, yb=yb: model.train_on_batch(xb, yb)]
-        if kmodel is None:
-            continue
-        if b == 32:
-            out[key].append(lambda xb=xb, yb=yb: kmodel.train_on_batch(xb, yb))
-        else:
-            xt, yt = tf.constant(xb), tf.constant(yb)
-            out[key].append(lambda xt=xt, yt=yt: compiled_step(xt, yt).numpy())
+        out[key] = {"fns": [lambda xb=xb, yb=yb: model.train_on_batch(xb, yb), None, None],
+                    "work": model_flops(model, b),
+                    "tf_path": "train_on_batch" if b == 32 else "compiled step"}
+        for jit, (kmodel, compiled_step) in twins.items():
+            if b == 32:
+                out[key]["fns"][2 if jit else 1] = (
+                    lambda xb=xb, yb=yb, m=kmodel: m.train_on_batch(xb, yb))
+            else:
+                xt, yt = tf.constant(xb), tf.constant(yb)
+                out[key]["fns"][2 if jit else 1] = (
+                    lambda xt=xt, yt=yt, f=compiled_step: f(xt, yt).numpy())
     return out
 
 
 # ----------------------------------------------------------------------------- timing
-def time_side_by_side(fns, repeats: int, steps: int) -> list[float]:
-    """Median over repeats of the mean time per call; repeats alternate the engines."""
-    for fn in fns:  # warm-up: traces, JIT compiles, first-touch allocations
-        for _ in range(3):
-            fn()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, ts in zip(fns, times):
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                fn()
-            ts.append((time.perf_counter() - t0) / steps)
-    return [statistics.median(ts) for ts in times]
+def time_side_by_side(fns, repeats: int, steps: int) -> tuple[list, str]:
+    """Per-repeat mean time per call of each function (None stays None), the repeats
+    alternating the engines; and why XLA (the third) is missing, if it failed."""
+    fns = list(fns)
+    xla_note = record.warm_up(fns, xla=[2])  # traces, JIT compiles, first-touch allocations
 
+    def repeat(fn):
+        return None if fn is None else (lambda: [fn() for _ in range(steps)])
 
-def _fmt(t: float | None) -> str:
-    if t is None:
-        return "n/a"
-    return f"{t * 1e3:.2f} ms" if t >= 1e-3 else f"{t * 1e6:.0f} µs"
+    return record.alternate([repeat(fn) for fn in fns], repeats, per=steps), xla_note
 
 
 def main(argv=None) -> int:
@@ -198,6 +216,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-tf", action="store_true", help="time scratch alone")
     p.add_argument("--tf-threads", type=int, default=None,
                    help="TensorFlow intra-op threads (default: TensorFlow's own choice)")
+    record.add_arguments(p)
     args = p.parse_args(argv)
     if args.repeats < 1 or args.steps < 1:
         p.error(f"--repeats and --steps expected positive integers. "
@@ -225,6 +244,7 @@ def main(argv=None) -> int:
             n = tf.config.threading.get_intra_op_parallelism_threads()
             tf_info = (f"TensorFlow {tf.__version__}, Keras {keras.__version__}, intra-op "
                        f"threads {n or 'default (one per core)'}")
+    roof = record.get_roof(args)
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     print(f"scratch {scratch.__version__}, NumPy {np.__version__}, Python "
           f"{platform.python_version()}, {os.cpu_count()} CPUs, load average {load}")
@@ -234,31 +254,26 @@ def main(argv=None) -> int:
           "warmed up first\n")
 
     rng = np.random.default_rng(0)
+    xla = not args.no_xla
     workloads = {}
     if wanted("conv-fwd") or wanted("conv-fwd-bwd"):
-        workloads.update(conv_workloads(keras, tf, rng))
+        workloads.update(conv_workloads(keras, tf, rng, xla))
     if wanted("pool"):
-        workloads.update(pool_workloads(keras, tf, rng))
+        workloads.update(pool_workloads(keras, tf, rng, xla))
     if wanted("l32"):
-        workloads.update(l32_workloads(keras, tf, rng))
-    head = f"{'workload':<46} {'scratch':>10} {'tf.keras':>10} {'ratio':>7} {'target':>7} met"
-    print(head)
-    print("-" * len(head))
-    ok = True
-    for key, fns in workloads.items():
+        workloads.update(l32_workloads(keras, tf, rng, xla))
+    rows = []
+    for key, w in workloads.items():
         if not wanted(key):
             continue
-        times = time_side_by_side(fns, args.repeats, args.steps)
-        t_s, t_k = times[0], times[1] if len(times) > 1 else None
-        ratio = t_s / t_k if t_k else None
-        met = "—" if ratio is None else ("yes" if ratio <= TARGETS[key] else "NO")
-        ok &= met != "NO"
-        print(f"{LABELS[key]:<46} {_fmt(t_s):>10} {_fmt(t_k):>10} "
-              f"{(f'{ratio:.2f}×' if ratio else 'n/a'):>7} {f'≤{TARGETS[key]:g}×':>7} {met}",
-              flush=True)
-    if keras is not None:
-        print("\nratio = scratch time / tf.keras time (smaller is better)")
-        print("all targets met" if ok else "some targets NOT met (see the `met` column)")
+        (t_s, t_k, t_x), xla_note = time_side_by_side(w["fns"], args.repeats, args.steps)
+        rows.append(record.Row(key=key, label=LABELS[key], scratch=t_s, tf=t_k, xla=t_x,
+                               work=w["work"], kind=w.get("kind", "flops"),
+                               target=TARGETS[key], xla_note=xla_note,
+                               tf_path=w.get("tf_path", "tf.function")))
+    record.finish(args, "cnn", rows, roof,
+                  {"tf": tf_info, "repeats": args.repeats, "steps": args.steps,
+                   "blas_threads": "1 (engine policy inside train_on_batch)"})
     return 0
 
 

@@ -23,12 +23,16 @@ scratch's process is pinned to one BLAS thread (inside fit/train_on_batch the en
 `scratch._threads`, uses two for large steps; none of these is large); tf.keras runs with its
 own defaults unless ``--tf-threads`` is given.
 
-Speedup = tf.keras time / scratch time. Targets: tiny fits ≥ 50× faster than tf.keras'
-`Model.fit`, the dense network's train step ≥ 2× faster than `train_on_batch`.
+tf.keras is timed twice: compiled as the course compiles it (its train and test functions
+are `tf.function` graphs) and compiled with ``jit_compile=True`` (XLA compiles the graphs on
+the CPU). Speedup = the faster tf.keras time / scratch time. Targets: tiny fits ≥ 50× faster
+than tf.keras' `Model.fit`, the dense network's train step ≥ 2× faster than
+`train_on_batch`. Work: the FLOPs of the Dense layers' products (`roof.model_flops`; a fit
+counts its training steps and its validation forward passes), against the GEMM roof.
 
 Run: ``python benchmarks/bench_dense.py [--repeats 3] [--steps 100] [--only l24]
-[--profile l12] [--no-tf]``. Machines are shared and noisy: compare the ratios of one run,
-never absolute times across runs.
+[--profile l12] [--no-tf] [--no-xla] [--json PATH]``. Machines are shared and noisy: compare
+the ratios of one run, never absolute times across runs.
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ import argparse
 import importlib.util
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -46,12 +49,15 @@ from pathlib import Path
 
 if importlib.util.find_spec("scratch") is None:  # a checkout that was not `pip install -e`d
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # roof, record, beside this file
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
+import record  # noqa: E402
+from roof import model_flops  # noqa: E402
 
 import scratch  # noqa: E402
 from scratch import _threads, datasets  # noqa: E402
@@ -215,14 +221,27 @@ class Runner:
         return elapsed / (self.steps if self.case.kind == "step" else 1)
 
 
-def time_side_by_side(runners: list[Runner], repeats: int) -> list[float]:
-    """Median time of each runner; the repeats alternate between the engines, so a change in
-    the machine's load hits both alike."""
-    times: list[list[float]] = [[] for _ in runners]
+def time_side_by_side(runners: list[Runner | None], repeats: int) -> list[list[float] | None]:
+    """Per-repeat times of each runner (None for a missing one); the repeats alternate
+    between the engines, so a change in the machine's load hits them alike."""
+    times: list = [None if r is None else [] for r in runners]
     for _ in range(repeats):
         for r, ts in zip(runners, times, strict=True):
-            ts.append(r.time_once())
-    return [statistics.median(ts) for ts in times]
+            if r is not None:
+                ts.append(r.time_once())
+    return times
+
+
+def case_flops(case: Case, model) -> int:
+    """FLOPs of one unit of the case: a train step, or a whole fit (its steps, and the
+    validation forward passes)."""
+    if case.kind == "step":
+        return model_flops(model, len(case.x))
+    per_epoch = model_flops(model, 1) * len(case.x)
+    val = case.fit_kwargs.get("validation_data")
+    if val is not None:
+        per_epoch += model_flops(model, 1, training=False) * len(val[0])
+    return per_epoch * case.fit_kwargs.get("epochs", 1)
 
 
 def scratch_runner(case: Case) -> Runner:
@@ -237,15 +256,16 @@ def scratch_runner(case: Case) -> Runner:
     return Runner(case, scratch, model, w0, reset)
 
 
-def keras_runner(case: Case, srunner: Runner) -> Runner:
-    """The same model in tf.keras (`keras_ref.to_keras`), from scratch's initial weights."""
+def keras_runner(case: Case, srunner: Runner, jit_compile: bool = False) -> Runner:
+    """The same model in tf.keras (`keras_ref.to_keras`), from scratch's initial weights;
+    with `jit_compile`, its train and test functions compiled by XLA."""
     import keras_ref
 
     keras = keras_ref.keras()
     w0 = srunner.w0
     srunner.model.set_weights(w0)
     kmodel = keras_ref.to_keras(srunner.model)
-    kmodel.compile(**case.compile_args(keras))
+    kmodel.compile(**case.compile_args(keras), jit_compile=jit_compile)
     kmodel.optimizer.build(kmodel.trainable_variables)
     opt0 = [v.numpy() for v in kmodel.optimizer.variables]
 
@@ -258,16 +278,6 @@ def keras_runner(case: Case, srunner: Runner) -> Runner:
 
 
 # ----------------------------------------------------------------------------- report
-def _fmt_time(t: float | None) -> str:
-    if t is None:
-        return "n/a"
-    if t >= 1.0:
-        return f"{t:.2f} s"
-    if t >= 1e-3:
-        return f"{t * 1e3:.2f} ms"
-    return f"{t * 1e6:.0f} µs"
-
-
 def _header(tf_info: str) -> str:
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return "\n".join([
@@ -305,6 +315,7 @@ def main(argv=None) -> int:
     p.add_argument("--profile", nargs="*", default=None,
                    help="cProfile the scratch side of these cases (default: all selected)")
     p.add_argument("--top", type=int, default=15, help="rows of the cProfile listing")
+    record.add_arguments(p)
     args = p.parse_args(argv)
     if args.repeats < 1 or args.steps < 1:
         p.error(f"--repeats and --steps expected positive integers. "
@@ -331,49 +342,42 @@ def main(argv=None) -> int:
         n = tf.config.threading.get_intra_op_parallelism_threads()
         tf_info = (f"TensorFlow {tf.__version__}, Keras {tf.keras.__version__}, "
                    f"intra-op threads {n or 'default (one per core)'}")
+    roof = record.get_roof(args)
     print(_header(tf_info))
     print(f"median of {args.repeats} repeats; train step: mean of {args.steps} calls per "
-          f"repeat; both engines warmed up first\n")
+          f"repeat; all engines warmed up first\n")
 
     rows = []
     for case in cases:
         sr = scratch_runner(case)
         sr.warm_up()
-        t_k = kr = None
+        kr = xr = None
+        xla_note = ""
         if use_tf:
             kr = keras_runner(case, sr)
             kr.warm_up()
-            t_s, t_k = time_side_by_side([sr, kr], args.repeats)
-        else:
-            (t_s,) = time_side_by_side([sr], args.repeats)
+            if not args.no_xla:
+                try:
+                    xr = keras_runner(case, sr, jit_compile=True)
+                    xr.warm_up()
+                except Exception as e:  # XLA cannot compile this workload here
+                    xr, xla_note = None, f"XLA failed: {type(e).__name__}"
+        t_s, t_k, t_x = time_side_by_side([sr, kr, xr], args.repeats)
         check = ""
         if kr is not None and case.kind == "fit" and case.key in ("l12", "l10"):
             check = f"|Δloss| {abs(float(sr.last) - float(kr.last)):.1e}"
-        rows.append((case, t_s, t_k, check))
+        rows.append(record.Row(
+            key=case.key, label=case.label, scratch=t_s, tf=t_k, xla=t_x,
+            unit="step" if case.kind == "step" else "fit", work=case_flops(case, sr.model),
+            target=case.target, note=check, xla_note=xla_note,
+            tf_path="train_on_batch" if case.kind == "step" else "fit"))
         if args.profile is not None and (not args.profile or any(
                 case.key.startswith(k.lower()) for k in args.profile)):
             _profile(sr, args.top)
 
-    head = (f"{'workload':<40} {'scratch':>13} {'tf.keras':>13} {'speedup':>8} "
-            f"{'target':>7} {'met':>4}  same math?")
-    print(head)
-    print("-" * len(head))
-    ok = True
-    for case, t_s, t_k, check in rows:
-        unit = "/step" if case.kind == "step" else ""
-        ratio = t_k / t_s if t_k is not None else None
-        target = f"≥{case.target:g}×" if case.target else "—"
-        met = "—" if case.target is None or ratio is None else (
-            "yes" if ratio >= case.target else "NO")
-        ok &= met != "NO"
-        t_k_text = _fmt_time(t_k) + unit if t_k is not None else "n/a"
-        print(f"{case.label:<40} {_fmt_time(t_s) + unit:>13} {t_k_text:>13} "
-              f"{(f'{ratio:.1f}×' if ratio is not None else 'n/a'):>8} {target:>7} {met:>4}"
-              f"  {check}")
-    if use_tf:
-        print("\nspeedup = tf.keras time / scratch time; targets: tiny fits ≥ 50× faster than "
-              "tf.keras Model.fit, the dense train step ≥ 2× faster than train_on_batch.")
-        print("all targets met" if ok else "some targets NOT met (see the `met` column)")
+    record.finish(args, "dense", rows, roof,
+                  {"tf": tf_info, "repeats": args.repeats, "steps": args.steps,
+                   "blas_threads": 1})
     return 0
 
 

@@ -17,6 +17,13 @@ engines; the tf.keras models come from `keras_ref.to_keras`):
   calls' math as a bare NumPy loop (`gan_floor.BareGan`: scratch's kernels, no engine; it
   reaches scratch's weights bit for bit): the most any engine could gain on this machine.
 
+tf.keras is timed twice: compiled as the course compiles it, and with XLA
+(``jit_compile=True`` in every `compile`, the generator's too for its `predict`); the speedup
+is against the faster. Work: FLOPs of the Dense and LSTM products (`roof.model_flops`; the
+GAN's three calls: the discriminator's step twice, then the combined model's with the
+discriminator frozen). The recommender's embeddings are gathers and its optimizer touches
+the looked-up rows only, so its figure is far from the GEMM roof by nature.
+
 Method: both engines are warmed up first (tf.keras traces its functions); the figure is the
 median over `--repeats` repeats of the mean time over `--steps` steps, the repeats
 alternating scratch, tf.keras, scratch, ... so a change in the machine's load hits both
@@ -24,11 +31,11 @@ alike. scratch's process is pinned to one BLAS thread (inside train_on_batch the
 policy, `scratch._threads`, uses two for large steps, all three of the GAN's, while no other
 process holds a core);
 tf.keras runs with `--tf-threads` intra-op threads (default: TensorFlow's own choice).
-Speedup = tf.keras time / scratch time.
+Speedup = tf.keras' faster time / scratch time.
 
 Run: ``python benchmarks/bench_nlp_gan.py [--repeats 3] [--steps 20] [--only rec lstm gan]
-[--no-tf]``. Machines are shared and noisy: compare the ratios of one run, never absolute
-times across runs.
+[--no-tf] [--no-xla] [--json PATH]``. Machines are shared and noisy: compare the ratios of one
+run, never absolute times across runs.
 """
 
 from __future__ import annotations
@@ -37,9 +44,7 @@ import argparse
 import importlib.util
 import os
 import platform
-import statistics
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +58,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
+import record  # noqa: E402
+from roof import model_flops  # noqa: E402
 
 import scratch  # noqa: E402
 from scratch import _threads  # noqa: E402
@@ -140,16 +147,20 @@ class GanRunner:
     """The course's GAN step: predict fakes, D on real, D on fake, combined on noise."""
 
     def __init__(self, engine, generator, discriminator, latent_dim, batch, data, rng,
-                 with_predict: bool):
+                 with_predict: bool, jit_compile: bool = False):
         self.G, self.D = generator, discriminator
+        xla = {"jit_compile": True} if jit_compile else {}
         self.D.compile(loss="binary_crossentropy",
-                       optimizer=engine.optimizers.Adam(0.0002, 0.5), metrics=["accuracy"])
+                       optimizer=engine.optimizers.Adam(0.0002, 0.5), metrics=["accuracy"],
+                       **xla)
         z = (Input if engine is scratch else engine.Input)(shape=(latent_dim,))
         self.D.trainable = False
         fake_pred = self.D(self.G(z))
         self.combined = (Model if engine is scratch else engine.Model)(z, fake_pred)
         self.combined.compile(loss="binary_crossentropy",
-                              optimizer=engine.optimizers.Adam(0.0002, 0.5))
+                              optimizer=engine.optimizers.Adam(0.0002, 0.5), **xla)
+        if jit_compile:
+            self.G.compile(jit_compile=True)  # its predict_function through XLA too
         self.real = data[rng.integers(0, len(data), batch)]
         self.noise = rng.standard_normal((batch, latent_dim)).astype("float32")
         self.fake = np.tanh(rng.standard_normal((batch, data.shape[1]))).astype("float32")
@@ -183,20 +194,33 @@ class FloorRunner:
                 self.bare.step(self.gan.real, self.gan.fake, self.gan.noise)
 
 
-def median_time(runners: list[Callable[[int], None]], repeats: int, steps: int) -> list:
-    times: list[list[float]] = [[] for _ in runners]
-    for _ in range(repeats):
-        for run, ts in zip(runners, times, strict=True):
-            t0 = time.perf_counter()
-            run(steps)
-            ts.append((time.perf_counter() - t0) / steps)
-    return [statistics.median(ts) for ts in times]
+def per_step_times(runners: list[Callable[[int], None] | None], repeats: int,
+                   steps: int) -> list:
+    """Per-repeat mean seconds per step of each runner (None stays None), alternating."""
+    return record.alternate([None if r is None else (lambda r=r: r(steps)) for r in runners],
+                            repeats, per=steps)
 
 
-def _fmt(t: float | None) -> str:
-    if t is None:
-        return "n/a"
-    return f"{t * 1e3:.2f} ms" if t >= 1e-3 else f"{t * 1e6:.0f} µs"
+def warm(runners: list, xla_index: int) -> str:
+    """Three steps of each runner (Numba compilation, tf.function tracing); an XLA runner that
+    fails is dropped (None) and the reason returned."""
+    steps = [None if r is None else (lambda r=r: r(1)) for r in runners]
+    note = record.warm_up(steps, xla=[xla_index])
+    runners[:] = [r if s is not None else None for r, s in zip(runners, steps)]
+    return note
+
+
+def gan_flops(G, D, batch: int) -> int:
+    """FLOPs of the three calls: D's step on real and on fake images, then the combined
+    model's step (G learns; D frozen, its input gradient still needed)."""
+    trainable = D.trainable
+    try:
+        D.trainable = True
+        d_step = model_flops(D, batch)
+        D.trainable = False
+        return 2 * d_step + model_flops(G, batch) + model_flops(D, batch, input_needs_grad=True)
+    finally:
+        D.trainable = trainable
 
 
 # ----------------------------------------------------------------------------- main
@@ -209,6 +233,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-tf", action="store_true", help="time scratch alone")
     p.add_argument("--tf-threads", type=int, default=None,
                    help="TensorFlow intra-op threads (default: TensorFlow's own choice)")
+    record.add_arguments(p)
     args = p.parse_args(argv)
     if args.repeats < 1 or args.steps < 1:
         p.error(f"--repeats and --steps expected positive integers. "
@@ -222,6 +247,7 @@ def main(argv=None) -> int:
     scratch.utils.set_random_seed(0)
 
     use_tf = not args.no_tf and importlib.util.find_spec("tensorflow") is not None
+    xla = use_tf and not args.no_xla
     keras = None
     tf_info = "not timed (--no-tf)" if args.no_tf else "not installed"
     if use_tf:
@@ -233,6 +259,7 @@ def main(argv=None) -> int:
         keras = tf.keras
         tf_info = (f"TensorFlow {tf.__version__}, Keras {keras.__version__}, intra-op threads "
                    f"{tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}")
+    roof = record.get_roof(args)
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"scratch {scratch.__version__}, NumPy {np.__version__}, Python "
           f"{platform.python_version()}, {os.cpu_count()} CPUs, load average {load}")
@@ -247,49 +274,50 @@ def main(argv=None) -> int:
         if key not in only:
             continue
         model, compile_args, (x, y) = factory(rng)
-        runners = []
-        kmodel = keras_twin(model) if use_tf else None
+        work = model_flops(model, BATCH)
+        runners: list = [None, None, None]
+        kmodels = {jit: keras_twin(model) for jit in ([False, True] if xla else
+                                                      [False] if use_tf else [])}
         model.compile(**compile_args(scratch))
-        runners.append(StepRunner(model, x, y))
-        if use_tf:
-            kmodel.compile(**compile_args(keras))
-            runners.append(StepRunner(kmodel, x, y))
-        for r in runners:
-            r(3)  # warm-up: Numba compilation, tf.function tracing
-        times = median_time(runners, args.repeats, args.steps)
-        rows.append((label, target, *times, None) if use_tf else (label, target, times[0],
-                                                                   None, None))
+        runners[0] = StepRunner(model, x, y)
+        for jit, kmodel in kmodels.items():
+            kmodel.compile(**compile_args(keras), jit_compile=jit)
+            runners[2 if jit else 1] = StepRunner(kmodel, x, y)
+        note = warm(runners, 2)  # warm-up: Numba compilation, tf.function tracing
+        t_s, t_k, t_x = per_step_times(runners, args.repeats, args.steps)
+        rows.append(record.Row(f"{key}-step", label, t_s, t_k, t_x, work=work,
+                               target=target, xla_note=note, tf_path="train_on_batch"))
     if "gan" in only:
         images = np.tanh(rng.standard_normal((1000, 784))).astype("float32")
         for with_predict, label, target in ((False, "L69 GAN: 3 train_on_batch calls", 3.0),
                                             (True, "L69 GAN: whole step (+ G.predict)", None)):
             G, Dm = gan_models(rng)
-            runners = []
-            if use_tf:
-                kG, kD = keras_twin(G), keras_twin(Dm)
-            runners.append(GanRunner(scratch, G, Dm, 100, 32, images,
-                                     np.random.default_rng(1), with_predict))
-            if use_tf:
-                runners.append(GanRunner(keras, kG, kD, 100, 32, images,
-                                         np.random.default_rng(1), with_predict))
+            work = gan_flops(G, Dm, 32) + (model_flops(G, 32, training=False)
+                                           if with_predict else 0)
+            runners: list = [None, None, None]
+            twins = {jit: (keras_twin(G), keras_twin(Dm)) for jit in
+                     ([False, True] if xla else [False] if use_tf else [])}
+            runners[0] = GanRunner(scratch, G, Dm, 100, 32, images, np.random.default_rng(1),
+                                   with_predict)
+            for jit, (kG, kD) in twins.items():
+                runners[2 if jit else 1] = GanRunner(keras, kG, kD, 100, 32, images,
+                                                     np.random.default_rng(1), with_predict,
+                                                     jit_compile=jit)
             if not with_predict:  # the same three calls' math with no engine: the floor
                 runners.append(FloorRunner(G, Dm, runners[0]))
-            for r in runners:
-                r(3)
-            times = median_time(runners, args.repeats, args.steps)
-            t_keras = times[1] if use_tf else None
-            rows.append((label, target, times[0], t_keras, None))
+            note = warm(runners, 2)
+            times = per_step_times(runners, args.repeats, args.steps)
+            key = "l69-gan-step" if with_predict else "l69-gan-3-calls"
+            rows.append(record.Row(key, label, times[0], times[1], times[2], work=work,
+                                   target=target, xla_note=note,
+                                   tf_path="train_on_batch" + (" + predict" * with_predict)))
             if not with_predict:
-                rows.append(("  the same math as a bare NumPy loop", None, times[-1], t_keras,
-                             None))
-
-    print(f"{'workload':<42}{'scratch':>11}{'tf.keras':>11}{'speedup':>9}{'target':>8}")
-    for label, target, ts, tk, _ in rows:
-        speed = tk / ts if tk else None
-        met = "" if target is None or speed is None else (" ok" if speed >= target else " MISS")
-        print(f"{label:<42}{_fmt(ts):>11}{_fmt(tk):>11}"
-              f"{(f'{speed:.2f}×' if speed else 'n/a'):>9}"
-              f"{(f'≥{target:g}×' if target else ''):>8}{met}")
+                rows.append(record.Row("l69-gan-floor", "  the same math as a bare NumPy loop",
+                                       times[3], times[1], times[2], work=work,
+                                       xla_note=note, tf_path="train_on_batch"))
+    record.finish(args, "nlp_gan", rows, roof,
+                  {"tf": tf_info, "repeats": args.repeats, "steps": args.steps,
+                   "blas_threads": "1 (engine policy inside train_on_batch)"})
     return 0
 
 

@@ -7,11 +7,17 @@ Workloads (the same model and initial weights in both engines; the tf.keras mode
   (128 × 28 steps × 28 features), Adam + sparse categorical cross-entropy:
     - forward: scratch `model(x)` against a compiled tf.keras forward
       (`tf.function(lambda x: model(x, training=False))`, traced once) and against
-      against `model.predict(x)`; targets ≤ 1.0× and ≤ 0.3× of tf.keras' time;
-    - train step: scratch `train_on_batch` against tf.keras' `train_on_batch`; target ≤ 1.0×.
+      `model.predict(x)`; targets ≤ 1.0× and ≤ 0.3× of tf.keras' time (speedups ≥ 1 and
+      ≥ 3.3);
+    - train step: scratch `train_on_batch` against tf.keras' `train_on_batch`; target ≤ 1.0×
+      (speedup ≥ 1).
 * The same with GRU(128) (reset_after=True, Keras' default).
 * Lecture 43: Input(10, 1) → SimpleRNN(5) → Dense(1) on the sine series, Adam(0.1), mse,
   80 epochs with validation_data: one whole `fit` each; target: scratch ≥ 10× faster.
+
+tf.keras is timed twice: as above, and with XLA (``jit_compile=True`` on the forward's
+`tf.function`, in `compile` for predict, train_on_batch and fit); the speedup is against the
+faster. Work: FLOPs of the recurrent and Dense products (`roof.model_flops`).
 
 Method: both engines are warmed up first (tf.keras traces its functions); every timed repeat
 of a train step or fit starts from the same weights and optimizer state; the figure is the
@@ -19,11 +25,12 @@ median over `--repeats` repeats, alternating the engines so a change in the mach
 hits both alike. scratch runs with `--blas-threads` BLAS threads (default 1, the project's
 recommendation on the shared 2-core machines) and `--threads` recurrent batch-split threads
 (`scratch._kernels.recurrent.set_threads`, default 1); tf.keras with `--tf-threads` intra-op
-threads (default 2, one per core). The ratio column is scratch time / tf.keras time: lower
-is better.
+threads (default 2, one per core). speedup = tf.keras' faster time / scratch time (above 1,
+scratch is faster).
 
-Run: ``python benchmarks/bench_rnn.py [--repeats 5] [--only lstm gru simple] [--no-tf]``.
-Machines are shared and noisy: compare the ratios of one run, never absolute times across runs.
+Run: ``python benchmarks/bench_rnn.py [--repeats 5] [--only lstm gru simple] [--no-tf]
+[--no-xla] [--json PATH]``. Machines are shared and noisy: compare the ratios of one run,
+never absolute times across runs.
 """
 
 from __future__ import annotations
@@ -32,20 +39,20 @@ import argparse
 import importlib.util
 import os
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 if importlib.util.find_spec("scratch") is None:  # a checkout that was not `pip install -e`d
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # roof, record, beside this file
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
+import record  # noqa: E402
+from roof import model_flops  # noqa: E402
 
 import scratch  # noqa: E402
 from scratch import _threads  # noqa: E402
@@ -53,30 +60,6 @@ from scratch._kernels import recurrent as recurrent_kernels  # noqa: E402
 from scratch.layers import Dense, Input  # noqa: E402
 from scratch.layers.recurrent import GRU, LSTM, SimpleRNN  # noqa: E402
 from scratch.models import Model  # noqa: E402
-
-
-def median_time(fn: Callable[[], object], repeats: int, before: Callable | None = None) -> float:
-    times = []
-    for _ in range(repeats):
-        if before is not None:
-            before()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def side_by_side(pairs: list[tuple[Callable, Callable | None]], repeats: int) -> list[float]:
-    """Median of each function, alternating them repeat by repeat."""
-    times: list[list[float]] = [[] for _ in pairs]
-    for _ in range(repeats):
-        for (fn, before), ts in zip(pairs, times, strict=True):
-            if before is not None:
-                before()
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-    return [statistics.median(ts) for ts in times]
 
 
 def image_rows_model(cell: str) -> Model:
@@ -93,11 +76,11 @@ def sine_data(T: int = 10):
     return X.astype("float32"), Y.astype("float32")
 
 
-def keras_twin(model, compile_args):
+def keras_twin(model, compile_args, jit_compile: bool = False):
     import keras_ref
 
     kmodel = keras_ref.to_keras(model)
-    kmodel.compile(**compile_args(keras_ref.keras()))
+    kmodel.compile(**compile_args(keras_ref.keras()), jit_compile=jit_compile)
     return kmodel
 
 
@@ -113,7 +96,8 @@ def _optimizer_reset(kmodel):
     return reset
 
 
-def bench_image_rows(cell: str, repeats: int, steps: int, use_tf: bool) -> list[tuple]:
+def bench_image_rows(cell: str, repeats: int, steps: int, use_tf: bool,
+                     xla: bool) -> list[record.Row]:
     rng = np.random.default_rng(50)
     x = rng.random((128, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, 128)
@@ -137,41 +121,53 @@ def bench_image_rows(cell: str, repeats: int, steps: int, use_tf: bool) -> list[
         model(x)
         model.train_on_batch(x, y)
     name = cell.upper() if cell == "gru" else "LSTM"
-    if not use_tf:
-        t_fwd = median_time(lambda: model(x), repeats)
-        t_step = median_time(s_steps, repeats, reset) / steps
-        return [(f"{name}(128) forward, 128×28×28", t_fwd, None, None, None),
-                (f"{name}(128) train step", t_step, None, None, None)]
-    import tensorflow as tf
+    fwd_work, step_work = model_flops(model, 128, training=False), model_flops(model, 128)
+    fns = {"fwd": lambda: model(x), "tf_fwd": None, "xla_fwd": None, "pred": None,
+           "xla_pred": None}
+    steps_fns = {"step": s_steps, "tf_step": None, "xla_step": None}
+    resets = {"step": reset}
+    check, note = "", ""
+    if use_tf:
+        import tensorflow as tf
 
-    reset()
-    kmodel = keras_twin(model, compile_args)
-    forward = tf.function(lambda a: kmodel(a, training=False))
-    xt = tf.constant(x)
-    k_reset = _optimizer_reset(kmodel)
-    check = float(np.max(np.abs(model(x) - forward(xt).numpy())))  # same weights here
-    for _ in range(3):
-        forward(xt).numpy()
-        kmodel.predict(x, verbose=0)
-        kmodel.train_on_batch(x, y)
+        reset()
+        xt = tf.constant(x)
+        for jit in ([False, True] if xla else [False]):
+            kmodel = keras_twin(model, compile_args, jit_compile=jit)
+            forward = tf.function(lambda a, m=kmodel: m(a, training=False), autograph=False,
+                                  jit_compile=jit)
+            if not jit:  # same weights here
+                check = f"max|Δy| {float(np.max(np.abs(model(x) - forward(xt).numpy()))):.1e}"
 
-    def k_steps():
-        for _ in range(steps):
-            kmodel.train_on_batch(x, y)
+            def k_steps(m=kmodel):
+                for _ in range(steps):
+                    m.train_on_batch(x, y)
 
-    t_fwd, t_kfwd, t_pred = side_by_side(
-        [(lambda: model(x), None), (lambda: forward(xt).numpy(), None),
-         (lambda: kmodel.predict(x, verbose=0), None)], repeats)
-    t_step, t_kstep = side_by_side([(s_steps, reset), (k_steps, k_reset)], repeats)
-    t_step, t_kstep = t_step / steps, t_kstep / steps
+            prefix = "xla_" if jit else "tf_"
+            fns[prefix + "fwd"] = lambda f=forward: f(xt).numpy()
+            fns["xla_pred" if jit else "pred"] = (
+                lambda m=kmodel: m.predict(x, verbose=0))
+            steps_fns[prefix + "step"] = k_steps
+            resets[prefix + "step"] = _optimizer_reset(kmodel)
+        note = record.warm_up(fns, xla=("xla_fwd", "xla_pred"))
+        note = record.warm_up(steps_fns, xla=("xla_step",)) or note
+    t = dict(zip(fns, record.alternate(list(fns.values()), repeats)))
+    ts = dict(zip(steps_fns, record.alternate(list(steps_fns.values()), repeats, per=steps,
+                                              before=[resets.get(k) for k in steps_fns])))
     return [
-        (f"{name}(128) forward vs compiled tf", t_fwd, t_kfwd, 1.0, f"max|Δy| {check:.1e}"),
-        (f"{name}(128) forward vs predict", t_fwd, t_pred, 0.3, ""),
-        (f"{name}(128) train step vs train_on_batch", t_step, t_kstep, 1.0, ""),
+        record.Row(f"{cell}-fwd-compiled", f"{name}(128) forward vs compiled tf", t["fwd"],
+                   t["tf_fwd"], t["xla_fwd"], work=fwd_work, target=1.0, note=check,
+                   xla_note=note, tf_path="tf.function"),
+        record.Row(f"{cell}-fwd-predict", f"{name}(128) forward vs predict", t["fwd"],
+                   t["pred"], t["xla_pred"], work=fwd_work, target=1 / 0.3, xla_note=note,
+                   tf_path="predict"),
+        record.Row(f"{cell}-step", f"{name}(128) train step vs train_on_batch", ts["step"],
+                   ts["tf_step"], ts["xla_step"], work=step_work, target=1.0, xla_note=note,
+                   tf_path="train_on_batch"),
     ]
 
 
-def bench_sine_fit(repeats: int, use_tf: bool, epochs: int = 80) -> list[tuple]:
+def bench_sine_fit(repeats: int, use_tf: bool, xla: bool, epochs: int = 80) -> list:
     X, Y = sine_data()
     N, T = len(X), 10
 
@@ -188,6 +184,8 @@ def bench_sine_fit(repeats: int, use_tf: bool, epochs: int = 80) -> list[tuple]:
     model = build()
     model.compile(**compile_args(scratch))
     w0 = model.get_weights()
+    work = epochs * (model_flops(model, len(fit_kwargs["x"]))
+                     + model_flops(model, N // 2, training=False))
 
     def reset():
         model.set_weights(w0)
@@ -195,30 +193,33 @@ def bench_sine_fit(repeats: int, use_tf: bool, epochs: int = 80) -> list[tuple]:
 
     model.fit(**{**fit_kwargs, "epochs": 2})
     label = f"L43 SimpleRNN(5) fit, {epochs} epochs"
-    if not use_tf:
-        return [(label, median_time(lambda: model.fit(**fit_kwargs), repeats, reset), None,
-                 None, None)]
-    reset()
-    kmodel = keras_twin(model, compile_args)
-    k_reset = _optimizer_reset(kmodel)
-    kmodel.fit(**{**fit_kwargs, "epochs": 2})
     results = {}
 
     def s_fit():
         results["s"] = model.fit(**fit_kwargs).history["loss"][-1]
 
-    def k_fit():
-        results["k"] = kmodel.fit(**fit_kwargs).history["loss"][-1]
+    fns, resets, note = [s_fit, None, None], [reset, None, None], ""
+    if use_tf:
+        reset()
+        for jit in ([False, True] if xla else [False]):
+            kmodel = keras_twin(model, compile_args, jit_compile=jit)
+            k_reset = _optimizer_reset(kmodel)
+            try:
+                kmodel.fit(**{**fit_kwargs, "epochs": 2})
+            except Exception as e:
+                if not jit:
+                    raise
+                note = f"XLA failed: {type(e).__name__}"
+                continue
 
-    t_s, t_k = side_by_side([(s_fit, reset), (k_fit, k_reset)], repeats)
-    check = f"final loss {results['s']:.3g} vs {results['k']:.3g}"
-    return [(label, t_s, t_k, 0.1, check)]
+            def k_fit(m=kmodel, key="x" if jit else "k"):
+                results[key] = m.fit(**fit_kwargs).history["loss"][-1]
 
-
-def _fmt(t: float | None) -> str:
-    if t is None:
-        return "n/a"
-    return f"{t:.2f} s" if t >= 1 else f"{t * 1e3:.1f} ms"
+            fns[2 if jit else 1], resets[2 if jit else 1] = k_fit, k_reset
+    t_s, t_k, t_x = record.alternate(fns, repeats, before=resets)
+    check = f"final loss {results['s']:.3g} vs {results['k']:.3g}" if "k" in results else ""
+    return [record.Row("l43-fit", label, t_s, t_k, t_x, unit="fit", work=work, target=10.0,
+                       note=check, xla_note=note, tf_path="fit")]
 
 
 def main(argv=None) -> int:
@@ -234,6 +235,7 @@ def main(argv=None) -> int:
                    help="scratch's recurrent batch-split threads (set_threads; default 1)")
     p.add_argument("--tf-threads", type=int, default=2, help="TensorFlow intra-op threads")
     p.add_argument("--no-tf", action="store_true", help="time scratch alone")
+    record.add_arguments(p)
     args = p.parse_args(argv)
     if min(args.repeats, args.steps, args.epochs, args.blas_threads, args.tf_threads,
            args.threads) < 1:
@@ -252,6 +254,7 @@ def main(argv=None) -> int:
         tf.keras.utils.set_random_seed(0)
         tf_info = (f"TensorFlow {tf.__version__}, Keras {tf.keras.__version__}, "
                    f"{args.tf_threads} intra-op threads")
+    roof = record.get_roof(args)
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"scratch {scratch.__version__}, NumPy {np.__version__}, Python "
           f"{platform.python_version()}, {os.cpu_count()} CPUs, load average {load}")
@@ -263,26 +266,14 @@ def main(argv=None) -> int:
     rows = []
     for key in args.only:
         if key in ("lstm", "gru"):
-            rows += bench_image_rows(key, args.repeats, args.steps, use_tf)
+            rows += bench_image_rows(key, args.repeats, args.steps, use_tf, not args.no_xla)
         elif key == "simple":
-            rows += bench_sine_fit(args.repeats, use_tf, args.epochs)
+            rows += bench_sine_fit(args.repeats, use_tf, not args.no_xla, args.epochs)
         else:
             p.error(f"--only expected lstm, gru or simple. Received: {key!r}")
-
-    head = f"{'workload':<42} {'scratch':>10} {'tf.keras':>10} {'ratio':>7} {'target':>7}  note"
-    print(head)
-    print("-" * len(head))
-    ok = True
-    for label, t_s, t_k, target, note in rows:
-        ratio = None if t_k is None else t_s / t_k
-        met = "" if target is None or ratio is None else ("" if ratio <= target else "  NOT MET")
-        ok &= not met
-        print(f"{label:<42} {_fmt(t_s):>10} {_fmt(t_k):>10} "
-              f"{'n/a' if ratio is None else f'{ratio:.2f}×':>7} "
-              f"{'—' if target is None else f'≤{target:g}×':>7}  {note or ''}{met}")
-    if use_tf:
-        print("\nratio = scratch time / tf.keras time (lower is better)")
-        print("all targets met" if ok else "some targets NOT met")
+    record.finish(args, "rnn", rows, roof,
+                  {"tf": tf_info, "repeats": args.repeats, "steps": args.steps,
+                   "blas_threads": args.blas_threads, "recurrent_threads": args.threads})
     return 0
 
 

@@ -1,24 +1,41 @@
-"""Run the benchmarks: every ``benchmarks/bench_*.py``, or a selection by name.
+"""Run the benchmarks: every ``benchmarks/bench_*.py``, or a selection by name; keep the record.
 
     python benchmarks/run.py                     # all of them, one after the other
     python benchmarks/run.py dense               # bench_dense.py only ("bench_dense" works too)
     python benchmarks/run.py dense -- --repeats 5 --only l24
+    python benchmarks/run.py --compare out/bench_OLD.json          # run, then compare
+    python benchmarks/run.py --compare out/bench_OLD.json out/bench_NEW.json   # compare only
     python benchmarks/run.py --list
 
-Each benchmark runs in its own Python process (TensorFlow and BLAS settings stay separate),
-with this interpreter; arguments after ``--`` go to every selected benchmark. The exit status
-is 0 when every selected benchmark exited 0.
+First the machine's roof is measured (`roof.measure`: NumPy float32 GEMM and memory bandwidth,
+on one and two threads); then each benchmark runs in its own Python process (TensorFlow and
+BLAS settings stay separate), with this interpreter; arguments after ``--`` go to every
+selected benchmark. Each one prints its table and hands its rows back; this script writes
+them, with the machine (CPU model, CPU tier, BLAS, versions, load) and the roof, to
+``OUT/bench_<UTC time>.json`` and draws ``OUT/bench_<UTC time>.png`` (scratch against
+tf.keras' faster path per workload, log scale); ``OUT/bench_latest.json`` / ``.png`` are
+copies of the newest. ``--compare OLD.json`` then prints, row by row, what got faster or slower
+beyond the noise (`record.compare`). The exit status is 0 when every selected benchmark
+exited 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
+import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+if str(HERE.parent) not in sys.path:  # a checkout that was not `pip install -e`d
+    sys.path.append(str(HERE.parent))
 
 
 def discover() -> dict[str, Path]:
@@ -41,6 +58,67 @@ def select(available: dict[str, Path], names: list[str]) -> list[Path]:
     return chosen
 
 
+def load_record(path: str | Path) -> dict:
+    """A record written by this script (a clear error for anything else)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"Could not read a benchmark record from {str(path)!r}: {e}") from e
+    if not isinstance(data, dict) or "rows" not in data:
+        raise ValueError(f"{str(path)!r} is not a benchmark record (no 'rows'). "
+                         f"Received keys: {sorted(data) if isinstance(data, dict) else data!r}")
+    return data
+
+
+def run_benchmarks(scripts: list[Path], extra: list[str], out: Path, roof_kwargs: dict,
+                   record: bool = True) -> tuple[int, dict | None]:
+    """Measure the roof, run `scripts`, write the record and chart into `out`; returns
+    (exit status, the record or None)."""
+    import record as rec
+    from roof import measure
+
+    machine = rec.machine_info() if record else None
+    t0 = time.perf_counter()
+    roof = measure(**roof_kwargs)
+    print(f"{roof.describe()}  [{time.perf_counter() - t0:.1f} s]\n", flush=True)
+    failed, fragments, runs = [], [], {}
+    with tempfile.TemporaryDirectory(prefix="scratch-bench-") as tmp:
+        roof_path = Path(tmp) / "roof.json"
+        roof_path.write_text(json.dumps(roof.to_dict()))
+        for script in scripts:
+            name = script.stem.removeprefix("bench_")
+            frag = Path(tmp) / f"{name}.json"
+            args = [*extra, "--roof", str(roof_path)] + (["--json", str(frag)] if record else [])
+            print(f"=== {script.relative_to(HERE.parent)} {' '.join(extra)}".rstrip(), flush=True)
+            t1 = time.perf_counter()
+            rc = subprocess.call([sys.executable, str(script), *args])
+            seconds = time.perf_counter() - t1
+            print(f"=== {script.name}: exit {rc} after {seconds:.1f} s\n", flush=True)
+            runs[name] = {"exit": rc, "seconds": round(seconds, 1), "args": extra}
+            if rc != 0:
+                failed.append(script.name)
+            if frag.exists():
+                fragments.append(json.loads(frag.read_text()))
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    if not record:
+        return (1 if failed else 0), None
+    data = rec.build_record(fragments, roof, runs, machine)
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench_{stamp}.json"
+    path.write_text(json.dumps(data, indent=1))
+    shutil.copyfile(path, out / "bench_latest.json")
+    print(f"record: {path} (and {out / 'bench_latest.json'})")
+    png = rec.chart(data, out / f"bench_{stamp}.png")
+    if png is not None:
+        shutil.copyfile(png, out / "bench_latest.png")
+        print(f"chart: {png} (and {out / 'bench_latest.png'})")
+    else:
+        print("(matplotlib not installed or no rows: no chart)")
+    return (1 if failed else 0), data
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -50,12 +128,41 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument("--out", default="out", help="folder of the record and chart (out/)")
+    parser.add_argument("--compare", nargs="+", metavar="RECORD",
+                        help="OLD.json: compare this run with it; OLD.json NEW.json: compare "
+                             "the two records and run nothing")
+    parser.add_argument("--no-record", action="store_true",
+                        help="print the tables only: no JSON, no chart")
+    parser.add_argument("--roof-gemm-n", type=int, default=2048,
+                        help="size of the roof's GEMM (n×n by n×n)")
+    parser.add_argument("--roof-mb", type=float, default=256,
+                        help="size in MB of each array of the bandwidth measurement")
     args = parser.parse_args(argv)
+    import record as rec
+
     available = discover()
     if args.list:
         for name, path in available.items():
             print(f"{name:<12} {path.relative_to(HERE.parent)}")
         return 0
+    old = None
+    if args.compare:
+        if len(args.compare) > 2:
+            parser.error(f"--compare expected OLD.json or OLD.json NEW.json. "
+                         f"Received: {args.compare}")
+        try:
+            old = load_record(args.compare[0])
+            if len(args.compare) == 2:
+                rec.print_comparison(old, load_record(args.compare[1]))
+                return 0
+        except ValueError as e:
+            parser.error(str(e))
+        if args.no_record:
+            parser.error("--compare needs this run's record: drop --no-record")
+    if args.roof_gemm_n < 1 or args.roof_mb <= 0:
+        parser.error(f"--roof-gemm-n and --roof-mb expected positive numbers. Received: "
+                     f"{args.roof_gemm_n}, {args.roof_mb}")
     try:
         scripts = select(available, args.names)
     except ValueError as e:
@@ -63,19 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     if not scripts:
         print("no benchmarks/bench_*.py found")
         return 1
-    failed = []
-    for script in scripts:
-        print(f"=== {script.relative_to(HERE.parent)} {' '.join(extra)}".rstrip(), flush=True)
-        t0 = time.perf_counter()
-        rc = subprocess.call([sys.executable, str(script), *extra])
-        print(f"=== {script.name}: exit {rc} after {time.perf_counter() - t0:.1f} s\n",
-              flush=True)
-        if rc != 0:
-            failed.append(script.name)
-    if failed:
-        print(f"failed: {', '.join(failed)}")
-        return 1
-    return 0
+    rc, data = run_benchmarks(scripts, extra, Path(args.out),
+                              {"gemm_n": args.roof_gemm_n, "bandwidth_mb": args.roof_mb},
+                              record=not args.no_record)
+    if old is not None and data is not None:
+        rec.print_comparison(old, data)
+    return rc
 
 
 if __name__ == "__main__":
