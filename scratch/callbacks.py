@@ -1,4 +1,5 @@
-"""Keras callbacks: History, LearningRateScheduler, EarlyStopping, TerminateOnNaN, Lambda.
+"""Keras callbacks: History, LearningRateScheduler, EarlyStopping, ReduceLROnPlateau,
+CSVLogger, TerminateOnNaN, Lambda (ModelCheckpoint lives with the file formats).
 
 Hooks are Keras': on_train_begin/end, on_epoch_begin/end(epoch, logs),
 on_train_batch_begin/end(batch, logs). `model.stop_training = True` ends `fit` after the
@@ -7,10 +8,15 @@ current batch (TerminateOnNaN) or epoch (EarlyStopping).
 
 from __future__ import annotations
 
+import collections
+import csv
 import inspect
+import os
 import warnings
 
 import numpy as np
+
+from . import backend
 
 
 class Callback:
@@ -154,6 +160,195 @@ class EarlyStopping(Callback):
                 print("Restoring model weights from the end of the best epoch: "
                       f"{self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
+
+
+class ReduceLROnPlateau(Callback):
+    """Divides the learning rate when `monitor` has stopped improving (Keras' callback).
+
+    At the end of each epoch (Keras 3's `ReduceLROnPlateau` with `MonitorCallback`):
+
+        logs["learning_rate"] = the rate of this epoch  (in the history, and on the bar)
+        improved = best is None or value − min_delta < best   (mode "min"; "max": value +
+                   min_delta > best; "auto": "min" for a loss, else the direction of the
+                   compiled metric of that name, as Keras' `_direction`)
+        in cooldown: cooldown −= 1, wait = 0
+        if improved: best = value, wait = 0
+        elif not in cooldown: wait += 1; when wait ≥ patience and lr > float32(min_lr):
+            lr ← max(lr·factor, min_lr), cooldown = `cooldown`, wait = 0
+
+    Args:
+        monitor: the log key to watch (default "val_loss").
+        factor: the factor applied to the rate (< 1, default 0.1).
+        patience: epochs without improvement before a reduction (default 10).
+        verbose: 1 prints each reduction.
+        mode: "auto", "min" or "max" (an unknown mode warns and falls back to "auto").
+        min_delta: the least change that counts as an improvement (default 1e-4).
+        cooldown: epochs to wait after a reduction before counting again (default 0).
+        min_lr: the rate never goes below it (default 0).
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0, **kwargs):
+        super().__init__()
+        if factor >= 1.0:
+            raise ValueError("ReduceLROnPlateau does not support a factor >= 1.0. "
+                             f"Received factor={factor}")
+        if mode not in ("auto", "min", "max"):
+            warnings.warn(f"ReduceLROnPlateau mode '{mode}' is unknown, fallback to auto "
+                          "mode.", stacklevel=2)
+            mode = "auto"
+        self.monitor, self.mode = monitor, mode
+        self.factor, self.min_lr, self.patience = factor, min_lr, patience
+        self.verbose, self.cooldown = verbose, cooldown
+        self.min_delta = abs(min_delta)
+        self.monitor_op = None  # "less" or "greater", chosen at the first epoch's end
+        self.best = None
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def _set_monitor_op(self) -> None:
+        """Keras' `MonitorCallback._set_monitor_op`: the direction of improvement."""
+        if self.mode in ("min", "max"):
+            self.monitor_op = "less" if self.mode == "min" else "greater"
+        else:
+            name = self.monitor.removeprefix("val_")
+            if name == "loss":
+                self.monitor_op = "less"
+            for m in [m for ms in (getattr(self.model, "_metrics", None) or []) for m in ms]:
+                direction = getattr(getattr(m, "resolved", None) or m, "_direction", None)
+                if m.name == name and direction is not None:
+                    self.monitor_op = "greater" if direction == "up" else "less"
+            if self.monitor_op is None:
+                raise ValueError(
+                    f"ReduceLROnPlateau callback received monitor={self.monitor}, but Keras "
+                    "isn't able to automatically determine whether that metric should be "
+                    "maximized or minimized. Pass `mode='max'` in order to monitor based on "
+                    "the highest metric value, or pass `mode='min'` in order to use the "
+                    "lowest value.")
+        if self.monitor_op == "less":
+            self.min_delta *= -1
+
+    def _is_improvement(self, value, reference) -> bool:
+        """Keras' `ops.less/greater(value − min_delta, reference)`: Python floats become
+        floatx() tensors, so the comparison is in float32 by default."""
+        if reference is None:
+            return True
+        dtype = np.dtype(backend.floatx()).type
+        shifted, reference = dtype(value - self.min_delta), dtype(reference)
+        return bool(shifted < reference if self.monitor_op == "less" else shifted > reference)
+
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def on_train_begin(self, logs=None):
+        self.best, self.cooldown_counter, self.wait = None, 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = float(optimizer.learning_rate)
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` "
+                          "which is not available. Available metrics are: "
+                          f"{','.join(list(logs.keys()))}.", stacklevel=2)
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.wait = 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience and self._reduce_lr(optimizer, epoch):
+                self.cooldown_counter = self.cooldown
+                self.wait = 0
+
+    def _reduce_lr(self, optimizer, epoch: int) -> bool:
+        old_lr = float(optimizer.learning_rate)
+        if old_lr > np.float32(self.min_lr):
+            new_lr = max(old_lr * self.factor, self.min_lr)
+            optimizer.learning_rate = new_lr
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                      f"{new_lr}.")
+            return True
+        return False
+
+
+class CSVLogger(Callback):
+    """Writes each epoch's logs to a CSV file (Keras' `CSVLogger`).
+
+    The header is "epoch" then the log keys sorted (with a "val_" column for each when the
+    first epoch has no validation keys); one row per epoch, written and flushed at its end;
+    a key missing from an epoch's logs is written "NA", a list of values as "[a, b]".
+
+    Args:
+        filename: the CSV file.
+        separator: the field delimiter (default ",").
+        append: add to an existing file (no second header when it is not empty) instead of
+            overwriting it.
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.sep = separator
+        self.filename = os.fspath(filename)
+        self.append = append
+        self.writer = None
+        self.keys = None
+        self.append_header = True
+        self.csv_file = None
+
+    def on_train_begin(self, logs=None):
+        if self.append:
+            if os.path.exists(self.filename):
+                with open(self.filename) as f:
+                    self.append_header = not bool(len(f.readline()))
+            mode = "a"
+        else:
+            mode = "w"
+        if self.csv_file and not self.csv_file.closed:
+            self.csv_file.close()
+        self.csv_file = open(self.filename, mode)  # noqa: SIM115 (closed in on_train_end)
+        self.writer = None
+        self.keys = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+
+        def handle_value(k):
+            is_zero_dim_ndarray = isinstance(k, np.ndarray) and k.ndim == 0
+            if isinstance(k, str):
+                return k
+            if isinstance(k, collections.abc.Iterable) and not is_zero_dim_ndarray:
+                return f'"[{", ".join(map(str, k))}]"'
+            return k
+
+        if self.keys is None:
+            self.keys = sorted(logs.keys())
+            if self.keys and not any(key.startswith("val_") for key in self.keys):
+                self.keys.extend([f"val_{k}" for k in self.keys])
+        if not self.writer:
+            class CustomDialect(csv.excel):
+                delimiter = self.sep
+
+            self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch"] + self.keys,
+                                         dialect=CustomDialect)
+            if self.append_header:
+                self.writer.writeheader()
+        row = collections.OrderedDict({"epoch": epoch})
+        row.update((key, handle_value(logs.get(key, "NA"))) for key in self.keys)
+        self.writer.writerow(row)
+        self.csv_file.flush()
+
+    def on_train_end(self, logs=None):
+        if self.csv_file and not self.csv_file.closed:
+            self.csv_file.close()
+        self.writer = None
 
 
 class TerminateOnNaN(Callback):

@@ -179,6 +179,7 @@ class _ThresholdMetric(Metric):
     """Precision and Recall: two counts per threshold, and their ratio."""
 
     _counts: tuple[str, str] = ("tp", "fp")
+    _direction = "up"
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -301,6 +302,8 @@ class AUC(Metric):
     Shapes:
         y_true, y_pred: (N,), (N, 1) or (N, L); sample_weight (N,) or (N, 1).
     """
+
+    _direction = "up"
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation",
                  name="auc", dtype=None, thresholds=None, multi_label=False, num_labels=None,

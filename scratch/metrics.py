@@ -64,6 +64,10 @@ class Metric:
         dtype: the dtype of the accumulators and the result (floatx() by default).
     """
 
+    #: Keras' `_direction`: "up" for a metric to maximize, "down" for one to minimize, None
+    #: where Keras does not say (what `mode="auto"` of ReduceLROnPlateau reads).
+    _direction: str | None = None
+
     def __init__(self, name: str | None = None, dtype=None) -> None:
         self.name = name or to_snake_case(type(self).__name__)
         self.dtype = backend.standardize_dtype(dtype)
@@ -311,6 +315,8 @@ class BinaryAccuracy(MeanMetricWrapper):
         y_true, y_pred: (N, ..., k) (or (N,) vs (N,1)).
     """
 
+    _direction = "up"
+
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5) -> None:
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
         self.threshold = threshold
@@ -339,6 +345,8 @@ class CategoricalAccuracy(MeanMetricWrapper):
         y_true, y_pred: (N, ..., C).
     """
 
+    _direction = "up"
+
     def __init__(self, name="categorical_accuracy", dtype=None) -> None:
         super().__init__(categorical_accuracy, name=name, dtype=dtype)
 
@@ -352,6 +360,8 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
     Shapes:
         y_true: (N, ...) or (N, ..., 1); y_pred: (N, ..., C).
     """
+
+    _direction = "up"
 
     def __init__(self, name="sparse_categorical_accuracy", dtype=None) -> None:
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
@@ -377,6 +387,8 @@ class MeanSquaredError(MeanMetricWrapper):
         y_true, y_pred: (N, ..., k) (or (N,) vs (N,1)).
     """
 
+    _direction = "down"  # a loss as a metric
+
     def __init__(self, name="mean_squared_error", dtype=None) -> None:
         super().__init__(losses.mean_squared_error, name=name, dtype=dtype)
 
@@ -390,6 +402,8 @@ class MeanAbsoluteError(MeanMetricWrapper):
     Shapes:
         y_true, y_pred: (N, ..., k) (or (N,) vs (N,1)).
     """
+
+    _direction = "down"  # a loss as a metric
 
     def __init__(self, name="mean_absolute_error", dtype=None) -> None:
         super().__init__(losses.mean_absolute_error, name=name, dtype=dtype)

@@ -20,7 +20,6 @@ in step_plan.py).
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -790,7 +789,6 @@ class TrainingMixin:
             cbs.on_epoch_begin(epoch)
             bar = Progbar(steps, verbose, epoch, epochs)
             batch_logs = hooks or bar.shows_steps  # else nobody reads the per-batch logs
-            start = time.perf_counter()
             step_logs = None
             for step, (bx, by, bsw) in enumerate(batches()):
                 refresh_engine_threads()  # follow the machine's load (scratch._threads)
@@ -807,8 +805,8 @@ class TrainingMixin:
             vlogs = validate(epoch)
             if vlogs is not None:
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
-            bar.finish(logs, time.perf_counter() - start)
             cbs.on_epoch_end(epoch, logs)
+            bar.finish(logs)  # after the callbacks' keys, as Keras' ProgbarLogger runs last
             if self.stop_training:
                 break
         cbs.on_train_end()
