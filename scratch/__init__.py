@@ -20,8 +20,9 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("activations", "backend", "callbacks", "initializers", "layers", "losses",
                "metrics", "models", "optimizers", "utils", "preprocessing", "testing",
-               "convolution", "datasets", "applications", "regularizers")
-_ATTRS = {"Input": "layers", "Model": "models", "Sequential": "models"}
+               "convolution", "datasets", "applications", "regularizers", "ops", "tape")
+_ATTRS = {"Input": "layers", "Model": "models", "Sequential": "models",
+          "GradientTape": "tape", "Variable": "tape"}
 
 
 def __getattr__(name: str):

@@ -64,6 +64,8 @@ from scipy import special
 
 from . import backend
 from ._kernels import load as load_kernels
+from .tape.recorder import record_activation
+from .tape.tensor import Tensor
 from .typing import Array
 
 __all__ = [
@@ -147,6 +149,8 @@ class Activation:
 
     def __call__(self, x) -> Array:
         if type(x) is not np.ndarray or x.dtype.kind != "f":
+            if isinstance(x, Tensor):  # recorded by an active GradientTape (scratch/tape)
+                return record_activation(self, x)
             x = _as_float_array(x)
         y = self.forward(x)
         return y if isinstance(y, np.ndarray) else np.asarray(y, dtype=x.dtype)

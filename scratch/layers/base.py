@@ -44,6 +44,8 @@ from typing import Any
 import numpy as np
 
 from .. import backend, initializers, regularizers
+from ..tape.recorder import call_layer, weight_penalty
+from ..tape.tensor import layer_variables
 from ..typing import Shape
 from ..utils.naming import auto_name, reset_uids, unique_name  # noqa: F401 (re-exported)
 
@@ -77,6 +79,15 @@ class Layer:
 
     # Subclasses that accept a `mask=` keyword in forward() set this to True.
     supports_masking = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """A Keras-style subclass (it defines `call`, not `forward`) gets the protocol from
+        `call` through the gradient tape (scratch/layers/subclassed.py)."""
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "call", None) is not None:
+            from .subclassed import adopt
+
+            adopt(cls)
     # Keras' `activity_regularizer` (settable on any layer); None: no penalty on the output.
     activity_regularizer = None
 
@@ -146,7 +157,8 @@ class Layer:
         weight that has a regularizer, in `trainable_weights` order."""
         out = [regularizers.activity_penalty(self.activity_regularizer, y)
                for y in self._activity_outputs] if self.activity_regularizer else []
-        return out + [self._regularizers[name](w) for name, w in self._penalized_weights()]
+        return out + [weight_penalty(self._regularizers[name], w, f"{self.name}/{name}")
+                      for name, w in self._penalized_weights()]
 
     def _penalized_weights(self) -> list[tuple[str, np.ndarray]]:
         """(name, weight) of the trainable weights that have a regularizer."""
@@ -168,6 +180,21 @@ class Layer:
     @property
     def trainable_weights(self) -> list[np.ndarray]:
         return list(self.params.values()) if self.trainable else []
+
+    @property
+    def variables(self) -> list:
+        """`weights` as Keras `Variable`s (views that write through to the weights)."""
+        return layer_variables(self, "all")
+
+    @property
+    def trainable_variables(self) -> list:
+        """`trainable_weights` as `Variable`s: what a custom training loop differentiates
+        (`tape.gradient(loss, model.trainable_variables)`) and updates."""
+        return layer_variables(self, "trainable")
+
+    @property
+    def non_trainable_variables(self) -> list:
+        return layer_variables(self, "non_trainable")
 
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
@@ -284,6 +311,12 @@ class Layer:
 
         if any(isinstance(t, KerasTensor) for t in as_list(inputs)):
             return call_symbolic(self, inputs, kwargs)
+        # On arrays: the forward below, recorded by an active GradientTape; the output is a
+        # `Tensor` (an ndarray with `.numpy()`), scratch/tape.
+        return call_layer(self, inputs, as_list(inputs), training, kwargs, self._call_eagerly)
+
+    def _call_eagerly(self, inputs, training: bool, kwargs: dict):
+        """`layer(x)` on plain arrays: autocast, build on first use, forward."""
         if isinstance(inputs, (list, tuple)):
             inputs = [self._autocast(t) for t in inputs]
             shapes = [t.shape for t in inputs]
@@ -293,7 +326,7 @@ class Layer:
         if not self.built:
             self.build(shapes)
             self.built = True
-        y = self.forward(inputs, training=bool(training), **kwargs)
+        y = self.forward(inputs, training=training, **kwargs)
         if self.activity_regularizer is not None:  # Keras records it at every call
             self._activity_outputs = as_list(y)
         return y

@@ -216,6 +216,9 @@ class Loss:
 
     def call(self, y_true, y_pred) -> np.ndarray:
         """Per-sample losses (Keras' `Loss.call`): no weights, no reduction."""
+        if isinstance(y_pred, Tensor) or isinstance(y_true, Tensor):  # recorded by a tape
+            none = type(self).from_config({**self.get_config(), "reduction": "none"})
+            return _per_sample(none, y_true, y_pred)
         y_pred = np.asarray(y_pred)
         dtype = _compute_dtype(y_pred)
         y_pred = y_pred.astype(dtype, copy=False)

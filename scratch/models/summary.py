@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..layers.core import InputLayer
+from ..layers.subclassed import eager_output_shape
 
 
 def _bytes(n_params: int, itemsize: int) -> str:
@@ -19,8 +20,8 @@ def _shape(layer, model) -> str:
     for node in model._nodes:
         if node.layer is layer:
             shapes += [t.shape for t in node.outputs]
-    if not shapes:
-        return "?"
+    if not shapes:  # no graph (a subclassed model): what the layer's eager build says
+        return eager_output_shape(layer)
     text = [str(s).replace(",)", ")") if len(s) != 1 else f"({s[0]},)" for s in shapes]
     return text[0] if len(text) == 1 else "[" + ", ".join(text) + "]"
 

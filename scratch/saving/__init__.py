@@ -44,7 +44,12 @@ from .compile_settings import compile_config, compile_from_config
 from .config_values import expect
 from .deserialize import model_from_config
 from .files import MAX_JSON_BYTES, atomic_write, check_regular_file, parse_json, reading
-from .registry import KERAS_FORMAT_VERSION, FileFormatError, UnsupportedError
+from .registry import (
+    KERAS_FORMAT_VERSION,
+    FileFormatError,
+    UnsupportedError,
+    deserialization_scope,
+)
 from .serialize import serialize_model
 from .weights_h5 import (
     build_optimizer_like_keras,
@@ -258,8 +263,14 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     Args:
         custom_objects: {class name: scratch Layer subclass} for layers of your own.
         compile: rebuild the optimizer, loss and metrics, and restore the optimizer state.
-        safe_mode: accepted for Keras compatibility (scratch never runs code from a file).
+        safe_mode: True (the default, as Keras) refuses to run code a file holds (a
+            `Lambda` layer's Python lambda); False runs it: only for files you trust.
     """
+    with deserialization_scope(safe_mode=bool(safe_mode), custom_objects=custom_objects):
+        return _load_model(filepath, custom_objects, compile)
+
+
+def _load_model(filepath, custom_objects, compile: bool):
     path = os.fspath(filepath)
     if path.endswith(".weights.h5"):
         raise ValueError(

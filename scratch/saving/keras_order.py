@@ -46,8 +46,9 @@ def keras_layers(model) -> list:
     """
     from ..layers.core import InputLayer
     from ..models import Sequential
+    from .subclassed_order import is_subclassed
 
-    if isinstance(model, Sequential):
+    if isinstance(model, Sequential) or is_subclassed(model):  # subclassed: tracking order
         return model.layers
     nodes_in_decreasing_depth: list = []
     op_index: dict = {}

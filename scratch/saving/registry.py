@@ -18,6 +18,8 @@ Nothing here imports TensorFlow or h5py.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import inspect
 import pkgutil
@@ -27,6 +29,29 @@ from ..utils.naming import to_snake_case
 
 #: The Keras release whose file format scratch reads and writes (pyproject pins keras 3.15.*).
 KERAS_FORMAT_VERSION = "3.15.1"
+
+
+# What a config being read may do: (safe_mode, custom_objects). Safe mode (the default, as in
+# Keras) refuses to run code a file holds: a Lambda layer's bytecode (layers/lambda_layer.py).
+_DESERIALIZATION: contextvars.ContextVar = contextvars.ContextVar(
+    "scratch_deserialization", default=(True, None))
+
+
+@contextlib.contextmanager
+def deserialization_scope(safe_mode: bool | None = None, custom_objects=None):
+    """Read configs in this block with `safe_mode` and `custom_objects` (None: as around)."""
+    safe, objects = _DESERIALIZATION.get()
+    token = _DESERIALIZATION.set((safe if safe_mode is None else bool(safe_mode),
+                                  objects if custom_objects is None else custom_objects))
+    try:
+        yield
+    finally:
+        _DESERIALIZATION.reset(token)
+
+
+def deserialization_settings() -> tuple[bool, dict | None]:
+    """(safe_mode, custom_objects) of the config being read (safe by default)."""
+    return _DESERIALIZATION.get()
 
 
 class UnsupportedError(ValueError):

@@ -50,6 +50,7 @@ from .keras_order import (
     weight_paths,
 )
 from .registry import FileFormatError, unique_keys
+from .subclassed_order import is_subclassed, subclassed_entries
 
 
 def _h5py():
@@ -75,8 +76,12 @@ def _join(*parts: str) -> str:
 
 
 def model_entries(model, path: str = "") -> list[Entry]:
-    """The model's saveables in Keras' traversal order (model, then its layers, recursively)."""
+    """The model's saveables in Keras' traversal order (model, then its layers, recursively;
+    a subclassed model's by its attributes, subclassed_order.py)."""
     from ..models import Model
+
+    if is_subclassed(model):
+        return subclassed_entries(model, path)
 
     entries = [Entry(path, model.name, [], [], model)]
     layers = keras_layers(model)
@@ -90,6 +95,8 @@ def model_entries(model, path: str = "") -> list[Entry]:
 
 
 def _layer_entries(layer, path: str) -> list[Entry]:
+    if is_subclassed(layer):
+        return subclassed_entries(layer, path)
     names, arrays = own_weights(layer)
     entries = [Entry(path, layer.name, names, arrays, layer)]
     for attr, child in layer_children(layer):

@@ -153,6 +153,7 @@ class Variable(Tensor):
     _weight: np.ndarray | None = None
     _owner: Any = None
     _name: str = ""
+    _key: str = ""  # the owner's name for it: "kernel", or "dense/kernel" for a sub-layer's
 
     def __array_finalize__(self, obj) -> None:
         Tensor.__array_finalize__(self, obj)
@@ -164,7 +165,7 @@ class Variable(Tensor):
     @property
     def path(self) -> str:
         owner = getattr(self._owner, "name", None)
-        return f"{owner}/{self._name}" if owner else self._name
+        return f"{owner}/{self._key}" if owner else self._key
 
     @property
     def trainable(self) -> bool:
@@ -241,7 +242,7 @@ def variable_of(layer, name: str, weight: np.ndarray) -> Variable:
     v = store.get(name)
     if v is None or v._weight is not weight:
         v = weight.view(Variable)
-        v._weight, v._owner, v._name = weight, layer, name.rsplit("/", 1)[-1]
+        v._weight, v._owner, v._name, v._key = weight, layer, name.rsplit("/", 1)[-1], name
         store[name] = v
     return v
 
