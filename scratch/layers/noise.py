@@ -11,7 +11,7 @@ or multiplies the same numbers as tf.keras' (docs/RANDOMNESS.md):
 ε has the input's shape and dtype (z·σ + μ with z from the generator, σ and μ rounded to the
 dtype once). At inference (`training=False`) both are the identity and draw nothing.
 GaussianDropout is dropout's multiplicative noise with the same mean and variance as
-inverted Bernoulli dropout of the same rate (Srivastava et al. 2014, §10), without zeros.
+inverted Bernoulli dropout of the same rate (Srivastava et al. 2014, section 10), without zeros.
 """
 
 from __future__ import annotations
