@@ -311,9 +311,9 @@ def test_same_seed_same_initial_weights(tf_keras):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_bidirectional_lstm_fit_matches(tf_keras, dtype):
-    """Lecture 51's model: Bidirectional(LSTM, return_sequences) → GlobalMaxPooling1D →
-    Dense(sigmoid), Adam, 2 epochs from identical weights: the history and every weight
-    within the `training` tolerance."""
+    """Lecture 48's long-distance model made bidirectional: Bidirectional(LSTM,
+    return_sequences) → GlobalMaxPooling1D → Dense(sigmoid), Adam, 2 epochs from identical
+    weights: the history and every weight within the `training` tolerance."""
     with floatx(tf_keras, dtype):
         scratch.utils.set_random_seed(51)
         x, y = long_distance_data(n=160, T=6, dtype=dtype)

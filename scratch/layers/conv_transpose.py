@@ -1,10 +1,11 @@
 """Transposed convolutions: Conv1DTranspose and Conv2DTranspose (Keras 3 semantics).
 
 A transposed convolution is the **backward pass of a convolution** run forwards. A Conv2D
-with kernel W maps an image of size Hc×Wc to Ho×Wo; its input gradient (the course's
-`conv2d_backward`, dx) maps a cotangent of size Ho×Wo back to Hc×Wc, and that linear map,
-the transpose of the convolution, is what Conv2DTranspose computes (Dumoulin & Visin, "A
-guide to convolution arithmetic", 2016, section 4). With the transposed layer's kernel
+(the course's convolution, Lectures 26–33) with kernel W maps an image of size Hc×Wc to
+Ho×Wo; its input gradient (dx of scratch/layers/conv.py's `conv2d_backward`) maps a
+cotangent of size Ho×Wo back to Hc×Wc, and that linear map, the transpose of the
+convolution, is what Conv2DTranspose computes (Dumoulin & Visin, "A guide to convolution
+arithmetic", 2016, section 4). With the transposed layer's kernel
 K (kh, kw, filters, C_in) read as the convolution's W (kh, kw, C_conv = filters,
 F_conv = C_in):
 

@@ -5,9 +5,9 @@ Neither has weights; each forward is an index map, so each backward is its adjoi
     RepeatVector(n):  y[b, k, d] = x[b, d]   for k = 0 … n−1      dx[b, d] = Σ_k dy[b, k, d]
     Permute(dims):    y = transpose(x, (0, *dims))                dx = transpose(dy, p⁻¹)
 
-RepeatVector is how the course's sequence-to-sequence sketches turn one encoding vector into
-a sequence for a decoder RNN (the same vector fed at every time step); Permute swaps axes,
-e.g. (N, T, D) → (N, D, T) to run an RNN or a Conv1D over the features instead of time.
+RepeatVector turns one vector into a sequence, e.g. an encoding fed to a decoder RNN at every
+time step; Permute swaps axes, e.g. (N, T, D) → (N, D, T) to run an RNN or a Conv1D over the
+features instead of time.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ inference) gives the same numbers for one call on the N·T samples of the reshap
 which is the fast path (`backend.fast_paths`). A mask (N, T) passes through; a wrapped
 layer whose `forward` takes `mask=` gets mask[:, t], as in Keras.
 
-Bidirectional (Keras' `Bidirectional`; course Lecture 51, "Bidirectional RNNs"):
+Bidirectional (Keras' `Bidirectional`; not in the course, whose RNNs read one direction):
 
     y_f = forward_layer(x)                  the wrapped RNN, a fresh copy named forward_<name>
     y_b = backward_layer(x)                 a copy with go_backwards=True (backward_<name>)
