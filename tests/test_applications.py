@@ -189,7 +189,15 @@ APPLICATIONS = {"ResNet50": scratch.applications.resnet50,
 def test_resnet50_and_mobilenetv2_from_keras_weights_file(tf_keras, tf, tmp_path, name, dtype):
     """tf.keras' model (weights=None, BatchNormalization statistics drawn at random) saved as
     .weights.h5 and loaded by path: Keras' layers in Keras' order, the same parameter count,
-    and the same outputs and input gradients (inference mode) within the tolerance table."""
+    the same outputs (inference mode) within the tolerance table, and in float64 the same
+    input gradients.
+
+    Not in float32: a 50-layer ReLU network has some 10⁵ pre-activations, and now and then
+    one lies within float32 rounding of 0, on one side in scratch and on the other in
+    TensorFlow (measured: 1 weight draw in 7 for ResNet50, z = −7.2e-7 against +4.8e-7 at
+    conv3_block3_out); the ReLU then passes that unit's gradient in one engine only and dx
+    differs by ~2.5e-4, a kink and not an error. The forward output moves by |z| only. Each
+    layer's float32 gradients are checked against tf.keras in the layers' own tests."""
     from scratch.saving.keras_order import keras_layers
 
     module = APPLICATIONS[name]
@@ -209,16 +217,24 @@ def test_resnet50_and_mobilenetv2_from_keras_weights_file(tf_keras, tf, tmp_path
         assert smodel.count_params() == kmodel.count_params()
         x = module.preprocess_input(_pixels().astype(dtype))
         ours = smodel.forward(x, training=False)  # one eager call each, the cheapest way
-        dy = np.random.default_rng(1).normal(size=ours.shape).astype(dtype)
-        dx_ours = smodel.backward(dy)
         xt = tf.constant(x)
         with tf.GradientTape() as tape:
             tape.watch(xt)
             theirs = kmodel(xt, training=False)
-        dx_theirs = tape.gradient(theirs, xt, output_gradients=tf.constant(dy)).numpy()
-        assert ours.shape == theirs.shape and ours.dtype == dx_ours.dtype == np.dtype(dtype)
+        assert ours.shape == theirs.shape and ours.dtype == np.dtype(dtype)
         assert_close(ours, theirs.numpy(), kind="forward", dtype=dtype)
-        assert_close(dx_ours, dx_theirs, kind="input_grad", dtype=dtype)
+        if dtype == "float32":
+            return
+        dy = np.random.default_rng(1).normal(size=ours.shape)
+        dx_theirs = tape.gradient(theirs, xt, output_gradients=tf.constant(dy)).numpy()
+        # MobileNetV2's random weights shrink the input gradient to ~1e-11, below the
+        # table's absolute floor: the cotangent is scaled by a power of two 2^k so that dx is
+        # of order 1. Every backward operation is linear in dy, so Keras' dx scales by 2^k
+        # exactly (no rounding), and scratch runs with the scaled cotangent.
+        scale = 2.0 ** -np.round(np.log2(np.abs(dx_theirs).max()))
+        dx_ours = smodel.backward(dy * scale)
+        assert dx_ours.dtype == np.float64
+        assert_close(dx_ours, dx_theirs * scale, kind="input_grad", dtype=dtype)
 
 
 @pytest.mark.parametrize("name, kwargs", [
