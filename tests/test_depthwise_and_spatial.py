@@ -69,14 +69,16 @@ def spatial_cases(draw):
 @example(dict(name="UpSampling2D", config=dict(size=(2, 3), data_format="channels_first"),
               shape=(2, 3, 4, 5), seed=2))
 def test_spatial_layers_parity(tf_keras, tf, case):
-    """Exactly tf.keras' numbers: padding, cropping and repeating only move numbers; the
-    upsampling gradient sums s copies (s ≤ 3), in float64 bit for bit and float32 too."""
+    """tf.keras' numbers: padding and cropping bit for bit (they only move numbers); the
+    upsampling gradient sums its copies, within the tolerance table (measured: bit for bit
+    too)."""
     for dtype in DTYPES:
         rng = np.random.default_rng(case["seed"])
         layer = SPATIAL[case["name"]](**case["config"], dtype=dtype)
         x = rng.standard_normal(case["shape"]).astype(dtype)
+        # padding and cropping only move numbers: tf.keras' bits exactly
         check_layer(layer, x, keras=tf_keras, tf=tf, rng=rng, gradcheck=dtype == "float64",
-                    msg=f"{case} {dtype}")
+                    exact=not case["name"].startswith("UpSampling"), msg=f"{case} {dtype}")
 
 
 def test_padding_and_cropping_are_each_others_backward():
@@ -136,7 +138,9 @@ def depthwise_cases(draw):
     separable = draw(st.booleans())
     padding = draw(st.sampled_from(["valid", "same"]))
     kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    strides = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    # TensorFlow's CPU depthwise kernel takes equal strides only (scratch takes any; Keras
+    # decomposes strides with dilation > 1: the explicit example below)
+    strides = (draw(st.integers(1, 2)),) * 2
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     spatial = tuple(draw(st.integers(d * (k - 1) + 1, d * (k - 1) + 4))
                     for k, d in zip(kernel, dilation))

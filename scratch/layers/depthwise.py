@@ -15,7 +15,8 @@ module therefore runs `scratch.layers.conv`'s functions (readable: `conv2d_forwa
 chosen by `backend.fast_paths`) with groups = C on that reshaped kernel, and reshapes the
 kernel's gradient back. Padding, strides and dilation are the convolution's (TensorFlow's
 "same" split, odd cell at the end); unlike Conv2D, strides > 1 together with dilation > 1 are
-allowed, as in Keras.
+allowed, as in Keras. Unequal strides (sh ≠ sw) are computed too; tf.keras on a CPU refuses
+them (TensorFlow's DepthwiseConv2dNative kernel takes equal strides only).
 
 A separable convolution is a depthwise convolution followed by a pointwise (1×1) convolution
 that mixes the C·M channels into F filters, then one bias and the activation:
