@@ -121,10 +121,7 @@ class Lambda(SubclassedLayer):
         mask = config.get("mask")
         if isinstance(mask, dict) and "class_name" in mask:
             config["mask"] = _deserialize_function(mask, safe, objects, "mask")
-        batch_input_shape = config.pop("batch_input_shape", None)
-        if batch_input_shape is not None:
-            config["input_shape"] = tuple(batch_input_shape[1:])
-        return cls(**config)
+        return super().from_config(config)  # Layer's: the rest of the config as arguments
 
 
 # ------------------------------------------------------------------------------ functions

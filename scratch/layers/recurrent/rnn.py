@@ -50,6 +50,7 @@ import numpy as np
 
 from ... import backend, random, regularizers
 from ..._kernels import load as load_kernels
+from ...tape.recorder import active as active_recorders
 from ...typing import Array, Shape
 from ..base import Layer, as_list, shape_tuple
 from ..core import _serialize_init  # noqa: F401 (re-exported to the cell modules)
@@ -202,6 +203,11 @@ class RecurrentCell(Layer):
 
     def __call__(self, inputs, states=None, training=False):
         """Keras' cell call: `output, new_states = cell(x_t, states, training=False)`."""
+        if active_recorders():  # its step has no backward on the tape: refuse, not drop it
+            raise NotImplementedError(
+                f"{type(self).__name__} {self.name!r} called step by step under a "
+                "GradientTape (or in a subclassed layer's call) has no gradient in scratch: "
+                "wrap the cell in RNN(cell), whose backward the tape replays.")
         x_t = self._autocast(inputs)
         if x_t.ndim != 2:
             raise ValueError(
