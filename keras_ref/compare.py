@@ -526,7 +526,7 @@ class _Comparison:
                         tape.watch(c)
                     copies.append(c)
                 args, kwargs = keras_call_arguments(node, copies)
-                out = klayer(args, training=True, **kwargs)
+                out = klayer(*args, training=True, **kwargs)
                 outs = list(out) if node.multi_output else [out]
                 for o in outs:
                     tape.watch(o)

@@ -153,7 +153,7 @@ def to_keras(model):
             klayers[id(layer)] = to_keras(layer) if isinstance(layer, Model) \
                 else layer_to_keras(layer)
         args, kwargs = keras_call_arguments(node, [tensors[id(t)] for t in node.inputs])
-        out = klayers[id(layer)](args, **kwargs)
+        out = klayers[id(layer)](*args, **kwargs)
         outs = list(out) if node.multi_output else [out]
         for t, kt in zip(node.outputs, outs):
             tensors[id(t)] = kt
@@ -169,18 +169,22 @@ def to_keras(model):
     return kmodel
 
 
-def keras_call_arguments(node, args: list) -> tuple[Any, dict]:
-    """(first argument, keyword arguments) of the tf.keras call of a scratch graph node whose
-    inputs are `args`: scratch records `rnn(x, initial_state=[h0, ...])` as a call on
-    [x, h0, ...], which tf.keras takes as `rnn(x, initial_state=[h0, ...])`."""
+def keras_call_arguments(node, args: list) -> tuple[list, dict]:
+    """(positional arguments, keyword arguments) of the tf.keras call of a scratch graph node
+    whose inputs are `args`: scratch records `rnn(x, initial_state=[h0, ...])` as a call on
+    [x, h0, ...], which tf.keras takes as `rnn(x, initial_state=[h0, ...])`, and
+    `mha(query, value, key=k)` as a call on [query, value, k] (the layer's own
+    `keras_call_arguments`)."""
     from scratch.layers.recurrent.rnn import RNN
     from scratch.layers.wrappers import Bidirectional
 
     kwargs = dict(node.kwargs)
     if node.multi_input and isinstance(node.layer, (RNN, Bidirectional)):
         kwargs["initial_state"] = list(args[1:])
-        return args[0], kwargs
-    return (args if node.multi_input else args[0]), kwargs
+        return [args[0]], kwargs
+    if hasattr(node.layer, "keras_call_arguments"):
+        return node.layer.keras_call_arguments(args, kwargs)
+    return [args if node.multi_input else args[0]], kwargs
 
 
 def _copy_trainable(model, kmodel) -> None:
@@ -220,19 +224,20 @@ def from_keras(kmodel):
             tensors[id(kt)] = t
             return t
         node = op._inbound_nodes[node_index]
-        args, kwargs = node.arguments.args, dict(node.arguments.kwargs)
-        first = args[0]
-        if isinstance(first, (list, tuple)):
-            xs = [convert(a) for a in first]
-        else:
-            xs = convert(first)
-        kwargs = {key: ([convert(v) for v in val] if isinstance(val, (list, tuple)) and val
-                        and hasattr(val[0], "_keras_history") else val)
-                  for key, val in kwargs.items()}
+        def tensors_of(val):  # a Keras tensor, or a list of them, → scratch's
+            if hasattr(val, "_keras_history"):
+                return convert(val)
+            if isinstance(val, (list, tuple)) and val and hasattr(val[0], "_keras_history"):
+                return [convert(v) for v in val]
+            return val
+
+        # one positional tensor (or list) for most layers; (query, value) for attention
+        args = [tensors_of(a) for a in node.arguments.args]
+        kwargs = {key: tensors_of(val) for key, val in node.arguments.kwargs.items()}
         if id(op) not in layers:
             layers[id(op)] = (from_keras(op) if isinstance(op, k.Model)
                               else layer_from_keras(op), op)
-        out = layers[id(op)][0](xs, **kwargs)
+        out = layers[id(op)][0](*args, **kwargs)
         for i, okt in enumerate(node.output_tensors):
             tensors[id(okt)] = out[i] if isinstance(out, (list, tuple)) else out
         return tensors[id(kt)]

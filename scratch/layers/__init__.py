@@ -1,5 +1,6 @@
 """`scratch.layers`: Keras layer names, weight names and layouts, with explicit backward."""
 
+from .attention import Attention
 from .base import Layer
 from .conv import Conv1D, Conv2D
 from .conv_transpose import Conv1DTranspose, Conv2DTranspose
@@ -36,6 +37,7 @@ from .merge import (
                    multiply,
                    subtract,
 )
+from .multi_head_attention import MultiHeadAttention
 from .noise import GaussianDropout, GaussianNoise
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (
@@ -78,6 +80,7 @@ __all__ = [
     "RNN", "RecurrentCell", "SimpleRNN", "SimpleRNNCell", "GRU", "GRUCell", "LSTM", "LSTMCell",
     "Embedding", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "Dot", "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "dot",
+    "Attention", "MultiHeadAttention",
     "Conv1DTranspose", "Conv2DTranspose", "GaussianNoise", "GaussianDropout", "RepeatVector",
     "Permute", "TimeDistributed", "Bidirectional",
     "DepthwiseConv2D", "SeparableConv2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D",

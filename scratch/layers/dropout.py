@@ -39,6 +39,9 @@ class Dropout(Layer):
     """
 
     supports_masking = True
+    # Keras' Dropout.call takes no `mask`: a model hands it none when built, and the mask it
+    # passes on is the one its input carries as it runs (docs/KERAS_NUMERICS.md §Attention).
+    keras_call_takes_mask = False
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)

@@ -460,6 +460,8 @@ class LayerNormalization(Layer):
         self._norm_shape: tuple | None = None
 
     supports_masking = True
+    # Keras' LayerNormalization.call takes no `mask` (docs/KERAS_NUMERICS.md §Attention)
+    keras_call_takes_mask = False
 
     def _axes(self, ndim: int) -> tuple[int, ...]:
         axes = self.axis if isinstance(self.axis, list) else [self.axis]

@@ -44,8 +44,12 @@ class Node:
     multi_output: bool = False
 
 
-def call_symbolic(layer: Layer, inputs, kwargs: dict) -> Any:
-    """Record `layer(inputs)` on KerasTensors and return the symbolic output(s)."""
+def call_symbolic(layer: Layer, inputs, kwargs: dict, output_shapes=None) -> Any:
+    """Record `layer(inputs)` on KerasTensors and return the symbolic output(s).
+
+    `output_shapes` (a shape, or a list of shapes for several outputs) is for layers whose
+    outputs depend on a call argument (attention's `return_attention_scores`); by default
+    they come from `layer.compute_output_shape`."""
     in_list = as_list(inputs)
     for t in in_list:
         if not isinstance(t, KerasTensor):
@@ -58,7 +62,8 @@ def call_symbolic(layer: Layer, inputs, kwargs: dict) -> Any:
     if not layer.built:
         layer.build(in_shapes)
         layer.built = True
-    out_shapes = layer.compute_output_shape(in_shapes)
+    out_shapes = layer.compute_output_shape(in_shapes) if output_shapes is None \
+        else output_shapes
     multi_output = isinstance(out_shapes, list)
     node = Node(layer, in_list, kwargs=dict(kwargs), multi_input=multi_input,
                 multi_output=multi_output)

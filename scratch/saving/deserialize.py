@@ -349,13 +349,13 @@ def _functional_from_config(config: dict, custom_objects, flags: list) -> Any:
         kwargs.pop("training", None)
         if kwargs.get("mask", 0) is None:
             kwargs.pop("mask")
-        if len(args) != 1:
+        if len(args) != 1 and not hasattr(layer, "keras_call_arguments"):
             raise UnsupportedError(
                 f"{where}: layer {lname!r} is called with {len(args)} positional arguments; "
                 "scratch layers take one (a tensor or a list of tensors)."
             )
         with _building(f"{where}: the call of layer {lname!r}"):
-            out = layer(args[0], **kwargs)
+            out = layer(*args, **kwargs)
         outputs_of[lname].append(as_list(out))
 
     while any(pending.values()):

@@ -66,10 +66,14 @@ def _keras_call(node) -> tuple[list, dict]:
     """
     if _is_rnn(node.layer) and node.multi_input:
         return [node.inputs[0]], {**node.kwargs, "initial_state": list(node.inputs[1:])}
+    if hasattr(node.layer, "keras_call_arguments"):  # several positional tensors (attention)
+        return node.layer.keras_call_arguments(node.inputs, node.kwargs)
     return ([list(node.inputs)] if node.multi_input else list(node.inputs)), dict(node.kwargs)
 
 
 def _build_config(layer, model) -> dict | None:
+    if hasattr(layer, "keras_build_config"):  # a build that takes several named shapes
+        return layer.keras_build_config()
     for node in model._nodes:
         if node.layer is layer:
             args, _ = _keras_call(node)
@@ -177,7 +181,10 @@ def _functional_config(model, legacy: bool) -> dict:
         inbound = []
         if not isinstance(layer, InputLayer):
             for n in [n for n in layer._inbound_nodes if n in own]:
-                if legacy:
+                # Keras 2's node lists take one input (or list); a layer called with several
+                # positional tensors (attention) gets the Keras 3 form, as Keras 3.15 writes
+                # it in .h5 files too
+                if legacy and not hasattr(layer, "keras_call_arguments"):
                     kw = {k: value(v) for k, v in n.kwargs.items()}
                     inbound.append([history(t) + [kw] for t in n.inputs])
                 else:
