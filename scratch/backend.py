@@ -93,6 +93,26 @@ def keras_cast(value, dtype) -> np.floating:
     return dtype.type(value)
 
 
+def clear_session(free_memory: bool = True) -> None:
+    """Keras' `keras.backend.clear_session()`: forget the global state of the process.
+
+    What that means here, as in Keras: the automatic names start again (the next `Dense` is
+    "dense" again: `utils.naming.reset_uids`), and the global generator of the unseeded random
+    draws is dropped (the next one is made from Python's `random`; `set_random_seed`'s global
+    seed, which fit's shuffling uses, stays). floatx() and the fast-path switch are settings,
+    not state, and stay too. With `free_memory`, Python's garbage collector runs, as in Keras.
+    """
+    import gc
+
+    from .random import forget_global_seed_generator
+    from .utils.naming import reset_uids
+
+    reset_uids()
+    forget_global_seed_generator()
+    if free_memory:
+        gc.collect()
+
+
 def floatx() -> str:
     """The default float dtype as a string ("float32" unless changed)."""
     return _FLOATX

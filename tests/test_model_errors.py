@@ -94,7 +94,7 @@ def test_fit_before_compile():
 
 
 def test_predict_wrong_shape_on_model_with_known_input():
-    model = scratch.models.Sequential([scratch.layers.Dense(2, input_shape=(4,))])
+    model = scratch.models.Sequential([scratch.Input((4,)), scratch.layers.Dense(2)])
     before = model.get_weights()
     with pytest.raises(ValueError, match=r"expected shape \(None, 4\)"):
         model.predict(np.zeros((3, 7)))

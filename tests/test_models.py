@@ -23,7 +23,8 @@ def test_course_lecture12_model_runs_and_exposes_weights():
 
 
 def test_lecture15_predictions_equal_manual_formula():
-    model = keras.models.Sequential([keras.layers.Dense(1, input_shape=(3,))])
+    with pytest.warns(UserWarning, match="Do not pass an `input_shape`"):  # as Keras 3 does
+        model = keras.models.Sequential([keras.layers.Dense(1, input_shape=(3,))])
     x = np.random.default_rng(0).standard_normal((7, 3))
     yhat = model.predict(x, verbose=0).flatten()
     w, b = model.layers[0].get_weights()

@@ -39,6 +39,7 @@ cast inside the engine would hide a precision bug.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,10 @@ class Layer:
         dtype: "float32" (default, from `scratch.backend.floatx()`) or "float64".
         trainable: whether `fit` updates this layer's params.
         input_shape / input_dim / batch_size: Keras 2 style shape hints for the first layer
-            of a `Sequential` model (excluding the batch axis).
+            of a `Sequential` model (excluding the batch axis). As in Keras 3, passing
+            `input_shape` or `input_dim` warns (UserWarning): an `Input(shape)` first in the
+            model is the Keras 3 way. (Configs and files carry the shape as
+            `batch_input_shape`, batch axis included, which is taken silently.)
         activity_regularizer: a penalty on the layer's output, R(y) / N, added to the loss
             (`scratch.regularizers`; every layer takes it, as in Keras).
 
@@ -101,6 +105,7 @@ class Layer:
         input_dim: int | None = None,
         batch_size: int | None = None,
         activity_regularizer=None,
+        batch_input_shape=None,
         **kwargs: Any,
     ) -> None:
         kwargs.pop("autocast", None)
@@ -123,8 +128,14 @@ class Layer:
         self._activity_outputs: list[np.ndarray] = []  # of the last eager call, for `losses`
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
+        if input_shape is not None:
+            warnings.warn(  # Keras 3's text, category and stack level
+                "Do not pass an `input_shape`/`input_dim` argument to a layer. When using "
+                "Sequential models, prefer using an `Input(shape)` object as the first layer "
+                "in the model instead.", stacklevel=2)
         self._batch_input_shape: Shape | None = (
-            (batch_size,) + shape_tuple(input_shape) if input_shape is not None else None
+            (batch_size,) + shape_tuple(input_shape) if input_shape is not None
+            else shape_tuple(batch_input_shape) if batch_input_shape is not None else None
         )
 
     # ----------------------------------------------------------------- trainable
@@ -343,10 +354,6 @@ class Layer:
 
     @classmethod
     def from_config(cls, config: dict):
-        config = dict(config)
-        batch_input_shape = config.pop("batch_input_shape", None)
-        if batch_input_shape is not None:
-            config["input_shape"] = tuple(batch_input_shape[1:])
         return cls(**config)
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ Dense is the course's neuron (Lectures 13, 18): every output unit computes
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -238,8 +239,10 @@ class LeakyReLU(Activation):
     function's is 0.2: docs/KERAS_NUMERICS.md §Activations)."""
 
     def __init__(self, negative_slope=0.3, **kwargs):
-        if "alpha" in kwargs:  # Keras 2 spelling
+        if "alpha" in kwargs:  # Keras 2 spelling: Keras 3 warns (UserWarning) and takes it
             negative_slope = kwargs.pop("alpha")
+            warnings.warn("Argument `alpha` is deprecated. Use `negative_slope` instead.",
+                          stacklevel=1)  # Keras gives none: the default, this line
         super().__init__(activations.LeakyReLU(negative_slope=negative_slope), **kwargs)
         self.negative_slope = negative_slope
 

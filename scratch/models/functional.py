@@ -32,7 +32,6 @@ from .. import regularizers
 from ..layers.base import Layer, as_list, unique_name
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor, Node, call_symbolic
-from ..tape.recorder import call_layer, weight_penalty
 from .step_plan import StepPlan, make_step_plan
 from .training import TrainingMixin
 
@@ -104,6 +103,11 @@ def _takes_flags(layer_class: type, method: str) -> bool:
         return True
     return "need_dx" in parameters or any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+def _takes_plain_mask(layer: Layer) -> bool:
+    """Whether the layer's compute_mask is Layer's own (None in, None out)."""
+    return type(layer).compute_mask is Layer.compute_mask
 
 
 def _accepts_mask(layer: Layer) -> bool:
@@ -183,6 +187,10 @@ class Model(TrainingMixin, Layer):
             if not any(n.layer is l for l in self._layers):
                 self._layers.append(n.layer)
         self._mask_ok = {id(l): _accepts_mask(l) for l in self._layers}
+        self._clears_masks = any(hasattr(l, "keras_cleared_masks") for l in self._layers)
+        # a single-input layer whose Keras call takes a `mask` gets it recorded at build time
+        self._records_mask = {id(l): getattr(l, "keras_call_takes_mask", self._mask_ok[id(l)])
+                              for l in self._layers}
         self._nested_models = [l for l in self._layers if isinstance(l, Model)]
         self._plans = []  # a new graph needs new plans (step_plan.py)
         self._training_plan = None
@@ -233,22 +241,9 @@ class Model(TrainingMixin, Layer):
         if any(isinstance(t, KerasTensor) for t in as_list(inputs)):
             self._check_symbolic_inputs(inputs)
             return call_symbolic(self, inputs, kwargs)
-        # On arrays: recorded by an active GradientTape, the outputs as `Tensor`s (scratch/tape)
-        return call_layer(self, inputs, self._inputs_in_order(inputs), training, kwargs,
-                          self._call_eagerly)
-
-    def _call_eagerly(self, inputs, training: bool, kwargs: dict):
         xs = self._standardize_inputs(inputs)
-        return self.forward(xs if self._multi_input else xs[0], training=training, **kwargs)
-
-    def _inputs_in_order(self, inputs) -> list:
-        """The arrays of `model(inputs)` in the order of `self.inputs` (dict keys mapped)."""
-        if isinstance(inputs, dict):
-            keys = self._input_dict_keys or [t.name for t in self.inputs]
-            return [inputs.get(k) for k in keys]
-        if isinstance(inputs, (list, tuple)) and (len(self.inputs) > 1 or len(inputs) == 1):
-            return list(inputs)
-        return [inputs]
+        return self.forward(xs if self._multi_input else xs[0], training=bool(training),
+                            **kwargs)
 
     def _check_symbolic_inputs(self, inputs) -> None:
         for t, spec in zip(as_list(inputs), self.inputs):
@@ -355,17 +350,26 @@ class Model(TrainingMixin, Layer):
             return [x] if self._multi_output else x
         values: dict[int, Any] = {}
         masks: dict[int, Any] = {}
+        # With a MultiHeadAttention in the graph, Keras' masks live two lives
+        # (docs/KERAS_NUMERICS.md §Attention): the attention clears the masks of its inputs
+        # as it runs, which later layers reading masks at run time see, while a layer taking
+        # one tensor and a `mask` got its mask recorded when the model was built (`built`).
+        built: dict[int, Any] | None = {} if self._clears_masks else None
         for t, x in zip(self.inputs, xs):
             values[id(t)] = x
             masks[id(t)] = None
+            if built is not None:
+                built[id(t)] = None
         for node, layer, in_ids, out_ids, plain_mask in plan.calls:
+            recorded = built is not None and not node.multi_input and \
+                self._records_mask[id(layer)]
             if node.multi_input:
                 x = [values[i] for i in in_ids]
                 in_masks = [masks[i] for i in in_ids]
                 unmasked = all(mm is None for mm in in_masks)
             else:
                 x = values[in_ids[0]]
-                in_masks = [masks[in_ids[0]]]
+                in_masks = [(built if recorded else masks)[in_ids[0]]]
                 unmasked = in_masks[0] is None
             if unmasked:
                 y = layer.forward(x, training=training, **node.kwargs)
@@ -381,6 +385,12 @@ class Model(TrainingMixin, Layer):
             caches[id(node)] = layer._cache
             if layer.activity_regularizer is not None:
                 activity.append((id(node), layer, as_list(y) if node.multi_output else [y]))
+            if built is not None:
+                self._record_built_masks(built, node, layer, x, in_ids, out_ids, out_mask,
+                                         recorded)
+                cleared = getattr(layer, "keras_cleared_masks", None)
+                for i in (cleared(in_ids, node.kwargs) if cleared is not None else ()):
+                    masks[i] = None
             if node.multi_output:
                 for i, t_id in enumerate(out_ids):
                     values[t_id] = y[i]
@@ -392,6 +402,19 @@ class Model(TrainingMixin, Layer):
         self._output_masks = [masks[id(t)] for t in self.outputs]
         outs = [values[id(t)] for t in self.outputs]
         return outs if self._multi_output else outs[0]
+
+    def _record_built_masks(self, built: dict, node, layer, x, in_ids, out_ids, out_mask,
+                            recorded: bool) -> None:
+        """The masks of a node's outputs as Keras computes them when the model is built,
+        before any attention clears a mask (`_forward_along`)."""
+        if not recorded:
+            in_built = [built[i] for i in in_ids]
+            if all(m is None for m in in_built):
+                out_mask = None if _takes_plain_mask(layer) else layer.compute_mask(x, None)
+            else:
+                out_mask = layer.compute_mask(x, in_built if node.multi_input else in_built[0])
+        for i, t_id in enumerate(out_ids):
+            built[t_id] = out_mask[i] if isinstance(out_mask, list) else out_mask
 
     def _plan_for_current_flags(self) -> StepPlan:
         """The plan (scratch/models/step_plan.py) for this graph and the layers' trainable
@@ -461,8 +484,7 @@ class Model(TrainingMixin, Layer):
 
     @staticmethod
     def _weight_penalties(plan: StepPlan) -> list[np.floating]:
-        return [weight_penalty(layer._regularizers[name], w, f"{layer.name}/{name}")
-                for layer, name, w in plan.penalized]
+        return [layer._regularizers[name](w) for layer, name, w in plan.penalized]
 
     def _add_regularization_gradients(self, plan: StepPlan, layer_grads: dict) -> None:
         """Add dR/dw of every penalized trainable weight to its gradient in `layer_grads`

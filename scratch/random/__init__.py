@@ -30,7 +30,7 @@ from . import philox
 
 __all__ = ["SeedGenerator", "make_default_seed", "draw_seed", "uniform", "normal",
            "truncated_normal", "dropout", "dropout_keep_mask", "reset_global_seed_generator",
-           "fit_shuffle_order", "set_random_seed"]
+           "fit_shuffle_order", "set_random_seed", "forget_global_seed_generator"]
 
 # TensorFlow's stateless ops take int32 seeds: Keras reduces its int64 pairs modulo this.
 _INT32_SEED_MODULUS = 2**31 - 2
@@ -101,9 +101,17 @@ _GLOBAL_SEED_GENERATOR: SeedGenerator | None = None
 def reset_global_seed_generator(seed: int | None = None) -> None:
     """Forget the global generator (what `set_random_seed` does, as in Keras) and remember
     the global seed (TensorFlow's `tf.random.set_seed`) for fit's shuffling."""
-    global _GLOBAL_SEED_GENERATOR, _GLOBAL_SEED
-    _GLOBAL_SEED_GENERATOR = None
+    global _GLOBAL_SEED
+    forget_global_seed_generator()
     _GLOBAL_SEED = seed
+
+
+def forget_global_seed_generator() -> None:
+    """Drop the global generator of the unseeded draws (`keras.backend.clear_session()`
+    does this, and keeps TensorFlow's global seed): the next draw makes a new one, seeded
+    from Python's `random`."""
+    global _GLOBAL_SEED_GENERATOR
+    _GLOBAL_SEED_GENERATOR = None
 
 
 # TensorFlow's global seed, as `tf.random.set_seed` keeps it (None: never set).

@@ -75,9 +75,7 @@ def scratch_config_from_keras(class_name: str, config: dict, custom_objects=None
                 if not shape:
                     raise FileFormatError(f"{where}{key} must include the batch size. "
                                           f"Received: {_received(value)}")
-                out["input_shape"] = shape[1:]
-                if shape[0] is not None and "batch_size" in accepted:
-                    out["batch_size"] = shape[0]
+                out["batch_input_shape"] = shape  # Keras 2's shape hint (no warning)
         elif key in accepted:
             out[key] = _strip(value)
         elif key in ANY_VALUE:
