@@ -65,7 +65,7 @@ test: venv
 TIER_TESTS := portability activations dense conv_layers convolution pooling normalization \
 	embedding merge simple_rnn gru lstm masking losses metrics optimizers optimizer_kernels \
 	fast_paths initializers random training_parity cnn_training rnn_training gan_floor \
-	recommender_transfer_gan read_only_input subnormals noise_rearrange
+	recommender_transfer_gan read_only_input subnormals noise_rearrange depthwise_and_spatial
 test-tiers: venv
 	@set -e; tiers="$$($(PY) -c 'from scratch import cpu_tier; print(*cpu_tier.lower_tiers())')"; \
 	test -n "$$tiers" || echo "== no tier below this machine's ($$($(PY) -m scratch.cpu_tier))"; \
