@@ -123,7 +123,10 @@ POSITIONAL_INPUTS = {"MultiHeadAttention"}
 KERAS_CANNOT_LOAD_H5 = {"Attention"}
 # Building blocks that are not layers of a model on their own.
 NOT_MODEL_LAYERS = {"Layer", "InputLayer", "RecurrentCell", "SimpleRNNCell", "GRUCell",
-                    "LSTMCell"}
+                    "LSTMCell",
+                    # the base of Keras-style layers; Lambda's files need safe_mode=False
+                    # (both in tests/test_lambda.py)
+                    "SubclassedLayer", "Lambda"}
 
 
 def _scratch_layer_classes() -> set[str]:

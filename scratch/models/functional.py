@@ -32,6 +32,7 @@ from .. import regularizers
 from ..layers.base import Layer, as_list, unique_name
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor, Node, call_symbolic
+from ..tape.recorder import call_layer, weight_penalty
 from .step_plan import StepPlan, make_step_plan
 from .training import TrainingMixin
 
@@ -241,9 +242,22 @@ class Model(TrainingMixin, Layer):
         if any(isinstance(t, KerasTensor) for t in as_list(inputs)):
             self._check_symbolic_inputs(inputs)
             return call_symbolic(self, inputs, kwargs)
+        # On arrays: recorded by an active GradientTape, the outputs as `Tensor`s (scratch/tape)
+        return call_layer(self, inputs, self._inputs_in_order(inputs), training, kwargs,
+                          self._call_eagerly)
+
+    def _call_eagerly(self, inputs, training: bool, kwargs: dict):
         xs = self._standardize_inputs(inputs)
-        return self.forward(xs if self._multi_input else xs[0], training=bool(training),
-                            **kwargs)
+        return self.forward(xs if self._multi_input else xs[0], training=training, **kwargs)
+
+    def _inputs_in_order(self, inputs) -> list:
+        """The arrays of `model(inputs)` in the order of `self.inputs` (dict keys mapped)."""
+        if isinstance(inputs, dict):
+            keys = self._input_dict_keys or [t.name for t in self.inputs]
+            return [inputs.get(k) for k in keys]
+        if isinstance(inputs, (list, tuple)) and (len(self.inputs) > 1 or len(inputs) == 1):
+            return list(inputs)
+        return [inputs]
 
     def _check_symbolic_inputs(self, inputs) -> None:
         for t, spec in zip(as_list(inputs), self.inputs):
@@ -484,7 +498,8 @@ class Model(TrainingMixin, Layer):
 
     @staticmethod
     def _weight_penalties(plan: StepPlan) -> list[np.floating]:
-        return [layer._regularizers[name](w) for layer, name, w in plan.penalized]
+        return [weight_penalty(layer._regularizers[name], w, f"{layer.name}/{name}")
+                for layer, name, w in plan.penalized]
 
     def _add_regularization_gradients(self, plan: StepPlan, layer_grads: dict) -> None:
         """Add dR/dw of every penalized trainable weight to its gradient in `layer_grads`
