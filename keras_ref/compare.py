@@ -447,6 +447,7 @@ class _Call:
     outputs: list
     cache: Any = None
     from_logits: bool = False
+    scratch_outputs: list | None = None  # the scratch layer's own outputs (forward rows)
 
 
 class _Comparison:
@@ -576,6 +577,7 @@ class _Comparison:
             out = layer.forward(xs if node.multi_input else xs[0], training=True, **kwargs)
             call.cache = layer._cache
             outs = list(out) if node.multi_output else [out]
+            call.scratch_outputs = outs
             for j, (a, r) in enumerate(zip(outs, call.outputs)):
                 name = f"output[{j}]" if node.multi_output else "output"
                 self.add(0, "forward", layer, name, a, np.asarray(r))
@@ -618,6 +620,13 @@ class _Comparison:
                 value = value * np.asarray(w, self.dtype)
                 grad = grad * np.asarray(w, self.dtype)
             total = total + value
+            if call is not None and layer.activity_regularizer is not None and \
+                    call.scratch_outputs is not None:  # tf.keras' cotangent holds R(y)/N's
+                from scratch.models.functional import _with_activity_cotangents
+
+                j = [id(o) for o in call.node.outputs].index(id(t))
+                grad = _with_activity_cotangents(layer, [grad], [call.scratch_outputs[j]],
+                                                 [hidden])[0]
             what = f"dL/dlogits ({layer.name})" if hidden else f"dL/d{layer.name}"
             note = ""
             if hidden and klogits is None:
@@ -628,6 +637,8 @@ class _Comparison:
                 call.from_logits = True  # both engines: the layer starts from dL/dlogits
             kgrad = klogits if hidden else _output_grad(kgrads, calls, call, t)
             grad_rows.append((type(loss).__name__, what, grad, kgrad, note))
+        for penalty in self._penalties(calls):  # Keras' loss + Σ model.losses
+            total = total + total.dtype.type(penalty)
         self.add(0, "loss", "model", "loss", total, np.asarray(kloss))
         for name, what, grad, kgrad, note in grad_rows:
             if note:
@@ -635,6 +646,19 @@ class _Comparison:
                                            math.inf, "input_grad", False, note))
             else:
                 self.add(0, "input_grad", name, what, grad, np.asarray(kgrad))
+
+    def _penalties(self, calls) -> list:
+        """The regularizers' penalties, as `Model.losses` lists them: the activity penalty
+        of each layer call (on the scratch layer's own output), then each trainable weight's."""
+        from scratch.regularizers import activity_penalty
+
+        out = []
+        for call in calls:
+            reg = call.node.layer.activity_regularizer
+            if reg is not None and call.scratch_outputs is not None:
+                out += [activity_penalty(reg, y) for y in call.scratch_outputs]
+        plan = self.model._plan_for_current_flags()
+        return out + self.model._weight_penalties(plan)
 
     def _backward_rows(self, calls, kgrads) -> None:
         """From the last call to the first: each scratch layer back-propagates tf.keras'
@@ -666,8 +690,10 @@ class _Comparison:
                          _zeros_like(c) if g is None else np.asarray(g))
             grads = _weight_grads(layer)
             acc = summed.setdefault(id(layer), [])
-            if not acc:
-                acc.extend(grads)
+            if not acc:  # the first backward of the layer: its weights' penalties join
+                penalties = _regularization_gradients(layer)
+                acc.extend((n, g if n not in penalties else
+                            penalties[n] if g is None else g + penalties[n]) for n, g in grads)
             else:
                 acc[:] = [(n, g if a is None else (a if g is None else a + g))
                           for (n, a), (_, g) in zip(acc, grads)]
@@ -780,6 +806,19 @@ def _output_grad(kgrads, calls, call, t):
     j = [id(o) for o in call.node.outputs].index(id(t))
     g = kgrads["outputs"][k][j]
     return _zeros_like(call.outputs[j]) if g is None else g
+
+
+def _regularization_gradients(layer) -> dict[str, Any]:
+    """{weight name (as `_weight_grads` names it): dR/dw} of the layer's penalized trainable
+    weights (a nested model's: those of its layers)."""
+    from scratch.models import Model
+
+    if isinstance(layer, Model):
+        if not layer.trainable:
+            return {}
+        return {f"{l.name}/{n}": l._regularizers[n].gradient(w)
+                for l, n, w in layer._plan_for_current_flags().penalized}
+    return layer.regularization_gradients()
 
 
 def _weight_grads(layer) -> list[tuple[str, Any]]:

@@ -275,3 +275,14 @@ def test_keras_files_both_ways_keep_the_regularizers(tf_keras, tmp_path):
     assert [l.get_config() for l in back.layers] == [l.get_config() for l in model.layers]
     assert_close(back.train_on_batch(x, y), float(kmodel.train_on_batch(x, y)), kind="loss",
                  dtype="float32")
+
+
+@pytest.mark.parity
+def test_parity_report_counts_the_penalties(tf_keras):
+    """keras_ref.compare: the loss row includes the penalties, the weight-gradient rows
+    their gradients, as tf.keras' tape sees them; a regularized model reports no divergence."""
+    model = _dense_model("float32")
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    x, y = _data("dense", "float32")
+    report = keras_ref.compare(model, x, y, steps=2)
+    assert report.first_divergence is None, str(report)
