@@ -354,7 +354,9 @@ def compare(old: dict, new: dict, floor: float = NOISE_FLOOR) -> list[dict]:
                    "slower" if t_new > t_old * (1 + noise) else "same")
         out.append({"id": rid, "label": n["label"], "verdict": verdict, "old": t_old,
                     "new": t_new, "change": change, "noise": noise,
-                    "speedup_old": o.get("speedup"), "speedup_new": n.get("speedup")})
+                    "speedup_old": o.get("speedup"), "speedup_new": n.get("speedup"),
+                    "single_repeat": o["spread"]["scratch"] is None
+                    or n["spread"]["scratch"] is None})
     for rid, o in old_rows.items():
         if rid not in new_rows:
             out.append({"id": rid, "label": o["label"], "verdict": "gone"})
@@ -382,6 +384,11 @@ def print_comparison(old: dict, new: dict, floor: float = NOISE_FLOOR) -> list[d
         verdict = c["verdict"] if c["verdict"] == "same" else c["verdict"].upper()
         print(f"{c['label'][:46]:<46} {_fmt_time(c['old']):>10} {_fmt_time(c['new']):>10} "
               f"{c['change']:>+8.1%} {c['noise']:>6.0%} {sp:>22}  {verdict}")
+    single = [c["label"].strip() for c in result if c.get("single_repeat")]
+    if single:
+        print(f"note: {len(single)} row(s) had one repeat in one of the runs, hence no spread "
+              f"there: their noise is the other run's spread or the {floor:.0%} floor (use "
+              f"-- --repeats 3 or more)")
     counts = {v: sum(c["verdict"] == v for c in result) for v in ("faster", "slower", "same")}
     print(f"{counts['faster']} faster, {counts['slower']} slower, {counts['same']} within the "
           f"noise (scratch's median time; noise = the larger spread of the two runs, at least "
