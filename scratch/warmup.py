@@ -20,9 +20,11 @@ layers pass them (dtype, rank and memory layout are all part of a Numba signatur
   the optimizers' fused updates (Adam, SGD with momentum, RMSprop, Adagrad), and the
   initializers' random streams.
 
-`make venv` runs it after installing the package; it takes about a minute on a 2-core machine
-(`--dtypes float32` halves it). Running it again costs only the loading (a few seconds).
-A kernel a workload here does not reach is compiled on first use, as before.
+`make venv` runs it after installing the package; it took 17–26 s on a shared 2-core machine
+(`--dtypes float32` about halves it). Running it again costs only the loading (a second or
+two). A kernel a workload here does not reach is compiled on first use, as before. It seeds
+and draws from the global random streams (`set_random_seed(0)` before each model), so run it in
+its own process, as `make venv` does, not in the middle of a seeded session.
 """
 
 from __future__ import annotations
