@@ -36,7 +36,8 @@ Two implementations with one contract, chosen by `backend.fast_paths` (or the la
   slice per tap. This is the oracle.
 * fast (`conv2d_forward_fast` / `conv2d_backward_fast`, the default): im2col (the Numba
   copy `scratch._kernels.conv.im2col` into an (N·Ho·Wo, kh·kw·C) matrix, kept for the
-  backward) and one GEMM per group; dW = colsᵀ·dz, dcols = dz·Wᵀ, then the Numba scatter
+  backward) and one GEMM (batched over the groups, one np.matmul call for a depthwise
+  convolution's C groups); dW = colsᵀ·dz, dcols = dz·Wᵀ, then the Numba scatter
   `scratch._kernels.conv.col2im_add`. Both run over chunks of whole images (a chunk's
   matrices stay in cache), and a large batch's chunks run on two threads (`conv_threads`,
   the engine's thread policy of `scratch._threads`; each GEMM on one BLAS thread, or, when
@@ -362,6 +363,29 @@ def conv_threads(multiply_adds: int) -> int:
     return engine_blas_threads(multiply_adds) or 1
 
 
+def _group_major(a: Array, groups: int) -> Array:
+    """(m, T, C) columns → (g, m, T·C/g): each group's columns as one matrix, groups first
+    (a copy), so that one batched GEMM (`np.matmul` over the leading axis) does every group's
+    product instead of a Python loop over groups (a depthwise convolution has g = C)."""
+    m, taps, c = a.shape
+    return a.reshape(m, taps, groups, c // groups).transpose(2, 0, 1, 3).reshape(groups, m, -1)
+
+
+def _from_group_major(a: Array, taps: int) -> Array:
+    """The inverse of `_group_major`: (g, m, T·C/g) → (m, T, C), C-contiguous."""
+    groups, m = a.shape[:2]
+    return np.ascontiguousarray(
+        a.reshape(groups, m, taps, -1).transpose(1, 2, 0, 3).reshape(m, taps, -1))
+
+
+def _kernel_groups(kernel: Array, groups: int) -> Array:
+    """The kernel (kh, kw, C/g, F) as one (kh·kw·C/g, F/g) matrix per group, (g, kh·kw·C/g,
+    F/g), its rows ordered (i, j, c) as the columns of `_group_major`."""
+    kh, kw, c_group, filters = kernel.shape
+    return kernel.reshape(kh * kw, c_group, groups, filters // groups).transpose(
+        2, 0, 1, 3).reshape(groups, kh * kw * c_group, -1)
+
+
 def conv2d_forward_fast(x: Array, kernel: Array, bias: Array | None, strides=(1, 1),
                         pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1,
                         threads: int = 1):
@@ -369,7 +393,8 @@ def conv2d_forward_fast(x: Array, kernel: Array, bias: Array | None, strides=(1,
 
     Math:
         cols[(n,h,w), (i,j,c)] = x_pad[n, h·sh + i·dh, w·sw + j·dw, c]
-        z_g = cols_g · W_g   (one GEMM per group: (N·Ho·Wo, kh·kw·C/g) · (kh·kw·C/g, F/g))
+        z_g = cols_g · W_g   (one GEMM per group: (N·Ho·Wo, kh·kw·C/g) · (kh·kw·C/g, F/g);
+                              with groups, one batched GEMM over the groups)
 
     Chunks of images (`CHUNK_ROWS`), in `threads` threads; the Numba kernel
     `scratch._kernels.conv.im2col` builds each chunk's columns.
@@ -385,9 +410,7 @@ def conv2d_forward_fast(x: Array, kernel: Array, bias: Array | None, strides=(1,
     ho, wo = _out_hw(xp.shape, kernel.shape, strides, dilation)
     cols = np.empty((n, ho, wo, kh, kw, c), dtype=x.dtype)
     z = np.empty((n, ho, wo, filters), dtype=x.dtype)
-    f_group = filters // groups
-    w_groups = [kernel[..., g * f_group:(g + 1) * f_group].reshape(-1, f_group)
-                for g in range(groups)]
+    w_groups = _kernel_groups(kernel, groups)  # (g, kh·kw·C/g, F/g)
 
     def task(_: int, s: slice) -> None:
         im2col(xp[s], cols[s], strides[0], strides[1], dilation[0], dilation[1])
@@ -395,11 +418,9 @@ def conv2d_forward_fast(x: Array, kernel: Array, bias: Array | None, strides=(1,
         out = z[s].reshape(-1, filters)
         if groups == 1:
             np.matmul(rows.reshape(len(out), -1), w_groups[0], out=out)
-        else:
-            for g in range(groups):
-                cin = slice(g * c_group, (g + 1) * c_group)
-                out[:, g * f_group:(g + 1) * f_group] = (
-                    rows[:, :, cin].reshape(len(out), -1) @ w_groups[g])
+        else:  # (g, m, F/g) → (m, g, F/g): output channel g·F/g + o
+            out[...] = np.matmul(_group_major(rows, groups), w_groups).transpose(
+                1, 0, 2).reshape(len(out), filters)
         if bias is not None:
             add_bias(out, bias)
 
@@ -413,7 +434,8 @@ def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides
                          need_grads: bool = True):
     """GEMM gradients plus the Numba col2im scatter (same results as `conv2d_backward`).
 
-    Math (per chunk of images, summed over the chunks in order):
+    Math (per chunk of images, summed over the chunks in order; with groups, each product
+    is one batched GEMM over the groups):
         dW_g = cols_gᵀ · dz_g;   dcols_g = dz_g · W_gᵀ;   dx = crop(col2im(dcols));  db = 1ᵀ·dz
 
     With need_grads=False only dx is computed and `cols` may be None: the transposed
@@ -437,8 +459,7 @@ def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides
     dkernel_parts = np.empty((parts,) + kernel.shape, dtype=dz.dtype)
     dbias_parts = np.empty((parts, filters), dtype=dz.dtype)
     dx = np.empty(x_shape, dtype=dz.dtype) if need_dx else None
-    w_groups = [kernel[..., g * f_group:(g + 1) * f_group].reshape(-1, f_group)
-                for g in range(groups)]
+    w_groups = _kernel_groups(kernel, groups)  # (g, kh·kw·C/g, F/g)
 
     def task(k: int, s: slice) -> None:
         dz2 = dz[s].reshape(-1, filters)
@@ -452,17 +473,13 @@ def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides
                           out=dkernel_parts[k].reshape(-1, filters))
             dcols = dz2 @ w_groups[0].T if need_dx else None
         else:
-            dcols = np.empty((m, kh * kw, c), dtype=dz.dtype) if need_dx else None
-            for g in range(groups):
-                cin = slice(g * c_group, (g + 1) * c_group)
-                fout = slice(g * f_group, (g + 1) * f_group)
-                if need_grads:
-                    rows_g = rows[:, :, cin].reshape(m, -1)
-                    dkernel_parts[k][..., fout] = (rows_g.T @ dz2[:, fout]).reshape(
-                        kh, kw, c_group, f_group)
-                if need_dx:
-                    dcols[:, :, cin] = (dz2[:, fout] @ w_groups[g].T).reshape(
-                        m, kh * kw, c_group)
+            dz_g = dz2.reshape(m, groups, f_group).transpose(1, 0, 2)  # (g, m, F/g)
+            if need_grads:  # (g, kh·kw·C/g, F/g) → (kh, kw, C/g, F)
+                dw_g = np.matmul(_group_major(rows, groups).transpose(0, 2, 1), dz_g)
+                dkernel_parts[k] = dw_g.reshape(groups, kh * kw, c_group, f_group).transpose(
+                    1, 2, 0, 3).reshape(kernel.shape)
+            dcols = (_from_group_major(np.matmul(dz_g, w_groups.transpose(0, 2, 1)), kh * kw)
+                     if need_dx else None)
         if need_dx:
             dxp = np.zeros((s.stop - s.start, h + top + bottom, w + left + right, c),
                            dtype=dz.dtype)
