@@ -252,6 +252,8 @@ def _paired_generators(layer, klayer) -> list[tuple[Any, Any]]:
 
     pairs = []
     g, kg = getattr(layer, "seed_generator", None), getattr(klayer, "seed_generator", None)
+    if kg is None:  # MultiHeadAttention's is its Dropout sub-layer's
+        kg = getattr(getattr(klayer, "_dropout_layer", None), "seed_generator", None)
     if g is not None and kg is not None:
         pairs.append((g, kg))
     for attr, child in layer_children(layer):

@@ -380,6 +380,24 @@ def test_adam_fit_matches_tf_keras(tf_keras, dtype, dropout):
         assert_close(a, b, kind="training", dtype=dtype)
 
 
+def test_parity_report_pairs_the_dropout_streams():
+    """keras_ref.compare starts tf.keras' dropout generators from scratch's: the attention
+    layers' own (Attention) and MultiHeadAttention's Dropout sub-layer's, so 3 Adam steps
+    with dropout in both layers report no divergence."""
+    ids = Input(shape=(6,), dtype="int32")
+    e = Embedding(12, 8, mask_zero=True)(ids)
+    a = MultiHeadAttention(2, 4, dropout=0.3, seed=4)(e, e, use_causal_mask=True)
+    b = Attention(dropout=0.2, use_scale=True, seed=2)([a, e])
+    model = Model(ids, Dense(1, activation="sigmoid")(GlobalAveragePooling1D()(b)))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 12, (8, 6)).astype("int32")
+    x[0, -2:] = 0
+    y = rng.integers(0, 2, 8).astype("float32")
+    report = keras_ref.compare(model, x, y, steps=3)
+    assert report.first_divergence is None, str(report)
+
+
 # ------------------------------------------------------------------------------ files, keras_ref
 def _graph(L, make_input, mask_zero=True):
     """Every way the layers are called in a graph: MHA with a key, an attention-mask input,
