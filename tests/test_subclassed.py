@@ -294,3 +294,72 @@ def test_mistakes_get_keras_errors(tmp_path):
 
     with pytest.raises(ValueError, match="keyword argument"):
         PositionalName()(np.ones((1, 2)))
+
+
+# ------------------------------------------------------------------------- structures
+def test_input_structures_and_a_subclassed_model_inside_a_functional_one():
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((12, 3)), rng.standard_normal((12, 4))
+    y = rng.standard_normal((12, 2))
+
+    class Two(scratch.Model):
+        def __init__(self):
+            super().__init__()
+            self.left, self.right = layers.Dense(5), layers.Dense(5)
+            self.head = layers.Dense(2)
+
+        def call(self, inputs):
+            if isinstance(inputs, dict):
+                inputs = [inputs["a"], inputs["b"]]
+            return self.head(self.left(inputs[0]) + self.right(inputs[1]))
+
+    for x in ([a, b], {"a": a, "b": b}):
+        model = Two()
+        model.compile(optimizer="sgd", loss="mse")
+        assert len(model.fit(x, y, epochs=2, verbose=0).history["loss"]) == 2
+        assert model.predict(x, verbose=0).shape == (12, 2)
+
+    class Inner(scratch.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.out = layers.Dense(6, activation="tanh"), layers.Dense(2)
+
+        def call(self, x):
+            return self.out(self.hidden(x))
+
+    i = scratch.Input((3,))
+    nested = scratch.Model(i, layers.Dense(2)(Inner()(i)))
+    j = scratch.Input((3,))
+    flat = scratch.Model(j, layers.Dense(2)(layers.Dense(2)(layers.Dense(6, activation="tanh")(j))))
+    flat.set_weights(nested.get_weights())
+    histories = []
+    for model in (nested, flat):
+        model.compile(optimizer=scratch.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+        histories.append(model.fit(a, y, batch_size=4, epochs=2, shuffle=False,
+                                   verbose=0).history)
+    assert histories[0] == histories[1]
+    for p, q in zip(nested.get_weights(), flat.get_weights(), strict=True):
+        assert np.array_equal(p, q)
+
+
+def test_training_reaches_inner_layers_and_copies_keep_their_variables():
+    import copy
+
+    class Noisy(scratch.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(8)
+            self.drop = layers.Dropout(0.5, seed=1)
+
+        def call(self, x):  # no `training` passed on: Keras' call context gives it
+            return self.drop(self.dense(x))
+
+    model = Noisy()
+    x = np.ones((4, 3), "float32")
+    assert np.array_equal(model(x).numpy(), model(x, training=False).numpy())
+    assert not np.array_equal(model(x, training=True).numpy(), model(x).numpy())
+    layer = linear_class(scratch)(2)
+    layer(x)
+    twin = copy.deepcopy(layer)
+    assert twin.w._weight is twin.params["kernel"] and twin.w._owner is twin
+    assert twin.params["kernel"] is not layer.params["kernel"]

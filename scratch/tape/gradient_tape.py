@@ -72,7 +72,10 @@ class GradientTape(Recorder):
 
     def watch(self, tensor) -> None:
         """Ask for gradients with respect to `tensor` (an array, a Tensor, a Variable, or a
-        list or dict of them): operations on it are recorded from now on."""
+        list or dict of them): operations on it are recorded from now on. A plain ndarray is
+        recorded where it meets the engine (passed to a layer, or combined with a Tensor);
+        NumPy on plain arrays alone never reaches the tape, so make it a Tensor first
+        (`x = scratch.ops.convert_to_tensor(x)`) to differentiate arithmetic on it."""
         for t in flatten(tensor):
             if not isinstance(t, np.ndarray):
                 raise TypeError(f"GradientTape.watch expects arrays. Received: "

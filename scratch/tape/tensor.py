@@ -24,6 +24,7 @@ tape is a leaf of the tape (Keras watches trainable variables automatically).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -209,6 +210,15 @@ class Variable(Tensor):
     def __reduce__(self):
         return np.ndarray.__reduce__(np.array(self._weight, copy=True))
 
+    def __deepcopy__(self, memo):
+        """A copy of a layer copies its Variables with it: each stays a view of the copied
+        layer's own weight (`memo` gives the same copies the layer's `params` get)."""
+        weight = copy.deepcopy(self._weight, memo)
+        v = np.ndarray.view(weight, Variable)
+        v._weight, v._owner = weight, copy.deepcopy(self._owner, memo)
+        v._name, v._key = self._name, self._key
+        return v
+
 
 def _plain(x):
     """`x` as the plain array under a Tensor (no copy); anything else unchanged."""
@@ -240,7 +250,7 @@ def variable_of(layer, name: str, weight: np.ndarray) -> Variable:
     so that an optimizer built on `trainable_variables` knows them the next time too)."""
     store = layer.__dict__.setdefault("_tape_variables", {})
     v = store.get(name)
-    if v is None or v._weight is not weight:
+    if getattr(v, "_weight", None) is not weight:
         v = weight.view(Variable)
         v._weight, v._owner, v._name, v._key = weight, layer, name.rsplit("/", 1)[-1], name
         store[name] = v
