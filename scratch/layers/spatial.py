@@ -207,8 +207,8 @@ class ZeroPadding2D(_ZeroPadding):
     """Zeros around each image: (N, H, W, C) → (N, top + H + bottom, left + W + right, C).
 
     Math: y[n, h, w, c] = x[n, h − top, w − left, c] inside, 0 in the border;
-          dx = dy without its border (docs/KERAS_NUMERICS.md §Padding, cropping and
-          upsampling).
+          dx = dy without its border
+          (docs/KERAS_NUMERICS.md §Padding, cropping and upsampling).
 
     Args:
         padding: an int (all four sides), (symmetric_height, symmetric_width), or
