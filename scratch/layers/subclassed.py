@@ -37,6 +37,7 @@ the engine's optimizers and files see them as this layer's.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 
 import numpy as np
@@ -158,8 +159,15 @@ def missing_super_init(layer) -> RuntimeError:
 
 
 def takes_argument(method, name: str) -> bool:
+    """Whether `method` (a user's `call`) accepts the keyword `name` (Keras passes
+    `training` only to a call that takes it). Worked out once per function."""
+    return _takes_argument(getattr(method, "__func__", method), name)
+
+
+@functools.cache
+def _takes_argument(function, name: str) -> bool:
     try:
-        parameters = inspect.signature(method).parameters
+        parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return False
     return name in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD

@@ -474,14 +474,15 @@ def call_layer(layer, inputs, flat_inputs: list, training, kwargs: dict, run):
         owners = tuple(r for r in candidates
                        if learns or any(r.tracks(x) for x in flat_inputs))
         kw_tracked = [k for k, v in kwargs.items()
-                      if any(ref_of(x, owners) is not None for x in flatten(v))]
+                      if any(ref_of(x, owners) is not None for x in flatten(v))] \
+            if kwargs else []
         if owners and kw_tracked:
             lost = _merge_lost(lost, (f"{layer.name}(..., {kw_tracked[0]}=<recorded value>)"
                                       " (gradients through keyword arguments)", owners))
         elif owners:
             step = LayerStep(layer, layer._cache, [ref_of(x, owners) for x in flat_inputs],
-                             owners, [np.result_type(plain(x)) for x in flat_inputs],
-                             [(np.shape(o), np.result_type(o)) for o in outs], multi_output)
+                             owners, [_dtype_of(x) for x in flat_inputs],
+                             [(np.shape(o), _dtype_of(o)) for o in outs], multi_output)
             for r in owners:
                 r.steps.append(step)
     else:
@@ -492,6 +493,10 @@ def call_layer(layer, inputs, flat_inputs: list, training, kwargs: dict, run):
         logits, activation = _logits_of(layer)
         wrapped[0]._logits, wrapped[0]._activation = logits, activation
     return pack(y, wrapped) if multi_output else wrapped[0]
+
+
+def _dtype_of(x) -> np.dtype:
+    return x.dtype if isinstance(x, np.ndarray) else np.result_type(x)
 
 
 def _logits_of(layer):
@@ -627,9 +632,10 @@ def backpropagate(recorder: Recorder, seeds: list, wanted: set) -> dict:
             return id(slot) in wanted
         return reaches.get(id(step), False)
 
+    learns_of: dict[int, bool] = {}  # whether a step's own weights are wanted
     for step in steps:
-        reaches[id(step)] = (any(leads(r) for r in step.inputs)
-                             or bool(step.weight_ids() & wanted)
+        learns = learns_of[id(step)] = bool(step.weight_ids() & wanted)
+        reaches[id(step)] = (learns or any(leads(r) for r in step.inputs)
                              or any((id(step), s) in wanted for s in range(step.n_outputs))
                              or (id(step), "logits") in wanted)
     cot: dict = {}
@@ -655,7 +661,7 @@ def backpropagate(recorder: Recorder, seeds: list, wanted: set) -> dict:
                 found[(sid, s)] = g
             cotangents[s] = g
         need = [leads(r) for r in step.inputs]
-        learns = bool(step.weight_ids() & wanted)
+        learns = learns_of[sid]
         if not (any(need) or learns):
             continue
         grads, pairs = step.backward(cotangents, need, learns)

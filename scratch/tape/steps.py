@@ -23,6 +23,7 @@ of a layer's weights are wanted) and returns (one gradient per input, or None;
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -112,8 +113,6 @@ class LayerStep(Step):
         return {id(w) for w in self.layer.trainable_weights}
 
     def backward(self, cotangents, need, learns):
-        from ..models.functional import _layer_backward
-
         layer = self.layer
         need_dx = any(need)
         if not (need_dx or learns):
@@ -132,7 +131,7 @@ class LayerStep(Step):
         pairs: list = []
         for dy, from_logits in parts:
             layer._cache = self.cache
-            dx = _layer_backward(layer, dy, from_logits, need_dx, learns)
+            dx = _layer_backward()(layer, dy, from_logits, need_dx, learns)
             if learns:
                 pairs += layer_gradient_pairs(layer)
             if need_dx and dx is not None:
@@ -146,6 +145,15 @@ class LayerStep(Step):
     def release(self) -> None:
         super().release()
         self.cache = None
+
+
+@functools.cache
+def _layer_backward():
+    """The models' call of one layer's backward (with the need_dx/need_grads flags when its
+    backward takes them), imported on first use (the models import this package)."""
+    from ..models.functional import _layer_backward as backward
+
+    return backward
 
 
 def layer_gradient_pairs(layer) -> list[tuple[np.ndarray, np.ndarray]]:
