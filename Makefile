@@ -78,7 +78,7 @@ test-tiers: venv
 # NumPy code alone gives tf.keras' numbers too. CI runs it.
 READABLE_TESTS := tests/test_training_parity.py tests/test_cnn_training.py \
 	tests/test_rnn_training.py tests/test_recommender_transfer_gan.py tests/test_random.py \
-	tests/test_masking.py
+	tests/test_masking.py tests/test_tape.py tests/test_subclassed.py
 test-readable: venv
 	SCRATCH_FAST_PATHS=0 $(PY) -m pytest -q $(READABLE_TESTS)
 
