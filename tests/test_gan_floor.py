@@ -39,12 +39,12 @@ def _small_gan(latent=5, units=(8, 16, 32), d_units=(16, 8), features=12):
     i = Input(shape=(latent,))
     x = i
     for u in units:
-        x = BatchNormalization(momentum=0.8)(Dense(u, activation=LeakyReLU(alpha=0.2))(x))
+        x = BatchNormalization(momentum=0.8)(Dense(u, activation=LeakyReLU(negative_slope=0.2))(x))
     generator = Model(i, Dense(features, activation="tanh")(x))
     j = Input(shape=(features,))
     y = j
     for u in d_units:
-        y = Dense(u, activation=LeakyReLU(alpha=0.2))(y)
+        y = Dense(u, activation=LeakyReLU(negative_slope=0.2))(y)
     discriminator = Model(j, Dense(1, activation="sigmoid")(y))
     return generator, discriminator
 

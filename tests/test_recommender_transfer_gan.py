@@ -371,9 +371,13 @@ def test_course_discriminator_recipe_warns_about_no_trainable_weights(tf_keras):
 
 def test_course_dense_with_leaky_relu_layer_activation(tf_keras):
     """Lecture 69 writes `Dense(256, activation=LeakyReLU(alpha=0.2))`: an activation layer
-    passed as the activation (Keras calls it)."""
+    passed as the activation (Keras calls it). Keras 3 warns that `alpha` is now
+    `negative_slope`, and so does scratch."""
     i = Input(shape=(3,))
-    model = Model(i, Dense(4, activation=LeakyReLU(alpha=0.2))(i))
+    with pytest.warns(UserWarning, match="`alpha` is deprecated"):
+        leaky = LeakyReLU(alpha=0.2)
+    assert leaky.negative_slope == 0.2
+    model = Model(i, Dense(4, activation=leaky)(i))
     x = np.random.default_rng(0).standard_normal((5, 3)).astype("float32")
     kmodel = keras_ref.to_keras(model)
     assert_close(model.predict(x, verbose=0), kmodel.predict(x, verbose=0), kind="forward",
