@@ -7,6 +7,7 @@ import pytest
 
 import scratch
 import scratch as keras  # the course's spelling
+from scratch.testing import assert_close
 
 
 def test_course_lecture12_model_runs_and_exposes_weights():
@@ -236,3 +237,28 @@ def test_a_list_of_one_output_is_one_output_as_in_keras():
         assert model.predict(x, verbose=0).shape == (8, 2)
         histories.append(model.fit(x, target, epochs=2, verbose=0).history["loss"])
     assert histories[0] == histories[1] == histories[2]
+
+
+def test_a_branched_model_lists_layers_and_weights_in_keras_order(tf_keras):
+    """Keras orders a functional model's layers by decreasing depth from the outputs, not by
+    call order; `get_weights`/`set_weights` follow it, so weights move between the engines by
+    position (as `set_weights(kmodel.get_weights())` in a notebook does)."""
+    import keras_ref
+
+    L = scratch.layers
+    i = scratch.Input((3,))
+    a = L.Dense(3, name="a")(i)
+    b = L.Dense(4, name="b")(i)   # called before c, but one level nearer the output
+    c = L.Dense(2, name="c")(a)
+    model = scratch.Model(i, L.Concatenate(name="cat")([c, b]))
+    kmodel = keras_ref.to_keras(model)
+    assert [l.name for l in model.layers] == [l.name for l in kmodel.layers]
+    assert [l.name for l in model.layers][1:4] == ["a", "c", "b"]
+    rng = np.random.default_rng(0)
+    kmodel.set_weights([rng.standard_normal(w.shape).astype("float32")
+                        for w in kmodel.get_weights()])
+    model.set_weights(kmodel.get_weights())
+    x = rng.standard_normal((5, 3)).astype("float32")
+    np.testing.assert_array_equal(model.predict(x, verbose=0).shape, (5, 6))
+    assert_close(model.predict(x, verbose=0), kmodel.predict(x, verbose=0), kind="forward",
+                 dtype="float32")

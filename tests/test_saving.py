@@ -666,7 +666,8 @@ def test_optimizer_slots_are_written_in_keras_variable_order(tmp_path):
     rng = np.random.default_rng(0)
     model.train_on_batch(rng.standard_normal((4, 3)), [np.ones((4, 2)), np.ones((4, 1))])
     built = [v.shape for v in model.optimizer._trainable_variables]
-    assert built == [(3, 5), (5,), (5, 2), (2,), (3, 4), (4,), (4, 1), (1,)]  # scratch's order
+    # the model's trainable weights are in Keras' order too: h1, h0, o1, o0
+    assert built == [(3, 5), (5,), (3, 4), (4,), (5, 2), (2,), (4, 1), (1,)]
     layout = optimizer_layout(model)
     assert [v.shape for v in layout.values[2::2]] == [(3, 5), (5,), (3, 4), (4,), (5, 2), (2,),
                                                        (4, 1), (1,)]  # Keras: h1, h0, o1, o0

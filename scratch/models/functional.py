@@ -125,7 +125,8 @@ class Model(TrainingMixin, Layer):
         inputs: a KerasTensor from `scratch.Input`, or a list (or dict) of them.
         outputs: the KerasTensor(s) computed from the inputs by calling layers.
 
-    `model.layers` lists every layer once, InputLayers included, in call order, as Keras does.
+    `model.layers` lists every layer once, InputLayers included, in Keras' order (by
+    decreasing depth from the outputs), as do the weights.
     """
 
     def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
@@ -193,6 +194,7 @@ class Model(TrainingMixin, Layer):
         self._records_mask = {id(l): getattr(l, "keras_call_takes_mask", self._mask_ok[id(l)])
                               for l in self._layers}
         self._nested_models = [l for l in self._layers if isinstance(l, Model)]
+        self._keras_layers: list[Layer] | None = None  # `layers`, worked out when asked
         self._plans = []  # a new graph needs new plans (step_plan.py)
         self._training_plan = None
         self.dtype = self.inputs[0].dtype if self.inputs[0].dtype in ("float32", "float64") \
@@ -201,7 +203,18 @@ class Model(TrainingMixin, Layer):
 
     @property
     def layers(self) -> list[Layer]:
-        return list(self._layers)
+        """Every layer once, InputLayers included, in Keras' order: by decreasing depth
+        from the outputs (saving/keras_order.py). `get_weights`, `weights` and
+        `trainable_weights` follow it, so `set_weights(kmodel.get_weights())` works for a
+        branched model too. (`_layers` keeps the order the graph runs them in.)"""
+        return list(self._layers_in_keras_order())
+
+    def _layers_in_keras_order(self) -> list[Layer]:
+        if self.__dict__.get("_keras_layers", False) is None:  # a graph, not yet ordered
+            from ..saving.keras_order import graph_layers
+
+            self._keras_layers = graph_layers(self)
+        return self.__dict__.get("_keras_layers") or self._layers
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
@@ -283,7 +296,7 @@ class Model(TrainingMixin, Layer):
             layer.trainable = value
 
     def _unique_leaf_layers(self) -> list[Layer]:
-        return [l for l in self._layers if not isinstance(l, InputLayer)]
+        return [l for l in self._layers_in_keras_order() if not isinstance(l, InputLayer)]
 
     @property
     def weights(self) -> list[np.ndarray]:

@@ -44,12 +44,19 @@ def keras_layers(model) -> list:
     depth from the outputs, then by the order a depth-first walk from the outputs first meets
     them.
     """
-    from ..layers.core import InputLayer
     from ..models import Sequential
     from .subclassed_order import is_subclassed
 
     if isinstance(model, Sequential) or is_subclassed(model):  # subclassed: tracking order
         return model.layers
+    return graph_layers(model)
+
+
+def graph_layers(model) -> list:
+    """The layers of a model's graph (`model.inputs` → `model.outputs`) in Keras' order
+    (`keras_layers`); `Model.layers` of a functional model."""
+    from ..layers.core import InputLayer
+
     nodes_in_decreasing_depth: list = []
     op_index: dict = {}
     finished: set = set()
