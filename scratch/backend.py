@@ -134,6 +134,11 @@ def set_epsilon(value: float) -> None:
     _EPSILON = float(value)
 
 
+# "float32", np.float32 and np.dtype("float32") (and the same for float64) -> the name
+_FLOAT_NAMES = {spelling: name for name in ("float32", "float64")
+                for spelling in (name, np.dtype(name), np.dtype(name).type)}
+
+
 def standardize_dtype(dtype) -> str:
     """Return "float32"/"float64" for any spelling of those dtypes (None -> floatx()).
 
@@ -142,6 +147,12 @@ def standardize_dtype(dtype) -> str:
     """
     if dtype is None:
         return _FLOATX
+    try:
+        name = _FLOAT_NAMES.get(dtype)  # the usual spellings, without NumPy's `dtype.name`
+    except TypeError:  # unhashable (a structured dtype's field list): NumPy says below
+        name = None
+    if name is not None:
+        return name
     name = np.dtype(dtype).name
     if name not in _FLOAT_DTYPES:
         raise ValueError(
