@@ -372,3 +372,13 @@ def test_float32_uniform_kernel_equals_the_numpy_stream(s0, s1, shape):
         readable = philox.uniform(tuple(shape), (s0, s1), "float32")
     assert fast.dtype == readable.dtype == np.float32 and fast.shape == readable.shape
     assert np.array_equal(fast, readable)
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 2047, 2048, 2049, 2051, 4099, 10_001])
+def test_float32_uniform_kernel_across_its_chunks(n):
+    """The kernel works 512 blocks (2,048 numbers) at a time: sizes at and across the
+    chunk and block edges give the NumPy stream's numbers."""
+    fast = philox.uniform((n,), (7, 2**40 + 3), "float32")
+    with scratch.backend.fast_paths(False):
+        readable = philox.uniform((n,), (7, 2**40 + 3), "float32")
+    assert np.array_equal(fast, readable)

@@ -65,25 +65,59 @@ def philox_blocks(k0, k1, start_low, start_high, numbers, out):
 
 
 _SCRAMBLE_K0, _SCRAMBLE_K1 = np.uint64(0x3EC8F720), np.uint64(0x02461E29)
+_CHUNK = 512  # blocks per pass of stateless_uniform_f32: four 4 KiB word arrays
 _TWO_TO_MINUS_23 = np.float32(2.0**-23)
 
 
 @njit(cache=True)
 def stateless_uniform_f32(s0, s1, out):
-    """out ← `tf.random.stateless_uniform(out.shape, (s0, s1), float32)` in one pass: the
+    """out ← `tf.random.stateless_uniform(out.shape, (s0, s1), float32)` in one call: the
     seed scrambled into key and counter, then block i of the stream gives out[4i … 4i+3]
     from the 23 low bits of its words (`scratch.random.philox.uniform` is the plain twin;
-    TensorFlow's float(0x3f800000 | m) − 1 is exactly m·2⁻²³, computed so here)."""
+    TensorFlow's float(0x3f800000 | m) − 1 is exactly m·2⁻²³, computed so here).
+
+    The blocks are independent, so the ten rounds run over all of them at once, one word
+    array per counter word (c0 … c3): each round is then a plain loop over the blocks that
+    the compiler vectorizes, where a loop of `_philox_block` calls is not.
+    """
     m0, m1, m2, m3 = _philox_block(_SCRAMBLE_K0, _SCRAMBLE_K1, s0 & _MASK32, s0 >> _SHIFT,
                                    s1 & _MASK32, s1 >> _SHIFT)
     start_high = (m3 << _SHIFT) | m2
     n = out.size
-    for i in range((n + 3) // 4):
-        low = np.uint64(i)
-        words = _philox_block(m0, m1, low & _MASK32, low >> _SHIFT, start_high & _MASK32,
-                              start_high >> _SHIFT)
-        for j in range(4):
-            k = 4 * i + j
-            if k < n:
-                # float(1.m) − 1 with 23 random mantissa bits m is exactly m·2⁻²³
-                out[k] = np.float32(words[j] & np.uint64(0x7FFFFF)) * _TWO_TO_MINUS_23
+    blocks = (n + 3) // 4
+    size = min(blocks, _CHUNK)
+    c0, c1 = np.empty(size, np.uint64), np.empty(size, np.uint64)
+    c2, c3 = np.empty(size, np.uint64), np.empty(size, np.uint64)
+    mantissa = np.uint64(0x7FFFFF)
+    for first in range(0, blocks, _CHUNK):  # _CHUNK blocks at a time: the words stay in cache
+        count = min(_CHUNK, blocks - first)
+        for i in range(count):  # block first + i's counter: (start_high, first + i)
+            c0[i] = np.uint64(first + i) & _MASK32
+            c1[i] = np.uint64(first + i) >> _SHIFT
+            c2[i] = start_high & _MASK32
+            c3[i] = start_high >> _SHIFT
+        k0, k1 = m0, m1
+        for _round in range(10):  # _philox_block's round, on every block
+            for i in range(count):
+                p0 = _M0 * c0[i]
+                p1 = _M1 * c2[i]
+                new0 = (p1 >> _SHIFT) ^ c1[i] ^ k0
+                new2 = (p0 >> _SHIFT) ^ c3[i] ^ k1
+                c1[i] = p1 & _MASK32
+                c3[i] = p0 & _MASK32
+                c0[i] = new0
+                c2[i] = new2
+            k0 = (k0 + _W0) & _MASK32
+            k1 = (k1 + _W1) & _MASK32
+        # float(1.m) − 1 with 23 random mantissa bits m is exactly m·2⁻²³
+        full = min(count, (n - 4 * first) // 4)
+        for i in range(full):
+            k = 4 * (first + i)
+            out[k] = np.float32(c0[i] & mantissa) * _TWO_TO_MINUS_23
+            out[k + 1] = np.float32(c1[i] & mantissa) * _TWO_TO_MINUS_23
+            out[k + 2] = np.float32(c2[i] & mantissa) * _TWO_TO_MINUS_23
+            out[k + 3] = np.float32(c3[i] & mantissa) * _TWO_TO_MINUS_23
+        if full < count:  # the stream's last, partial block
+            tail = (c0[full], c1[full], c2[full])
+            for j in range(n - 4 * (first + full)):
+                out[4 * (first + full) + j] = np.float32(tail[j] & mantissa) * _TWO_TO_MINUS_23
