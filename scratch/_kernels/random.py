@@ -33,14 +33,20 @@ _W0, _W1 = np.uint64(0x9E3779B9), np.uint64(0xBB67AE85)
 _SHIFT = np.uint64(32)
 
 
+@njit(cache=True, inline="always")
+def _philox_round(k0, k1, c0, c1, c2, c3):
+    """One round of Philox-4x32 on the counter words (uint64 holding 32 bits each)."""
+    p0 = _M0 * c0
+    p1 = _M1 * c2
+    return ((p1 >> _SHIFT) ^ c1 ^ k0, p1 & _MASK32,
+            (p0 >> _SHIFT) ^ c3 ^ k1, p0 & _MASK32)
+
+
 @njit(cache=True)
 def _philox_block(k0, k1, c0, c1, c2, c3):
-    """One Philox-4x32-10 block (the words as uint64 holding 32 bits each)."""
+    """One Philox-4x32-10 block: ten rounds, the key bumped between them."""
     for r in range(10):
-        p0 = _M0 * c0
-        p1 = _M1 * c2
-        c0, c1, c2, c3 = ((p1 >> _SHIFT) ^ c1 ^ k0, p1 & _MASK32,
-                          (p0 >> _SHIFT) ^ c3 ^ k1, p0 & _MASK32)
+        c0, c1, c2, c3 = _philox_round(k0, k1, c0, c1, c2, c3)
         if r < 9:
             k0 = (k0 + _W0) & _MASK32
             k1 = (k1 + _W1) & _MASK32
@@ -97,16 +103,9 @@ def stateless_uniform_f32(s0, s1, out):
             c2[i] = start_high & _MASK32
             c3[i] = start_high >> _SHIFT
         k0, k1 = m0, m1
-        for _round in range(10):  # _philox_block's round, on every block
+        for _round in range(10):  # _philox_block's rounds, each on every block
             for i in range(count):
-                p0 = _M0 * c0[i]
-                p1 = _M1 * c2[i]
-                new0 = (p1 >> _SHIFT) ^ c1[i] ^ k0
-                new2 = (p0 >> _SHIFT) ^ c3[i] ^ k1
-                c1[i] = p1 & _MASK32
-                c3[i] = p0 & _MASK32
-                c0[i] = new0
-                c2[i] = new2
+                c0[i], c1[i], c2[i], c3[i] = _philox_round(k0, k1, c0[i], c1[i], c2[i], c3[i])
             k0 = (k0 + _W0) & _MASK32
             k1 = (k1 + _W1) & _MASK32
         # float(1.m) − 1 with 23 random mantissa bits m is exactly m·2⁻²³
