@@ -19,6 +19,7 @@ in step_plan.py).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -641,13 +642,17 @@ class TrainingMixin:
         return (xs[0] if len(self.inputs) == 1 else xs, ys[0] if one_output else ys,
                 sws[0] if one_output else sws)
 
-    def _engine_threads(self, batch_size: int):
-        """The engine's BLAS-thread scope (scratch._threads) for steps of `batch_size` samples,
-        sized by the work of one step (`StepPlan.step_work`): parameters × batch size, 0 for
-        a model that is not built yet (the first data it sees builds it, inside the scope).
-        `refresh_engine_threads()` between two steps follows the machine's load."""
+    @contextlib.contextmanager
+    def _engine_scope(self, batch_size: int):
+        """What every entry point runs in: the engine's BLAS-thread scope (scratch._threads)
+        for steps of `batch_size` samples, sized by the work of one step
+        (`StepPlan.step_work`): parameters × batch size, 0 for a model that is not built yet
+        (the first data it sees builds it, inside the scope); `refresh_engine_threads()`
+        between two steps follows the machine's load. And TensorFlow's treatment of
+        subnormal numbers (scratch/_denormals.py)."""
         work = self._plan_for_current_flags().step_work(batch_size) if self.built else 0
-        return engine_threads(work)
+        with engine_threads(work), subnormals_as_zero():
+            yield
 
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -661,7 +666,7 @@ class TrainingMixin:
         and `history` as they were (`arguments`, `_standardize_data`).
         """
         batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
-        with self._engine_threads(batch_size), subnormals_as_zero():
+        with self._engine_scope(batch_size):
             self._require_compiled()
             epochs = arguments.non_negative_int("epochs", epochs)
             initial_epoch = arguments.non_negative_int("initial_epoch", initial_epoch)
@@ -848,7 +853,7 @@ class TrainingMixin:
         (an `ImageDataGenerator` iterator): `steps` of them, or all of them (batch_sources.py).
         """
         batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
-        with self._engine_threads(batch_size), subnormals_as_zero():
+        with self._engine_scope(batch_size):
             self._require_compiled()
             verbose = arguments.verbose(verbose)
             if x is not None and not _is_array_data(x):  # a generator or Sequence of batches
@@ -889,7 +894,7 @@ class TrainingMixin:
         if x is not None and not _is_array_data(x):
             return self._predict_generator(x, steps, verbose)
         batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
-        with self._engine_threads(batch_size), subnormals_as_zero():
+        with self._engine_scope(batch_size):
             arguments.verbose(verbose)
             xs = self._standardize_inputs(x)
             n = len(xs[0])
@@ -928,7 +933,7 @@ class TrainingMixin:
         return outs if len(self.outputs) > 1 else outs[0]
 
     def predict_on_batch(self, x):
-        with self._engine_threads(_rows_in(x)), subnormals_as_zero():
+        with self._engine_scope(_rows_in(x)):
             xs = self._standardize_inputs(x)
             outs = self._forward_list(self._plan_for_current_flags(), xs, False)
             return outs if len(self.outputs) > 1 else outs[0]
@@ -937,7 +942,7 @@ class TrainingMixin:
                        return_dict=False):
         """One optimizer step on exactly this batch; returns the pre-update loss (and
         metrics, reset before the step). The data is checked before the step."""
-        with self._engine_threads(_rows_in(x)), subnormals_as_zero():
+        with self._engine_scope(_rows_in(x)):
             self._require_compiled()
             xs, ys, sws = self._standardize_data(x, y, sample_weight, class_weight)
             self._reset_metrics()
@@ -945,7 +950,7 @@ class TrainingMixin:
             return self._format_results(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        with self._engine_threads(_rows_in(x)), subnormals_as_zero():
+        with self._engine_scope(_rows_in(x)):
             self._require_compiled()
             xs, ys, sws = self._standardize_data(x, y, sample_weight)
             self._reset_metrics()
