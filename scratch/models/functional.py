@@ -137,6 +137,7 @@ class Model(TrainingMixin, Layer):
         self._init_training()
         self._nodes: list[Node] = []
         self._layers: list[Layer] = []
+        self._keras_layers: list[Layer] | None = None  # `layers` of a graph, once worked out
         self._input_dict_keys: list[str] | None = None
         self._plans: list[StepPlan] = []  # one per set of trainable flags, newest first
         self._output_masks: list = []
@@ -194,7 +195,7 @@ class Model(TrainingMixin, Layer):
         self._records_mask = {id(l): getattr(l, "keras_call_takes_mask", self._mask_ok[id(l)])
                               for l in self._layers}
         self._nested_models = [l for l in self._layers if isinstance(l, Model)]
-        self._keras_layers: list[Layer] | None = None  # `layers`, worked out when asked
+        self._keras_layers = None  # a new graph: `layers` worked out again when asked
         self._plans = []  # a new graph needs new plans (step_plan.py)
         self._training_plan = None
         self.dtype = self.inputs[0].dtype if self.inputs[0].dtype in ("float32", "float64") \
@@ -210,11 +211,11 @@ class Model(TrainingMixin, Layer):
         return list(self._layers_in_keras_order())
 
     def _layers_in_keras_order(self) -> list[Layer]:
-        if self.__dict__.get("_keras_layers", False) is None:  # a graph, not yet ordered
-            from ..saving.keras_order import graph_layers
+        if self._keras_layers is None and self._nodes:  # a graph (a subclassed model has
+            from ..saving.keras_order import graph_layers  # none: its tracking order)
 
             self._keras_layers = graph_layers(self)
-        return self.__dict__.get("_keras_layers") or self._layers
+        return self._keras_layers or self._layers
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
