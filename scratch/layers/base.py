@@ -145,7 +145,14 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
+        """As in Keras, the flag is set on the layers inside this one too (`_sublayers`)."""
         self._trainable = bool(value)
+        for layer in self._sublayers():
+            layer.trainable = value
+
+    def _sublayers(self) -> list[Layer]:
+        """The layers this one holds and calls (a model's, a wrapper's, an RNN's cell)."""
+        return []
 
     # ----------------------------------------------------------------- weights
     def add_weight(self, name: str, shape, initializer="zeros", trainable: bool = True,

@@ -356,17 +356,6 @@ class SubclassedLayer(Tracking, Layer):
         trainable = {id(w) for w in self.trainable_weights}
         return [w for w in self.weights if id(w) not in trainable]
 
-    @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        """As in Keras, the flag is set on every tracked sub-layer too."""
-        object.__setattr__(self, "_trainable", bool(value))
-        for sub in self._sublayers():
-            sub.trainable = value
-
     def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True,
                    autocast=True, regularizer=None, constraint=None, aggregation="none",
                    overwrite_with_gradient=False, name=None):

@@ -144,15 +144,8 @@ class _Wrapper(Layer):
     def config_layers(self) -> dict[str, Layer]:
         raise NotImplementedError(f"{type(self).__name__}.config_layers")
 
-    @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self._trainable = bool(value)
-        for layer in self.config_layers.values():
-            layer.trainable = value
+    def _sublayers(self) -> list[Layer]:
+        return list(self.config_layers.values())
 
 
 # ------------------------------------------------------------------------------ TimeDistributed

@@ -285,16 +285,9 @@ class Model(TrainingMixin, Layer):
                 )
 
     # ------------------------------------------------------------------ trainable / weights
-    @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        """As in Keras 3, setting `trainable` on a model sets it on every sub-layer."""
-        self._trainable = bool(value)
-        for layer in self._layers:
-            layer.trainable = value
+    def _sublayers(self) -> list[Layer]:
+        """Setting `trainable` on a model sets it on every layer, as in Keras 3."""
+        return self._layers
 
     def _unique_leaf_layers(self) -> list[Layer]:
         return [l for l in self._layers_in_keras_order() if not isinstance(l, InputLayer)]

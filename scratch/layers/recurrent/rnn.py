@@ -467,15 +467,8 @@ class RNN(Layer):
     def state_size(self) -> list[int]:
         return list(self.cell.state_size)
 
-    @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self._trainable = bool(value)
-        if hasattr(self, "cell"):
-            self.cell.trainable = value
+    def _sublayers(self) -> list[Layer]:
+        return [self.cell] if hasattr(self, "cell") else []
 
     # ----------------------------------------------------------------- shapes
     @staticmethod
