@@ -14,6 +14,10 @@ Workloads (the same layer or model and the same weights in both engines):
   28×28: one `train_on_batch` at batch 32 in both engines. Target: scratch faster (≤ 1.0×).
 * l32-step-128: the same at batch 128; tf.keras runs a compiled train step (a `tf.function`:
   forward, loss, gradients, Adam update; no metrics). Target ≤ 1.2× (speedup ≥ 0.83).
+* l36-step-32: the Lecture 36 network (VGG-like: six Conv2D 3×3 with BatchNormalization,
+  three MaxPooling2D, Dropout, Dense 1024, softmax; Adam, sparse categorical cross-entropy,
+  accuracy) on CIFAR-10-shaped 32×32×3 images at the course's batch 32: one `train_on_batch`
+  in both engines. Target: scratch at least as fast.
 
 tf.keras is timed twice: its plain compiled path (the `tf.function`s above, `train_on_batch`
 of a model compiled as the course does) and the same with XLA (``jit_compile=True`` on the
@@ -32,7 +36,7 @@ chunks of images on two threads, each GEMM on one BLAS thread
 defaults unless `--tf-threads` is given. speedup = tf.keras' faster time / scratch time
 (above 1, scratch is faster).
 
-Run: ``python benchmarks/bench_cnn.py [--repeats 5] [--steps 10] [--only conv l32]
+Run: ``python benchmarks/bench_cnn.py [--repeats 5] [--steps 10] [--only conv l32 l36]
 [--no-tf] [--no-xla] [--json PATH]``. Machines are shared and noisy: compare the ratios of one
 run, never absolute times across runs.
 """
@@ -51,12 +55,11 @@ if importlib.util.find_spec("scratch") is None:  # a checkout that was not `pip 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # roof, record, beside this file
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
 import record  # noqa: E402
-from course_models import lecture32_model  # noqa: E402
+from course_models import lecture32_model, lecture36_model  # noqa: E402
 from roof import conv_macs, model_flops, pool_bytes  # noqa: E402
 
 import scratch  # noqa: E402
@@ -65,13 +68,14 @@ from scratch.layers import Conv2D, MaxPooling2D  # noqa: E402
 
 # the least speedup (tf.keras' time / scratch's): the old targets on the time ratio, inverted
 TARGETS = {"conv-fwd": 1.0, "conv-fwd-bwd": 1 / 1.5, "pool-fwd-bwd": 2.0, "l32-step-32": 1.0,
-           "l32-step-128": 1 / 1.2}
+           "l32-step-128": 1 / 1.2, "l36-step-32": 1.0}
 LABELS = {
     "conv-fwd": "Conv2D(32,3x3,same) 128x32x32x3 fwd",
     "conv-fwd-bwd": "Conv2D(32,3x3,same) 128x32x32x3 fwd+bwd",
     "pool-fwd-bwd": "MaxPooling2D(2) 128x32x32x32 fwd+bwd",
     "l32-step-32": "L32 train step, batch 32 (train_on_batch)",
     "l32-step-128": "L32 train step, batch 128 (tf: compiled step)",
+    "l36-step-32": "L36 VGG-BN train step, 32x32x3, batch 32",
 }
 
 
@@ -193,6 +197,27 @@ def l32_workloads(keras, tf, rng, xla: bool, batch_sizes=(32, 128)):
     return out
 
 
+def l36_workloads(keras, tf, rng, xla: bool, batch: int = 32):
+    """Lecture 36 on CIFAR-10-shaped random images: `train_on_batch` in both engines."""
+    x = rng.random((batch, 32, 32, 3), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    model = lecture36_model(scratch)
+    compile_args = dict(optimizer="adam", loss="sparse_categorical_crossentropy",
+                        metrics=["accuracy"])
+    model.compile(**compile_args)
+    out = {"l36-step-32": {"fns": [lambda: model.train_on_batch(x, y), None, None],
+                           "work": model_flops(model, batch), "tf_path": "train_on_batch"}}
+    if keras is not None:
+        import keras_ref
+
+        for jit in ([False, True] if xla else [False]):
+            kmodel = keras_ref.to_keras(model)
+            kmodel.compile(**compile_args, jit_compile=jit)
+            out["l36-step-32"]["fns"][2 if jit else 1] = (
+                lambda m=kmodel: m.train_on_batch(x, y))
+    return out
+
+
 # ----------------------------------------------------------------------------- timing
 def time_side_by_side(fns, repeats: int, steps: int) -> tuple[list, str]:
     """Per-repeat mean time per call of each function (None stays None), the repeats
@@ -212,7 +237,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5, help="timed repeats per engine (median)")
     p.add_argument("--steps", type=int, default=10, help="calls per repeat (mean)")
     p.add_argument("--only", nargs="*", default=None,
-                   help="workload keys or prefixes: conv pool l32 conv-fwd l32-step-32 ...")
+                   help="workload keys or prefixes: conv pool l32 l36 conv-fwd l32-step-32 ...")
     p.add_argument("--no-tf", action="store_true", help="time scratch alone")
     p.add_argument("--tf-threads", type=int, default=None,
                    help="TensorFlow intra-op threads (default: TensorFlow's own choice)")
@@ -244,6 +269,7 @@ def main(argv=None) -> int:
             n = tf.config.threading.get_intra_op_parallelism_threads()
             tf_info = (f"TensorFlow {tf.__version__}, Keras {keras.__version__}, intra-op "
                        f"threads {n or 'default (one per core)'}")
+            tf_info += f", {record.onednn_setting()}"
     roof = record.get_roof(args)
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     print(f"scratch {scratch.__version__}, NumPy {np.__version__}, Python "
@@ -262,6 +288,8 @@ def main(argv=None) -> int:
         workloads.update(pool_workloads(keras, tf, rng, xla))
     if wanted("l32"):
         workloads.update(l32_workloads(keras, tf, rng, xla))
+    if wanted("l36"):
+        workloads.update(l36_workloads(keras, tf, rng, xla))
     rows = []
     for key, w in workloads.items():
         if not wanted(key):

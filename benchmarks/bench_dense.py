@@ -52,7 +52,6 @@ if importlib.util.find_spec("scratch") is None:  # a checkout that was not `pip 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # roof, record, beside this file
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
@@ -342,6 +341,7 @@ def main(argv=None) -> int:
         n = tf.config.threading.get_intra_op_parallelism_threads()
         tf_info = (f"TensorFlow {tf.__version__}, Keras {tf.keras.__version__}, "
                    f"intra-op threads {n or 'default (one per core)'}")
+        tf_info += f", {record.onednn_setting()}"
     roof = record.get_roof(args)
     print(_header(tf_info))
     print(f"median of {args.repeats} repeats; train step: mean of {args.steps} calls per "

@@ -10,6 +10,10 @@ engines; the tf.keras models come from `keras_ref.to_keras`):
   GlobalMaxPooling1D → Dense(1, sigmoid) on T = 189 word ids (the spam corpus' longest
   message), Adam, binary cross-entropy + accuracy: one `train_on_batch` at batch 128.
   Target: at least as fast.
+* Lecture 59: the text CNN, Embedding(7 311, 20) → Conv1D(32, 3, relu) → MaxPooling1D(3) →
+  Conv1D(64, 3, relu) → MaxPooling1D(3) → Conv1D(128, 3, relu) → GlobalMaxPooling1D →
+  Dense(1, sigmoid) on the same T = 189 word ids, Adam, binary cross-entropy + accuracy: one
+  `train_on_batch` at batch 128. Target: at least as fast.
 * Lecture 69: the GAN step on 28×28 images (D = 784, latent 100, batch 32): the
   discriminator's two `train_on_batch` calls and the combined model's one, with the Keras 3
   `trainable` toggling; also the whole step with `generator.predict`. Target: the three
@@ -33,7 +37,7 @@ process holds a core);
 tf.keras runs with `--tf-threads` intra-op threads (default: TensorFlow's own choice).
 Speedup = tf.keras' faster time / scratch time.
 
-Run: ``python benchmarks/bench_nlp_gan.py [--repeats 3] [--steps 20] [--only rec lstm gan]
+Run: ``python benchmarks/bench_nlp_gan.py [--repeats 3] [--steps 20] [--only rec lstm textcnn gan]
 [--no-tf] [--no-xla] [--json PATH]``. Machines are shared and noisy: compare the ratios of one
 run, never absolute times across runs.
 """
@@ -54,7 +58,6 @@ if importlib.util.find_spec("scratch") is None:  # a checkout that was not `pip 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # gan_floor, beside this file
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
@@ -63,11 +66,11 @@ from roof import model_flops  # noqa: E402
 
 import scratch  # noqa: E402
 from scratch import _threads  # noqa: E402
-from scratch.layers import Dense, Flatten, Input, LeakyReLU  # noqa: E402
+from scratch.layers import Conv1D, Dense, Flatten, Input, LeakyReLU  # noqa: E402
 from scratch.layers.embedding import Embedding  # noqa: E402
 from scratch.layers.merge import Concatenate  # noqa: E402
 from scratch.layers.normalization import BatchNormalization  # noqa: E402
-from scratch.layers.pooling import GlobalMaxPooling1D  # noqa: E402
+from scratch.layers.pooling import GlobalMaxPooling1D, MaxPooling1D  # noqa: E402
 from scratch.layers.recurrent import LSTM  # noqa: E402
 from scratch.models import Model  # noqa: E402
 
@@ -92,6 +95,20 @@ def recommender_case(rng):
     return model, compile_args, data
 
 
+def _spam_batch(rng, vocabulary: int, T: int):
+    """A batch of word ids (1..vocabulary-1), the first half of each row 0 (pre-padding, as
+    pad_sequences leaves short messages), and 0/1 labels."""
+    ids = rng.integers(1, vocabulary, (BATCH, T))
+    ids[:, : T // 2] = 0
+    return ids.astype("float32"), rng.integers(0, 2, BATCH).astype("float32")
+
+
+def _spam_compile_args(keras):
+    """Lectures 57 and 59 compile their spam classifiers alike."""
+    return dict(loss="binary_crossentropy", optimizer=keras.optimizers.Adam(),
+                metrics=["accuracy"])
+
+
 def text_lstm_case(rng):
     """Lecture 57: Embedding → LSTM(return_sequences) → GlobalMaxPooling1D → Dense."""
     V, T, D, M = 7_310, 189, 20, 15
@@ -100,15 +117,19 @@ def text_lstm_case(rng):
     x = LSTM(M, return_sequences=True)(x)
     x = GlobalMaxPooling1D()(x)
     model = Model(i, Dense(1, activation="sigmoid")(x))
-    ids = rng.integers(1, V, (BATCH, T))
-    ids[:, : T // 2] = 0  # pre-padding, as pad_sequences leaves short messages
-    data = (ids.astype("float32"), rng.integers(0, 2, BATCH).astype("float32"))
+    return model, _spam_compile_args, _spam_batch(rng, V, T)
 
-    def compile_args(keras):
-        return dict(loss="binary_crossentropy", optimizer=keras.optimizers.Adam(),
-                    metrics=["accuracy"])
 
-    return model, compile_args, data
+def text_cnn_case(rng):
+    """Lecture 59: Embedding → three Conv1D (two MaxPooling1D between) → global max → Dense."""
+    V, T, D = 7_310, 189, 20
+    i = Input(shape=(T,))
+    x = Embedding(V + 1, D)(i)
+    x = MaxPooling1D(3)(Conv1D(32, 3, activation="relu")(x))
+    x = MaxPooling1D(3)(Conv1D(64, 3, activation="relu")(x))
+    x = GlobalMaxPooling1D()(Conv1D(128, 3, activation="relu")(x))
+    model = Model(i, Dense(1, activation="sigmoid")(x))
+    return model, _spam_compile_args, _spam_batch(rng, V + 1, T)
 
 
 def gan_models(rng, latent_dim=100, D=784):
@@ -229,7 +250,7 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=3, help="timed repeats per engine (median)")
     p.add_argument("--steps", type=int, default=20, help="steps per repeat")
-    p.add_argument("--only", nargs="*", default=None, help="rec lstm gan")
+    p.add_argument("--only", nargs="*", default=None, help="rec lstm textcnn gan")
     p.add_argument("--no-tf", action="store_true", help="time scratch alone")
     p.add_argument("--tf-threads", type=int, default=None,
                    help="TensorFlow intra-op threads (default: TensorFlow's own choice)")
@@ -238,10 +259,10 @@ def main(argv=None) -> int:
     if args.repeats < 1 or args.steps < 1:
         p.error(f"--repeats and --steps expected positive integers. "
                 f"Received: repeats={args.repeats}, steps={args.steps}")
-    only = set(args.only or ["rec", "lstm", "gan"])
-    unknown = only - {"rec", "lstm", "gan"}
+    only = set(args.only or ["rec", "lstm", "textcnn", "gan"])
+    unknown = only - {"rec", "lstm", "textcnn", "gan"}
     if unknown:
-        p.error(f"--only expected rec, lstm or gan. Received: {sorted(unknown)}")
+        p.error(f"--only expected rec, lstm, textcnn or gan. Received: {sorted(unknown)}")
     warnings.filterwarnings("ignore", category=UserWarning)
     _threads.limit_blas_threads(1)
     scratch.utils.set_random_seed(0)
@@ -259,6 +280,7 @@ def main(argv=None) -> int:
         keras = tf.keras
         tf_info = (f"TensorFlow {tf.__version__}, Keras {keras.__version__}, intra-op threads "
                    f"{tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}")
+        tf_info += f", {record.onednn_setting()}"
     roof = record.get_roof(args)
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"scratch {scratch.__version__}, NumPy {np.__version__}, Python "
@@ -270,7 +292,8 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     for key, label, factory, target in (
             ("rec", "L61 recommender train step, batch 128", recommender_case, 1.0),
-            ("lstm", "L57 text LSTM train step, batch 128", text_lstm_case, 1.0)):
+            ("lstm", "L57 text LSTM train step, batch 128", text_lstm_case, 1.0),
+            ("textcnn", "L59 text CNN train step, batch 128", text_cnn_case, 1.0)):
         if key not in only:
             continue
         model, compile_args, (x, y) = factory(rng)

@@ -47,7 +47,6 @@ if importlib.util.find_spec("scratch") is None:  # a checkout that was not `pip 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # roof, record, beside this file
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
@@ -254,6 +253,7 @@ def main(argv=None) -> int:
         tf.keras.utils.set_random_seed(0)
         tf_info = (f"TensorFlow {tf.__version__}, Keras {tf.keras.__version__}, "
                    f"{args.tf_threads} intra-op threads")
+        tf_info += f", {record.onednn_setting()}"
     roof = record.get_roof(args)
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"scratch {scratch.__version__}, NumPy {np.__version__}, Python "

@@ -33,8 +33,9 @@ from pathlib import Path
 from roof import Roof, achieved, fmt_rate
 
 __all__ = ["Row", "alternate", "warm_up", "add_arguments", "finish", "print_table",
-           "write_fragment", "machine_info", "build_record", "compare", "print_comparison", "chart",
-           "NOISE_FLOOR"]
+           "write_fragment", "machine_info", "build_record", "merge_passes", "best_tf_time",
+           "print_record_table", "compare", "print_comparison", "chart", "NOISE_FLOOR",
+           "TF_PATHS"]
 
 SCHEMA = 1
 NOISE_FLOOR = 0.05  # a change under 5 % is never called faster or slower
@@ -228,6 +229,13 @@ def add_arguments(parser) -> None:
                         help="time tf.keras without XLA only")
 
 
+def onednn_setting() -> str:
+    """TensorFlow's oneDNN setting in this process, as TF_ENABLE_ONEDNN_OPTS makes it (on when
+    unset: TensorFlow's default on x86-64 Linux)."""
+    value = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower()
+    return "oneDNN off" if value in ("0", "false", "off") else "oneDNN on"
+
+
 def get_roof(args) -> Roof | None:
     from roof import load_or_measure
 
@@ -327,6 +335,97 @@ def build_record(fragments: Sequence[dict], roof: Roof | None, runs: dict,
     }
 
 
+# ----------------------------------------------------------------------------- two passes
+# TensorFlow decides once per process, at import, whether its CPU kernels are oneDNN's
+# (TF_ENABLE_ONEDNN_OPTS; on by default on x86-64 Linux). Its oneDNN convolutions are up to
+# twice as fast as its Eigen ones, some small ops slower, so `benchmarks/run.py` runs every
+# benchmark twice, oneDNN off then on, each pass timing scratch side by side with tf.keras'
+# graph and XLA paths. A row of the record holds the four tf.keras paths; its speedup is the
+# smaller of the two passes' side-by-side speedups: against tf.keras' fastest path, and never
+# a ratio of times taken in different processes.
+TF_PATHS = {"tf": "graph", "tf_xla": "xla", "tf_onednn": "oneDNN", "tf_onednn_xla": "oneDNN+xla"}
+_PASS_KEYS = {False: ("tf", "tf_xla"), True: ("tf_onednn", "tf_onednn_xla")}
+
+
+def merge_passes(passes: Sequence[tuple[bool, dict]], roof: Roof | None = None) -> dict:
+    """One fragment from the same benchmark's passes, [(oneDNN on?, fragment), ...]: each row
+    gets every pass's tf.keras times under its own path names (`TF_PATHS`), scratch's times of
+    all passes, and the smallest side-by-side speedup; `tf_fastest` names the path with the
+    lowest median time."""
+    if len(passes) == 1 and not passes[0][0]:
+        return passes[0][1]
+    merged: dict[str, dict] = {}
+    for onednn, frag in passes:
+        graph_key, xla_key = _PASS_KEYS[onednn]
+        for row in frag.get("rows", []):
+            m = merged.setdefault(row["key"], {**row, "times": {"scratch": []}, "passes": []})
+            m["times"]["scratch"] = m["times"]["scratch"] + list(row["times"]["scratch"] or [])
+            m["times"][graph_key] = row["times"]["tf"]
+            m["times"][xla_key] = row["times"]["tf_xla"]
+            m["passes"].append({"onednn": onednn, "speedup": row["speedup"],
+                                "tf_fastest": row["tf_fastest"],
+                                "scratch_median": row["median"]["scratch"]})
+    rows = []
+    for m in merged.values():
+        times = m["times"]
+        m["median"] = {k: _median(v) for k, v in times.items()}
+        m["spread"] = {k: spread(v) for k, v in times.items()}
+        paths = {k: t for k, t in m["median"].items() if k != "scratch" and t}
+        best = min(paths, key=paths.get) if paths else None
+        m["tf_fastest"] = best and TF_PATHS[best]
+        m["tf_best_key"] = best
+        speedups = [p["speedup"] for p in m["passes"] if p["speedup"]]
+        m["speedup"] = min(speedups) if speedups else None
+        m["met"] = None if m["target"] is None or m["speedup"] is None else (
+            m["speedup"] >= m["target"])
+        m["scratch_rate"] = achieved(m["work"], m["median"]["scratch"], m["work_kind"], roof)
+        m["tf_rate"] = achieved(m["work"], best and m["median"][best], m["work_kind"], roof)
+        rows.append(m)
+    first = passes[0][1]
+    return {**first, "rows": rows,
+            "meta": {("onednn" if on else "eigen"): f.get("meta", {}) for on, f in passes},
+            "memory": [x for _, f in passes for x in f.get("memory", [])]}
+
+
+def best_tf_time(row: dict) -> float | None:
+    """The median time of tf.keras' fastest path in a record's row (old records: graph/xla)."""
+    key = row.get("tf_best_key") or {"xla": "tf_xla", "graph": "tf"}.get(row.get("tf_fastest"))
+    return row["median"].get(key) if key else None
+
+
+def print_record_table(record: dict, width: int = 46) -> None:
+    """The merged rows of a record: scratch, the four tf.keras paths, the fastest, the
+    speedup (the smaller of the passes'), the target, scratch's rate and share of the roof."""
+    roof = record.get("roof") or {}
+    threads = sorted(roof.get("gemm_gflops", {}), key=int)
+    names = list(TF_PATHS)
+    head = (f"{'workload':<{width}} {'scratch':>13}"
+            + "".join(f" {TF_PATHS[k]:>10}" for k in names)
+            + f" {'speedup':>8} {'target':>7} {'met':>4} {'rate':>7} {'unit':<7}"
+            + "".join(f" {f'roof{t}T':>6}" for t in threads))
+    print(head)
+    print("-" * len(head))
+    for r in record.get("rows", []):
+        med = r["median"]
+        per = "/step" if r["unit"] == "step" else ""
+        cells = "".join(
+            f" {(_fmt_time(med.get(k)) + ('*' if k == r.get('tf_best_key') else '')):>10}"
+            for k in names)
+        rate = r.get("scratch_rate") or {}
+        pct = "".join(f" {_pct((rate.get('roof_pct') or {}).get(str(t))):>6}" for t in threads)
+        met = {None: "—", True: "yes", False: "NO"}[r.get("met")]
+        sp, target = r.get("speedup"), r.get("target")
+        print(f"{r['label'][:width]:<{width}} {_fmt_time(med.get('scratch')) + per:>13}{cells}"
+              f" {(f'{sp:.2f}×' if sp else 'n/a'):>8} "
+              f"{(f'≥{target:.3g}×' if target else '—'):>7} {met:>4} "
+              f"{fmt_rate(rate.get('rate')):>7} {rate.get('unit', ''):<7}{pct}", flush=True)
+    print("\n* = tf.keras' fastest path (median time); speedup = the smaller of the two passes' "
+          "side-by-side speedups (oneDNN off, oneDNN on) against the faster of that pass' "
+          "graph and XLA paths")
+    missed = [r["label"] for r in record.get("rows", []) if r.get("met") is False]
+    print("all targets met" if not missed else f"targets NOT met: {', '.join(missed)}")
+
+
 # ----------------------------------------------------------------------------- compare
 def _row_id(row: dict) -> str:
     return f"{row.get('bench', '')}:{row['key']}"
@@ -412,8 +511,7 @@ def chart(record: dict, path, title: str | None = None) -> Path | None:
         return None
     labels = [f"{r['label']}{' (per step)' if r['unit'] == 'step' else ''}" for r in rows]
     s = [r["median"]["scratch"] for r in rows]
-    k = [r["median"]["tf_xla"] if r["tf_fastest"] == "xla" else r["median"]["tf"]
-         for r in rows]
+    k = [best_tf_time(r) for r in rows]
     y = list(range(len(rows)))[::-1]
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(rows) + 1.6))
     h = 0.38
@@ -423,7 +521,7 @@ def chart(record: dict, path, title: str | None = None) -> Path | None:
             color="tab:orange")
     for yy, r, sv, kv in zip(y, rows, s, k):
         if kv:
-            sp = kv / sv
+            sp = r.get("speedup") or kv / sv
             ax.text(max(sv, kv) * 1.08, yy,
                     (f"{sp:.0f}×" if sp >= 10 else f"{sp:.2f}×") + f" ({r['tf_fastest']})",
                     va="center", fontsize=7)

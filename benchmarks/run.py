@@ -10,7 +10,13 @@
 First the machine's roof is measured (`roof.measure`: NumPy float32 GEMM and memory bandwidth,
 on one and two threads); then each benchmark runs in its own Python process (TensorFlow and
 BLAS settings stay separate), with this interpreter; arguments after ``--`` go to every
-selected benchmark. Each one prints its table and hands its rows back; this script writes
+selected benchmark. TensorFlow fixes its oneDNN setting (TF_ENABLE_ONEDNN_OPTS) per process,
+so each benchmark runs twice, oneDNN off then on (TensorFlow's default on x86-64 Linux; its
+oneDNN convolutions are up to twice as fast): every pass times scratch side by side with
+tf.keras' graph and XLA paths, and a row's speedup is the smaller of the two passes'
+(`record.merge_passes`; ``--onednn off|on`` runs one pass). Each one prints its table and
+hands its rows back; at the end the merged table shows the four tf.keras paths; this script
+writes
 them, with the machine (CPU model, CPU tier, BLAS, versions, load) and the roof, to
 ``OUT/bench_<UTC time>.json`` and draws ``OUT/bench_<UTC time>.png`` (scratch against
 tf.keras' faster path per workload, log scale); ``OUT/bench_latest.json`` / ``.png`` are
@@ -23,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -36,6 +44,11 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 if str(HERE.parent) not in sys.path:  # a checkout that was not `pip install -e`d
     sys.path.append(str(HERE.parent))
+
+
+# benchmarks run once, with TensorFlow's default (oneDNN on), when both passes are asked for:
+# the memory benchmark measures a peak, not a speed
+SINGLE_PASS = {"memory": (True,)}
 
 
 def discover() -> dict[str, Path]:
@@ -70,10 +83,20 @@ def load_record(path: str | Path) -> dict:
     return data
 
 
+def tf_passes(extra: list[str], onednn: str = "both") -> tuple[bool, ...]:
+    """TensorFlow's oneDNN settings to run each benchmark with: off and on ("both", the
+    default), one of them, or off alone when tf.keras is not timed (--no-tf, or no
+    TensorFlow installed)."""
+    if "--no-tf" in extra or importlib.util.find_spec("tensorflow") is None:
+        return (False,)
+    return {"both": (False, True), "off": (False,), "on": (True,)}[onednn]
+
+
 def run_benchmarks(scripts: list[Path], extra: list[str], out: Path, roof_kwargs: dict,
-                   record: bool = True) -> tuple[int, dict | None]:
-    """Measure the roof, run `scripts`, write the record and chart into `out`; returns
-    (exit status, the record or None)."""
+                   record: bool = True, passes: tuple[bool, ...] = (False,)
+                   ) -> tuple[int, dict | None]:
+    """Measure the roof, run `scripts` (each once per oneDNN setting in `passes`), write
+    the record and chart into `out`; returns (exit status, the record or None)."""
     import record as rec
     from roof import measure
 
@@ -87,23 +110,41 @@ def run_benchmarks(scripts: list[Path], extra: list[str], out: Path, roof_kwargs
         roof_path.write_text(json.dumps(roof.to_dict()))
         for script in scripts:
             name = script.stem.removeprefix("bench_")
-            frag = Path(tmp) / f"{name}.json"
-            args = [*extra, "--roof", str(roof_path)] + (["--json", str(frag)] if record else [])
-            print(f"=== {script.relative_to(HERE.parent)} {' '.join(extra)}".rstrip(), flush=True)
-            t1 = time.perf_counter()
-            rc = subprocess.call([sys.executable, str(script), *args])
-            seconds = time.perf_counter() - t1
-            print(f"=== {script.name}: exit {rc} after {seconds:.1f} s\n", flush=True)
-            runs[name] = {"exit": rc, "seconds": round(seconds, 1), "args": extra}
-            if rc != 0:
-                failed.append(script.name)
-            if frag.exists():
-                fragments.append(json.loads(frag.read_text()))
+            done = []
+            for onednn in (SINGLE_PASS.get(name, passes) if len(passes) > 1 else passes):
+                frag = Path(tmp) / f"{name}-{'onednn' if onednn else 'eigen'}.json"
+                args = ([*extra, "--roof", str(roof_path)]
+                        + (["--json", str(frag)] if record else []))
+                setting = "oneDNN on" if onednn else "oneDNN off"
+                print(f"=== {script.relative_to(HERE.parent)} {' '.join(extra)}  [TensorFlow "
+                      f"{setting}]".replace("  [", " [").rstrip(), flush=True)
+                env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "1" if onednn else "0"}
+                t1 = time.perf_counter()
+                rc = subprocess.call([sys.executable, str(script), *args], env=env)
+                seconds = time.perf_counter() - t1
+                print(f"=== {script.name} [{setting}]: exit {rc} after {seconds:.1f} s\n",
+                      flush=True)
+                run = runs.setdefault(name, {"exit": 0, "seconds": 0.0, "args": extra,
+                                             "passes": []})
+                run["exit"] = run["exit"] or rc
+                run["seconds"] = round(run["seconds"] + seconds, 1)
+                run["passes"].append({"onednn": onednn, "exit": rc,
+                                      "seconds": round(seconds, 1)})
+                if rc != 0:
+                    failed.append(f"{script.name} [{setting}]")
+                if frag.exists():
+                    done.append((onednn, json.loads(frag.read_text())))
+            if done:
+                fragments.append(rec.merge_passes(done, roof))
     if failed:
         print(f"failed: {', '.join(failed)}")
     if not record:
         return (1 if failed else 0), None
     data = rec.build_record(fragments, roof, runs, machine)
+    if len(passes) > 1 and data["rows"]:
+        print("=== all rows, tf.keras' four paths side by side with scratch\n")
+        rec.print_record_table(data)
+        print()
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"bench_{stamp}.json"
@@ -134,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                              "the two records and run nothing")
     parser.add_argument("--no-record", action="store_true",
                         help="print the tables only: no JSON, no chart")
+    parser.add_argument("--onednn", choices=("both", "off", "on"), default="both",
+                        help="TensorFlow's oneDNN setting(s): each benchmark runs once per "
+                             "setting (default: both, off then on)")
     parser.add_argument("--roof-gemm-n", type=int, default=2048,
                         help="size of the roof's GEMM (n×n by n×n)")
     parser.add_argument("--roof-mb", type=float, default=256,
@@ -172,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     rc, data = run_benchmarks(scripts, extra, Path(args.out),
                               {"gemm_n": args.roof_gemm_n, "bandwidth_mb": args.roof_mb},
-                              record=not args.no_record)
+                              record=not args.no_record,
+                              passes=tf_passes(extra, args.onednn))
     if old is not None and data is not None:
         rec.print_comparison(old, data)
     return rc

@@ -46,7 +46,6 @@ if importlib.util.find_spec("scratch") is None:  # a checkout that was not `pip 
 sys.path.insert(0, str(HERE))  # roof, record
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402

@@ -158,6 +158,39 @@ def test_make_bench_writes_the_record_and_the_chart(tmp_path):
     assert "roof: float32 GEMM" in proc.stdout and "record:" in proc.stdout
 
 
+def test_two_passes_merge_into_four_tf_paths_and_the_smaller_speedup(bench, capsys):
+    """TensorFlow's oneDNN setting is fixed per process, so run.py runs each benchmark with
+    it off and on; the merged row keeps the four tf.keras paths, all of scratch's repeats,
+    the fastest path by median, and the smaller of the two side-by-side speedups."""
+    rec, roof = bench["record"], bench["roof"]
+
+    def frag(scratch, tf, xla, target=2.0):
+        row = rec.Row(key="k", label="a row", scratch=scratch, tf=tf, xla=xla, work=1e9,
+                      target=target)
+        return {"bench": "syn", "meta": {"repeats": len(scratch)},
+                "rows": [row.to_dict(None, "syn")], "memory": []}
+
+    off = frag([1.0, 1.1, 1.2], [3.0, 3.1, 3.2], [2.5, 2.6, 2.7])  # 2.6 / 1.1 = 2.36×
+    on = frag([1.0, 1.0, 1.0], [1.8, 1.9, 2.0], [2.9, 3.0, 3.1])  # 1.9 / 1.0 = 1.9×
+    r = roof.Roof(gemm_gflops={1: 100.0, 2: 200.0}, bandwidth_gbs={1: 10.0, 2: 20.0})
+    merged = rec.merge_passes([(False, off), (True, on)], r)
+    (row,) = merged["rows"]
+    assert row["times"]["scratch"] == [1.0, 1.1, 1.2, 1.0, 1.0, 1.0]
+    assert row["median"]["tf_onednn"] == 1.9 and row["median"]["tf_xla"] == 2.6
+    assert row["tf_fastest"] == "oneDNN" and rec.best_tf_time(row) == 1.9
+    assert row["speedup"] == pytest.approx(1.9) and row["met"] is False
+    assert [p["onednn"] for p in row["passes"]] == [False, True]
+    assert row["scratch_rate"]["rate"] == pytest.approx(1.0)  # 1e9 FLOPs in 1.0 s
+    assert set(merged["meta"]) == {"eigen", "onednn"}
+    rec.print_record_table({"rows": merged["rows"], "roof": r.to_dict()})
+    out = capsys.readouterr().out
+    assert "1.90 s*" in out and "1.90×" in out and "targets NOT met: a row" in out
+    # one pass with oneDNN off (no TensorFlow, --no-tf): the fragment as it was
+    assert rec.merge_passes([(False, off)]) is off
+    # old records (graph / xla only) still give their best time
+    assert rec.best_tf_time({"tf_fastest": "xla", "median": {"tf_xla": 2.0}}) == 2.0
+
+
 def _record(rows: dict, created: str, cpu: str = "CPU A") -> dict:
     """A synthetic record: key -> (scratch times, tf time or None)."""
     out = []

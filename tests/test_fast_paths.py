@@ -9,8 +9,9 @@
   bits of its three steps.
 * fit with every shortcut (fast losses, fused optimizer kernels, slice batches, skipped batch
   logs) gives the History and weights of fit with the readable paths.
-* The one-pass LeakyReLU kernels give np.where's bits; BatchNormalization's Numba passes
-  give its NumPy fast form's numbers.
+* The one-pass LeakyReLU kernels and Dropout's select give np.where's bits;
+  BatchNormalization's Numba passes give its NumPy fast form's numbers. ReLU's gradient is
+  TensorFlow's product with the mask.
 """
 
 from __future__ import annotations
@@ -370,6 +371,62 @@ def test_leaky_relu_kernels_equal_numpy_bitwise(case):
     for ours, theirs in ((y, ref), (dx, dref), (y_strided, ref_strided)):
         assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
         assert np.array_equal(ours.view(f"u{ours.itemsize}"), theirs.view(f"u{ours.itemsize}"))
+
+
+@cheap
+@given(leaky_cases(), st.sampled_from([0.2, 0.5, 0.01, 0.9]), st.booleans())
+def test_dropout_kernel_equals_np_where_bitwise(case, rate, layer_call):
+    """Dropout's one-pass select (`_kernels.dropout.scaled_where`) gives np.where's bits,
+    forward and backward, NaN, ±0, inf and subnormals included (a dropped element is +0
+    whatever it was); a broadcast noise-shape mask keeps the readable formula."""
+    from scratch.layers.dropout import Dropout, dropout_forward
+
+    dtype, shape, specials, _, seed = case
+    rng = np.random.default_rng(seed)
+    shape = tuple(shape) or (1,)
+    with np.errstate(all="ignore"):
+        x = np.asarray(rng.standard_normal(shape) * 10, dtype=dtype)
+        x.reshape(-1)[:len(specials)] = np.asarray(specials[:x.size], dtype=dtype)
+        dy = x[::-1].copy() if x.ndim == 1 else np.ascontiguousarray(x.T).reshape(shape)
+    outs = []
+    for fast in (True, False):
+        layer = Dropout(rate, seed=seed % 1000, dtype=dtype)
+        layer.fast_path = fast
+        with np.errstate(all="ignore"):
+            y = layer.forward(x, training=True)
+            dx = layer.backward(dy)
+        outs.append((y, dx, layer._cache[1]))
+    (y, dx, keep), (y_ref, dx_ref, keep_ref) = outs
+    assert np.array_equal(keep, keep_ref)
+    with np.errstate(all="ignore"):
+        assert np.array_equal(y_ref.view(f"u{x.itemsize}"),
+                              dropout_forward(x, rate, keep).view(f"u{x.itemsize}"))
+    for ours, theirs in ((y, y_ref), (dx, dx_ref)):
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+        assert np.array_equal(ours.view(f"u{ours.itemsize}"), theirs.view(f"u{ours.itemsize}"))
+    if layer_call and x.ndim >= 2:  # a noise shape: the mask broadcasts, the formula runs
+        layer = Dropout(rate, noise_shape=(None,) + (1,) * (x.ndim - 1), seed=3, dtype=dtype)
+        with np.errstate(all="ignore"):
+            assert layer.forward(x, training=True).shape == x.shape
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["relu", "relu6"])
+def test_relu_gradient_is_tensorflows_product_with_the_mask(dtype, kind):
+    """ReLU's and ReLU6's gradient is TensorFlow's ReluGrad / Relu6Grad, dy · [x > 0]
+    (· [x < 6]): the select's numbers wherever dy is finite, and -0 where TF has -0."""
+    from scratch.activations import ReLU
+
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(4099) * 5).astype(dtype)
+    x[:6] = [0.0, -0.0, 6.0, 5.999, 1e-42, -1e-42]
+    dy = rng.standard_normal(4099).astype(dtype)
+    act = ReLU(max_value=6.0) if kind == "relu6" else ReLU()
+    passes = (x > 0) & (x < 6) if kind == "relu6" else x > 0
+    dx = act.backward(dy, x, act.forward(x))
+    assert dx.dtype == dy.dtype
+    assert np.array_equal(dx, np.where(passes, dy, 0))
+    assert np.array_equal(np.signbit(dx), np.signbit(dy * passes))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import random
+from .. import backend, random
+from .._kernels import load as load_kernels
 from ..typing import Array
 from .base import Layer
 
@@ -24,6 +25,20 @@ def dropout_forward(x: Array, rate: float, keep: Array) -> Array:
 def dropout_backward(dy: Array, keep: Array, rate: float) -> Array:
     scale = np.asarray(1.0 / (1.0 - rate), dtype=dy.dtype)
     return np.where(keep, dy * scale, np.zeros((), dy.dtype))
+
+
+def _masked_scale(v: Array, keep: Array, rate: float, owner) -> Array:
+    """keep ? v·scale : 0 for the forward (v = x) and the backward (v = dy): the readable
+    function above, or with fast paths on and a full-size mask the one-pass kernel
+    `scratch._kernels.dropout.scaled_where` (the same numbers)."""
+    if not (backend.use_fast_path(owner) and keep.shape == v.shape
+            and v.dtype in backend.FLOAT_DTYPES):
+        return dropout_forward(v, rate, keep)  # the same formula serves dy
+    v = np.ascontiguousarray(v)
+    out = np.empty_like(v)
+    load_kernels("dropout").scaled_where(v.reshape(-1), np.ascontiguousarray(keep).reshape(-1),
+                                         v.dtype.type(1.0 / (1.0 - rate)), out.reshape(-1))
+    return out
 
 
 class Dropout(Layer):
@@ -74,7 +89,7 @@ class Dropout(Layer):
             return np.zeros_like(x)
         keep = random.dropout_keep_mask(self._mask_shape(x.shape), self.rate, x.dtype,
                                         seed=self.seed_generator)
-        y = dropout_forward(x, self.rate, keep)
+        y = _masked_scale(x, keep, self.rate, self)
         self._cache = ("dropout", keep)
         return y
 
@@ -85,7 +100,7 @@ class Dropout(Layer):
             return dy
         if mode == "zeros":
             return np.zeros_like(dy)
-        return dropout_backward(dy, keep, self.rate)
+        return _masked_scale(dy, keep, self.rate, self)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
