@@ -23,8 +23,10 @@ Method: both engines are warmed up first (tf.keras traces its functions); every 
 of a train step or fit starts from the same weights and optimizer state; the figure is the
 median over `--repeats` repeats, alternating the engines so a change in the machine's load
 hits both alike. scratch runs with `--blas-threads` BLAS threads (default 1, the project's
-recommendation on the shared 2-core machines) and `--threads` recurrent batch-split threads
-(`scratch._kernels.recurrent.set_threads`, default 1); tf.keras with `--tf-threads` intra-op
+recommendation on the shared 2-core machines) and the recurrent layers' default batch split
+(a big batch cut in two halves, run on two threads while a core is free: the engine's policy,
+`scratch._kernels.recurrent`; `--threads N` fixes N chunks on N threads instead, as
+`set_threads`); tf.keras with `--tf-threads` intra-op
 threads (default 2, one per core). speedup = tf.keras' faster time / scratch time (above 1,
 scratch is faster).
 
@@ -230,14 +232,15 @@ def main(argv=None) -> int:
                    help="workloads: lstm gru simple")
     p.add_argument("--epochs", type=int, default=80, help="epochs of the Lecture 43 fit")
     p.add_argument("--blas-threads", type=int, default=1, help="scratch's BLAS threads")
-    p.add_argument("--threads", type=int, default=1,
-                   help="scratch's recurrent batch-split threads (set_threads; default 1)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="scratch's recurrent batch-split threads (set_threads; default: the "
+                        "engine's policy, two halves of a big batch)")
     p.add_argument("--tf-threads", type=int, default=2, help="TensorFlow intra-op threads")
     p.add_argument("--no-tf", action="store_true", help="time scratch alone")
     record.add_arguments(p)
     args = p.parse_args(argv)
     if min(args.repeats, args.steps, args.epochs, args.blas_threads, args.tf_threads,
-           args.threads) < 1:
+           args.threads or 1) < 1:
         p.error("--repeats, --steps, --epochs and the thread counts expected positive integers")
 
     scratch.utils.set_random_seed(0)
@@ -259,7 +262,7 @@ def main(argv=None) -> int:
     print(f"scratch {scratch.__version__}, NumPy {np.__version__}, Python "
           f"{platform.python_version()}, {os.cpu_count()} CPUs, load average {load}")
     print(f"BLAS (scratch): {_threads.describe_blas()}; recurrent batch-split threads: "
-          f"{args.threads}")
+          f"{args.threads or 'the engine policy (two halves of a big batch)'}")
     print(f"tf.keras: {tf_info}")
     print(f"median of {args.repeats} repeats; train step: mean of {args.steps} calls\n")
 
@@ -273,7 +276,8 @@ def main(argv=None) -> int:
             p.error(f"--only expected lstm, gru or simple. Received: {key!r}")
     record.finish(args, "rnn", rows, roof,
                   {"tf": tf_info, "repeats": args.repeats, "steps": args.steps,
-                   "blas_threads": args.blas_threads, "recurrent_threads": args.threads})
+                   "blas_threads": args.blas_threads,
+                   "recurrent_threads": args.threads or "engine policy"})
     return 0
 
 

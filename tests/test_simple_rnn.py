@@ -209,9 +209,40 @@ def test_batch_split_across_threads_equals_one_thread(monkeypatch, layer):
                                         call_kwargs=data.call_kwargs,
                                         before_call=data.before_call))
             finally:
-                kernels.set_threads(1)
+                kernels.set_threads(None)
         one, split = runs
         assert isinstance(lay._cache.sequence, kernels.SplitCache)
         compare(split, one, dtype, kind="fast_vs_readable")
     with pytest.raises(ValueError, match="positive integer"):
         kernels.set_threads(0)
+
+
+@pytest.mark.parametrize("layer", ["GRU", "LSTM"])
+def test_default_batch_split_gives_the_same_bits_on_one_or_two_threads(monkeypatch, layer):
+    """By default a big batch is cut in two halves by its shapes alone, and the engine's
+    thread policy only decides whether they run side by side: the same bits either way."""
+    from scratch import _threads
+    from scratch._kernels import recurrent as kernels
+    monkeypatch.setattr(kernels, "SPLIT_WORK", 0)
+    monkeypatch.setattr(kernels, "SPLIT_MIN_ROWS", 2)
+    monkeypatch.setattr(kernels, "MIN_WORK_PER_STEP", 0)
+    assert kernels.get_threads() is None
+    config = {"units": 5, "return_sequences": True, "return_state": True}
+    for dtype in ("float64", "float32"):
+        case = RnnCase(layer, config, 6, 5, 3, True, True, False, 22, dtype)
+        lay = rnn_layer(case)
+        lay.fast_path = True
+        data = rnn_inputs(case, lay)
+        runs = []
+        for threads in (1, 2):
+            _threads.set_engine_blas_threads(threads)
+            try:
+                runs.append(run_scratch(lay, data.x, data.cotangents,
+                                        call_kwargs=data.call_kwargs,
+                                        before_call=data.before_call))
+            finally:
+                _threads.set_engine_blas_threads("auto")
+            assert isinstance(lay._cache.sequence, kernels.SplitCache)
+            assert len(lay._cache.sequence.slices) == 2
+        one, two = runs
+        compare(two, one, dtype, exact=True)

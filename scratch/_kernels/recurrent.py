@@ -65,31 +65,40 @@ _BACKWARD = {"simple_rnn": simple_rnn_backward, "gru": gru_backward, "lstm": lst
 # ----------------------------------------------------------------------------- batch split
 # Batch parallelism: the sequences of a batch never interact, so the batch can be cut into
 # chunks that run the whole time loop (forward or BPTT) in parallel threads; NumPy and BLAS
-# release the GIL. Off by default (the project's machines are shared: one thread each).
-_THREADS = 1
+# release the GIL. By default (`_THREADS` None) a big batch is cut in two halves, by its
+# shapes alone, and the engine's thread policy (`scratch._threads.engine_blas_threads`, as for
+# the convolutions) runs them on two threads while another core is free, one after the other
+# otherwise: the numbers never depend on the threads or the machine's load. An LSTM(128) train
+# step on 128×28×28 took 13.8 ms on two threads against 22.5 ms on one (docs/PERFORMANCE.md
+# §Recurrent batch split). `set_threads(n)` fixes n chunks on n threads instead.
+_THREADS: int | None = None
 _POOLS: dict[int, Any] = {}
 MIN_ROWS_PER_THREAD = 16
 MIN_WORK_PER_STEP = 2 ** 14  # N · G · M: below this a step is Python overhead, not math
+SPLIT_WORK = 2 ** 24  # N · T · the cell's weights: from here the default cuts the batch in two
+SPLIT_MIN_ROWS = 64  # ... into halves of at least this many rows (smaller GEMMs lost: 32 rows
+#                      ran an LSTM(128) forward 1.4× slower in two halves)
 
 
-def set_threads(n: int) -> None:
-    """Run the fast path of big batches in `n` threads (1 = off, the default).
+def set_threads(n: int | None) -> None:
+    """Run the fast path of big batches in `n` chunks on `n` threads; None (the default):
+    two chunks for big batches, on the engine's threads.
 
     Each thread takes a contiguous chunk of the batch through the whole sequence, so the
-    results are those of one thread up to the summation order of the weight gradients
+    results are those of one chunk up to the summation order of the weight gradients
     (chunks' gradients are added). Pair it with one BLAS thread
     (`scratch._threads.limit_blas_threads(1)`) to avoid oversubscribing the cores.
 
     Raises:
-        ValueError: if `n` is not a positive integer.
+        ValueError: if `n` is neither None nor a positive integer.
     """
     global _THREADS
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_threads expected a positive integer. Received: n={n!r}")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"set_threads expected a positive integer or None. Received: n={n!r}")
     _THREADS = n
 
 
-def get_threads() -> int:
+def get_threads() -> int | None:
     return _THREADS
 
 
@@ -104,10 +113,30 @@ def _pool(n: int):
     return _POOLS[n]
 
 
-def _chunk_count(cell, N: int) -> int:
-    work = N * cell.params["recurrent_kernel"].shape[1]
-    n = min(_THREADS, N // MIN_ROWS_PER_THREAD)
-    return n if n > 1 and work >= MIN_WORK_PER_STEP else 1
+def _cell_work(cell, N: int, T: int) -> int:
+    """Multiply-adds of a pass, about: N · T · the cell's weights."""
+    return N * T * sum(w.size for w in cell.params.values())
+
+
+def _chunk_count(cell, N: int, T: int) -> int:
+    """How many chunks the batch is cut into: from the shapes (and `set_threads`) only."""
+    if N * cell.params["recurrent_kernel"].shape[1] < MIN_WORK_PER_STEP:
+        return 1
+    if _THREADS is not None:
+        return max(1, min(_THREADS, N // MIN_ROWS_PER_THREAD))
+    return 2 if N >= 2 * SPLIT_MIN_ROWS and _cell_work(cell, N, T) >= SPLIT_WORK else 1
+
+
+def _run(jobs: list, fn, work: int) -> list:
+    """fn(job) for every chunk's job, in order: on as many threads as chunks with
+    `set_threads`, else on the engine's threads for `work` (two while a core is free)."""
+    from .._threads import engine_blas_threads
+
+    threads = len(jobs) if _THREADS is not None else min(len(jobs),
+                                                          engine_blas_threads(work) or 1)
+    if threads <= 1:
+        return [fn(job) for job in jobs]
+    return list(_pool(threads).map(fn, jobs))
 
 
 class SplitCache(NamedTuple):
@@ -164,8 +193,8 @@ def rnn_forward(cell, x: Array, initial_states: list[Array], *, go_backwards: bo
 
 def _rnn_forward(cell, x, initial_states, go_backwards, time_mask, zero_output_for_mask,
                  dropout):
-    N = x.shape[0]
-    n = _chunk_count(cell, N)
+    N, T = x.shape[:2]
+    n = _chunk_count(cell, N, T)
     if n == 1:
         return _forward_one(cell, x, initial_states, go_backwards, time_mask,
                             zero_output_for_mask, dropout)
@@ -174,7 +203,7 @@ def _rnn_forward(cell, x, initial_states, go_backwards, time_mask, zero_output_f
     jobs = [(cell, x[s], [st[s] for st in initial_states], go_backwards,
              None if time_mask is None else time_mask[s], zero_output_for_mask,
              _split_dropout(dropout, s)) for s in slices]
-    results = list(_pool(n).map(lambda job: _forward_one(*job), jobs))
+    results = _run(jobs, lambda job: _forward_one(*job), _cell_work(cell, N, T))
     outputs = np.concatenate([r[0] for r in results], axis=0)
     finals = [np.concatenate([r[1][k] for r in results], axis=0)
               for k in range(len(initial_states))]
@@ -197,7 +226,8 @@ def _rnn_backward(cell, d_outputs, d_final_states, cache, need_dx):
     jobs = [(cell, None if d_outputs is None else d_outputs[s],
              [None if d is None else d[s] for d in d_final_states], chunk_cache, need_dx)
             for s, chunk_cache in zip(cache.slices, cache.caches, strict=True)]
-    results = list(_pool(len(jobs)).map(lambda job: _BACKWARD[job[3].kind](*job), jobs))
+    N, T = cache.x_shape[:2]
+    results = _run(jobs, lambda job: _BACKWARD[job[3].kind](*job), _cell_work(cell, N, T))
     dx = np.concatenate([r[0] for r in results], axis=0) if need_dx else None
     d_init = [np.concatenate([r[1][k] for r in results], axis=0)
               for k in range(len(results[0][1]))]
