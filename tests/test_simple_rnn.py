@@ -188,6 +188,24 @@ def test_config_round_trip_and_keras_keys(tf_keras):
     assert not missing
 
 
+def _fast_runs(case, set_threads, settings, default, check) -> list:
+    """The case's layer on its fast path, run once per thread setting (`set_threads(value)`,
+    reset to `default` after each); `check(layer, value)` must hold after every run."""
+    lay = rnn_layer(case)
+    lay.fast_path = True
+    data = rnn_inputs(case, lay)
+    runs = []
+    for value in settings:
+        set_threads(value)
+        try:
+            runs.append(run_scratch(lay, data.x, data.cotangents, call_kwargs=data.call_kwargs,
+                                    before_call=data.before_call))
+        finally:
+            set_threads(default)
+        assert check(lay, value), value
+    return runs
+
+
 @pytest.mark.parametrize("layer", ["SimpleRNN", "GRU", "LSTM"])
 def test_batch_split_across_threads_equals_one_thread(monkeypatch, layer):
     """The fast path may cut a big batch into chunks run in threads: same numbers."""
@@ -198,20 +216,9 @@ def test_batch_split_across_threads_equals_one_thread(monkeypatch, layer):
               "dropout": 0.3}
     for dtype in ("float64", "float32"):
         case = RnnCase(layer, config, 7, 4, 3, True, True, True, 21, dtype)
-        lay = rnn_layer(case)
-        lay.fast_path = True
-        data = rnn_inputs(case, lay)
-        runs = []
-        for threads in (1, 3):
-            kernels.set_threads(threads)
-            try:
-                runs.append(run_scratch(lay, data.x, data.cotangents,
-                                        call_kwargs=data.call_kwargs,
-                                        before_call=data.before_call))
-            finally:
-                kernels.set_threads(None)
-        one, split = runs
-        assert isinstance(lay._cache.sequence, kernels.SplitCache)
+        one, split = _fast_runs(case, kernels.set_threads, (1, 3), None,
+                                lambda lay, n: isinstance(lay._cache.sequence,
+                                                          kernels.SplitCache) == (n > 1))
         compare(split, one, dtype, kind="fast_vs_readable")
     with pytest.raises(ValueError, match="positive integer"):
         kernels.set_threads(0)
@@ -230,19 +237,6 @@ def test_default_batch_split_gives_the_same_bits_on_one_or_two_threads(monkeypat
     config = {"units": 5, "return_sequences": True, "return_state": True}
     for dtype in ("float64", "float32"):
         case = RnnCase(layer, config, 6, 5, 3, True, True, False, 22, dtype)
-        lay = rnn_layer(case)
-        lay.fast_path = True
-        data = rnn_inputs(case, lay)
-        runs = []
-        for threads in (1, 2):
-            _threads.set_engine_blas_threads(threads)
-            try:
-                runs.append(run_scratch(lay, data.x, data.cotangents,
-                                        call_kwargs=data.call_kwargs,
-                                        before_call=data.before_call))
-            finally:
-                _threads.set_engine_blas_threads("auto")
-            assert isinstance(lay._cache.sequence, kernels.SplitCache)
-            assert len(lay._cache.sequence.slices) == 2
-        one, two = runs
+        one, two = _fast_runs(case, _threads.set_engine_blas_threads, (1, 2), "auto",
+                              lambda lay, n: len(lay._cache.sequence.slices) == 2)
         compare(two, one, dtype, exact=True)
