@@ -20,6 +20,9 @@ engines; the tf.keras models come from `keras_ref.to_keras`):
   train_on_batch calls ≥ 3× faster than tf.keras'. The row below them times the same three
   calls' math as a bare NumPy loop (`gan_floor.BareGan`: scratch's kernels, no engine; it
   reaches scratch's weights bit for bit): the most any engine could gain on this machine.
+  Two more rows time the floor's parts alone (`gan_floor.part_timers`): its matrix products
+  (GFLOP/s against the GEMM roof) and its Adam updates (GB/s against the bandwidth), so each
+  part is seen against its own limit.
 
 tf.keras is timed twice: compiled as the course compiles it, and with XLA
 (``jit_compile=True`` in every `compile`, the generator's too for its `predict`); the speedup
@@ -244,6 +247,27 @@ def gan_flops(G, D, batch: int) -> int:
         D.trainable = trainable
 
 
+def floor_part_rows(G, D, threads: int, repeats: int, steps: int) -> list:
+    """The floor's two parts alone, against their own limits (`gan_floor.part_timers`): its
+    matrix products (GFLOP/s against the GEMM roof) and its Adam updates (GB/s against the
+    bandwidth), on the floor's BLAS threads; scratch only."""
+    from gan_floor import BareGan, part_timers
+
+    rows = []
+    labels = {"gemm": "    its matrix products alone", "adam": "    its Adam updates alone"}
+    with _threads.scoped_blas_threads(threads):
+        for name, (fn, work, kind) in part_timers(BareGan(G, D), 32).items():
+            record.warm_up([fn])
+            (times,) = record.alternate([lambda fn=fn: [fn() for _ in range(steps)]],
+                                        repeats, per=steps)
+            note = "" if kind == "flops" else (
+                f"w, g, m, v: {work * 4 / 7 / 1e6:.0f} MB, which a large last-level cache "
+                "holds (the roof streams 256 MB arrays)")
+            rows.append(record.Row(f"l69-gan-floor-{name}", labels[name], times, work=work,
+                                   kind=kind, tf_path="—", note=note))
+    return rows
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -338,6 +362,7 @@ def main(argv=None) -> int:
                 rows.append(record.Row("l69-gan-floor", "  the same math as a bare NumPy loop",
                                        times[3], times[1], times[2], work=work,
                                        xla_note=note, tf_path="train_on_batch"))
+                rows += floor_part_rows(G, Dm, runners[3].threads, args.repeats, args.steps)
     record.finish(args, "nlp_gan", rows, roof,
                   {"tf": tf_info, "repeats": args.repeats, "steps": args.steps,
                    "blas_threads": "1 (engine policy inside train_on_batch)"})

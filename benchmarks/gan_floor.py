@@ -152,3 +152,65 @@ class BareGan:
         for k in range(4):
             g += self.G[k] + (self.bn[k] if k < 3 else [])
         return g, [w for pair in self.D for w in pair]
+
+
+# ----------------------------------------------------------------------------- the floor's parts
+def gemm_shapes(bare: BareGan, batch: int) -> list[tuple[int, int, int]]:
+    """(m, k, n) of every matrix product of the three calls, in the order the floor runs them:
+    each D step: x·W forward for D's three layers, then dz·Wᵀ (not for the first layer) and
+    xᵀ·dz backward; the combined step: G's four and D's three forward products, D's input
+    gradients (no weight gradients: D is frozen), then G's weight and input gradients."""
+    d = [W.shape for W, _ in bare.D]
+    g = [W.shape for W, _ in bare.G]
+    out = []
+    for _ in range(2):  # D on real images, D on fakes
+        out += [(batch, k, n) for k, n in d]
+        for i in (2, 1, 0):
+            k, n = d[i]
+            if i > 0:
+                out.append((batch, n, k))  # dz · Wᵀ
+            out.append((k, batch, n))  # xᵀ · dz
+    out += [(batch, k, n) for k, n in g + d]
+    out += [(batch, n, k) for k, n in reversed(d)]  # dx through the frozen D
+    for i in (3, 2, 1, 0):
+        k, n = g[i]
+        out.append((k, batch, n))
+        if i > 0:
+            out.append((batch, n, k))
+    return out
+
+
+def adam_elements(bare: BareGan) -> int:
+    """Weights Adam updates in the three calls: D's twice, G's (with β, γ) once."""
+    return (2 * sum(w.size for w in bare.d_adam.weights)
+            + sum(w.size for w in bare.g_adam.weights))
+
+
+def part_timers(bare: BareGan, batch: int, rng=None) -> dict:
+    """The floor's two parts, each alone, as callables with their work: "gemm" runs every
+    matrix product of the three calls (`gemm_shapes`) on arrays of those shapes (FLOPs =
+    2·m·k·n), "adam" runs Adam's kernel over D's weights twice and G's once (bytes: each
+    element reads w, g, m, v and writes w, m, v). Returns {name: (callable, work, kind)}.
+    Adam's steps change `bare`'s weights: give it a copy that the benchmark does not time."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    dtype = bare.D[0][0].dtype
+    shapes = gemm_shapes(bare, batch)
+    pairs = [(rng.standard_normal((m, k)).astype(dtype),
+              rng.standard_normal((k, n)).astype(dtype)) for m, k, n in shapes]
+    outs = [np.empty((m, n), dtype) for m, _, n in shapes]
+
+    def gemms():
+        for (a, b), out in zip(pairs, outs, strict=True):
+            np.matmul(a, b, out=out)
+
+    d_grads = [np.full_like(w, 1e-3) for w in bare.d_adam.weights]
+    g_grads = [np.full_like(w, 1e-3) for w in bare.g_adam.weights]
+
+    def adam():
+        bare.d_adam.step(d_grads)
+        bare.d_adam.step(d_grads)
+        bare.g_adam.step(g_grads)
+
+    flops = sum(2 * m * k * n for m, k, n in shapes)
+    bytes_moved = 7 * dtype.itemsize * adam_elements(bare)
+    return {"gemm": (gemms, flops, "flops"), "adam": (adam, bytes_moved, "bytes")}

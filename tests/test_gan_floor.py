@@ -106,3 +106,34 @@ def test_gan_benchmark_prints_the_floor_row_without_tf(tmp_path):
     floor = rows[calls + 1]
     assert floor.strip().startswith("the same math as a bare NumPy loop"), proc.stdout
     assert " ms" in floor or " µs" in floor, floor
+
+
+def test_the_floors_parts_count_the_products_and_the_adam_bytes(gan_floor):
+    """`gemm_shapes` lists the three calls' products: their FLOPs equal `roof.model_flops`'
+    count for the same calls; `part_timers` runs both parts and counts Adam's bytes."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from roof import model_flops
+    finally:
+        sys.path.pop(0)
+    scratch.utils.set_random_seed(4)
+    generator, discriminator = _small_gan()
+    bare = gan_floor.BareGan(generator, discriminator)
+    batch = 6
+    discriminator.trainable = True
+    d_step = model_flops(discriminator, batch)
+    discriminator.trainable = False
+    expected = (2 * d_step + model_flops(generator, batch)
+                + model_flops(discriminator, batch, input_needs_grad=True))
+    shapes = gan_floor.gemm_shapes(bare, batch)
+    assert sum(2 * m * k * n for m, k, n in shapes) == expected
+    parts = gan_floor.part_timers(bare, batch)
+    d_weights = sum(w.size for w in discriminator.get_weights())
+    g_trainable = sum(w.size for w in generator.trainable_weights)
+    (gemm, flops, kind_g), (adam, nbytes, kind_a) = parts["gemm"], parts["adam"]
+    assert (flops, kind_g, kind_a) == (expected, "flops", "bytes")
+    assert nbytes == 7 * 4 * (2 * d_weights + g_trainable)
+    before = [w.copy() for w in bare.d_adam.weights]
+    gemm(), adam()
+    assert bare.d_adam.rule._iterations == 2 and bare.g_adam.rule._iterations == 1
+    assert all(not np.array_equal(a, b) for a, b in zip(before, bare.d_adam.weights))
