@@ -168,3 +168,38 @@ def test_lstm_fused_steps_equal_numpy_steps(dtype, return_sequences, monkeypatch
             assert np.array_equal(a, b)
         else:
             assert_close(a, b, kind="fast_vs_readable", dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_gru_fused_steps_equal_numpy_steps(dtype, return_sequences, use_bias, monkeypatch):
+    """The GRU's fused Numba step (reset-after cell, σ and tanh, no mask) against the NumPy
+    step of the fast path, as for the LSTM: the same bits in float32, rounding in float64."""
+    from scratch._kernels import recurrent
+    from scratch.layers.recurrent import GRU
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((9, 13, 5)).astype(dtype)
+    layer = GRU(7, return_sequences=return_sequences, return_state=True, use_bias=use_bias,
+                dtype=dtype)
+    layer.build(x.shape)
+    if use_bias:
+        layer.params["bias"][...] = rng.standard_normal(layer.params["bias"].shape)
+    h0 = rng.standard_normal((9, 7)).astype(dtype)
+    results = []
+    for fused in (True, False):
+        if not fused:
+            monkeypatch.setattr(recurrent, "_gru_fusable", lambda *args: False)
+        y, h = layer.forward(x, training=True, initial_state=[h0])
+        assert layer._cache.sequence.fused == fused
+        dys = [np.random.default_rng(k).standard_normal(a.shape).astype(dtype)
+               for k, a in enumerate((y, h))]
+        dx = layer.backward(dys)
+        results.append([y, h] + list(dx if isinstance(dx, list) else [dx])
+                       + [layer.grads[k].copy() for k in sorted(layer.grads)])
+    for a, b in zip(*results, strict=True):
+        if dtype == "float32":
+            assert np.array_equal(a, b)
+        else:
+            assert_close(a, b, kind="fast_vs_readable", dtype=dtype)

@@ -12,7 +12,8 @@ The fast path has three parts, one module each:
 * `recurrent_numpy.py`: the NumPy part, gate-major time loops with one GEMM for the input
   projection of all steps (its docstring explains what makes them fast);
 * `recurrent_numba.py`: the Numba part, each step's gate math of the standard LSTM cell
-  (σ gates, tanh) without a mask as one call (`_lstm_fusable`).
+  (σ gates, tanh) and of the standard reset-after GRU cell without a mask as one call
+  (`_lstm_fusable`, `_gru_fusable`).
 """
 
 from __future__ import annotations
@@ -52,12 +53,25 @@ def _lstm_fusable(cell, mask) -> bool:
             and activations.serialize(cell.activation) == "tanh")
 
 
+def _gru_fusable(cell, mask) -> bool:
+    """Whether a GRU runs each step's gate math as one Numba call (`recurrent_numba`): the
+    reset-after cell (Keras' default) with σ gates and tanh, without a time mask."""
+    return (mask is None and cell.reset_after
+            and activations.serialize(cell.recurrent_activation) == "sigmoid"
+            and activations.serialize(cell.activation) == "tanh")
+
+
 def _lstm_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
     return lstm_forward(cell, x, states, go_backwards, mask, zero_output, dropout,
                         fused=_lstm_fusable(cell, mask))
 
 
-_FORWARD = {"SimpleRNNCell": simple_rnn_forward, "GRUCell": gru_forward,
+def _gru_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
+    return gru_forward(cell, x, states, go_backwards, mask, zero_output, dropout,
+                       fused=_gru_fusable(cell, mask))
+
+
+_FORWARD = {"SimpleRNNCell": simple_rnn_forward, "GRUCell": _gru_forward,
             "LSTMCell": _lstm_forward}
 _BACKWARD = {"simple_rnn": simple_rnn_backward, "gru": gru_backward, "lstm": lstm_backward}
 

@@ -1,10 +1,14 @@
-"""The Numba part of the recurrent fast path: the LSTM step's gate math as one call.
+"""The Numba part of the recurrent fast path: the LSTM's and the GRU's step gate math as one call.
 
 For the standard LSTM cell (sigmoid gates, tanh) without a time mask, the elementwise math of
 a whole step is one Numba call (`lstm_forward_step` / `lstm_backward_step`), so a step costs
 one GEMM plus one call instead of about a dozen NumPy calls (twenty in the backward). On
 small layers (the course's LSTM(15) over 189 words: blocks of 128 × 15) those calls were most
-of the time (docs/PERFORMANCE.md §Recurrent gate math).
+of the time (docs/PERFORMANCE.md §Recurrent gate math). The GRU's standard cell (Keras'
+default `reset_after=True`, sigmoid gates, tanh) without a time mask gets the same
+(`gru_forward_step` / `gru_backward_step`, the operations of `recurrent_numpy.gru_forward` /
+`gru_backward` in their order). The kernels release the GIL (`nogil`): the two halves of a
+big batch run their time loops in two threads (`recurrent.py`).
 
 The kernels compute the equations of `scratch.layers.recurrent.lstm.lstm_gates_forward` /
 `lstm_gates_backward` (the readable step, which the NumPy part, `recurrent_numpy.py`, runs for
@@ -25,7 +29,7 @@ import numpy as np
 
 from .activations import logistic_finish_f32, logistic_reduce_f32, tanh_inplace_f32
 
-__all__ = ["lstm_forward_step", "lstm_backward_step"]
+__all__ = ["lstm_forward_step", "lstm_backward_step", "gru_forward_step", "gru_backward_step"]
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -49,7 +53,7 @@ def _gate_tanh(block, f32):
             block[e] = np.tanh(block[e])
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def lstm_forward_step(A, t, R, C, TC, H, bits, f32):
     """One step: a = A[:, t] + R;  i, f, o = σ(a[:3]);  g = tanh(a[3]);
     C[t+1] = f·C[t] + i·g;  TC[t] = tanh(C[t+1]);  H[t+1] = o·TC[t]   (all in place).
@@ -78,7 +82,7 @@ def lstm_forward_step(A, t, R, C, TC, H, bits, f32):
         h[e] = o[e] * tc[e]
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def lstm_backward_step(A, C, TC, dO, t, g_h, g_c, dA, one):
     """BPTT through step t, in place: dA[:, t] and the carried cell-state cotangent g_c.
 
@@ -114,3 +118,61 @@ def lstm_backward_step(A, C, TC, dO, t, g_h, g_c, dA, one):
         df[e] = df[e] * ((one - f[e]) * f[e])
         do[e] = do[e] * ((one - o[e]) * o[e])
         dg[e] = dg[e] * (one - g[e] * g[e])
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def gru_forward_step(A, t, R, b_rec, UH, H, bits, f32, one):
+    """One step of the reset-after GRU: with R = H[t] U (three gate blocks) and b' = b_rec,
+    z, r = σ(A[:2, t] + (R[:2] + b'[:2]));  UH[t] = R[2] + b'[2];
+    h̃ = tanh(A[2, t] + r·UH[t]);  H[t+1] = z·H[t] + (1 − z)·h̃   (all in place).
+
+    Shapes: A (3, T, N, M) gate-major [z, r, h̃]; R (3, N, M); b_rec (3, M) (zeros without
+    a bias: adding 0 leaves every number as it is); UH (T, N, M); H (T+1, N, M); bits int32
+    scratch of N·M; `one` is 1 in the arrays' dtype.
+    """
+    N, M = R.shape[1], R.shape[2]
+    size = N * M
+    for gate in range(2):
+        a, r, b = A[gate, t], R[gate], b_rec[gate]
+        for n in range(N):
+            for m in range(M):
+                a[n, m] += r[n, m] + b[m]
+    for gate in range(2):
+        _gate_sigmoid(A[gate, t].reshape(size), bits, f32)
+    reset, hh2, r2, uh2, b2 = A[1, t], A[2, t], R[2], UH[t], b_rec[2]
+    for n in range(N):
+        for m in range(M):
+            uh2[n, m] = r2[n, m] + b2[m]
+            hh2[n, m] += reset[n, m] * uh2[n, m]
+    z, hh = A[0, t].reshape(size), A[2, t].reshape(size)
+    _gate_tanh(hh, f32)
+    h_prev, h = H[t].reshape(size), H[t + 1].reshape(size)
+    for e in range(size):
+        h[e] = z[e] * h_prev[e] + (one - z[e]) * hh[e]
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def gru_backward_step(A, H, UH, dh, t, dA, dRh, dh_prev, one):
+    """The elementwise part of BPTT through step t of the reset-after GRU, in place.
+
+    Math (gates z, r, h̃ after activation; dh the cotangent of H[t+1]):
+        dz = ((h_{t−1} − h̃)·dh)·((1 − z)·z);   dh̃ = ((1 − z)·dh)·(1 − h̃²)
+        dr = (dh̃·UH[t])·((1 − r)·r);   dRh[t] = dh̃·r;   dh_prev = dh·z
+    (the caller adds dRh[t] U_hᵀ and [dz, dr] U_{z,r}ᵀ to dh_prev).
+
+    Shapes: A, dA (3, T, N, M); H (T+1, N, M); UH, dRh (T, N, M); dh, dh_prev (N, M).
+    """
+    size = dh.shape[0] * dh.shape[1]
+    z, r, hh = A[0, t].reshape(size), A[1, t].reshape(size), A[2, t].reshape(size)
+    dz, dr, dhh = dA[0, t].reshape(size), dA[1, t].reshape(size), dA[2, t].reshape(size)
+    h_prev, uh, d_rh = H[t].reshape(size), UH[t].reshape(size), dRh[t].reshape(size)
+    g, carried = dh.reshape(size), dh_prev.reshape(size)
+    for e in range(size):
+        dz[e] = (h_prev[e] - hh[e]) * g[e]
+        dz[e] = dz[e] * ((one - z[e]) * z[e])
+        dhh[e] = (one - z[e]) * g[e]
+        dhh[e] = dhh[e] * (one - hh[e] * hh[e])
+        carried[e] = g[e] * z[e]
+        dr[e] = dhh[e] * uh[e]
+        dr[e] = dr[e] * ((one - r[e]) * r[e])
+        d_rh[e] = dhh[e] * r[e]

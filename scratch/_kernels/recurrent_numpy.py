@@ -55,7 +55,12 @@ from .. import activations
 from ..layers.recurrent.lstm import LSTMGates, lstm_gates_backward, lstm_gates_forward
 from ..typing import Array
 from .activations import sigmoid_f32, tanh_f32
-from .recurrent_numba import lstm_backward_step, lstm_forward_step
+from .recurrent_numba import (
+    gru_backward_step,
+    gru_forward_step,
+    lstm_backward_step,
+    lstm_forward_step,
+)
 
 __all__ = ["FastCache", "simple_rnn_forward", "simple_rnn_backward", "gru_forward",
            "gru_backward", "lstm_forward", "lstm_backward"]
@@ -373,7 +378,10 @@ def simple_rnn_backward(cell, d_outputs, d_states, cache, need_dx=True):
 
 
 # ----------------------------------------------------------------------------- GRU
-def gru_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
+def gru_forward(cell, x, states, go_backwards, mask, zero_output, dropout, fused=False):
+    """`fused` (the reset-after cell with σ and tanh, no time mask: `recurrent._gru_fusable`):
+    each step's gate math is one Numba call (`recurrent_numba.gru_forward_step`, the
+    operations of the loop below in their order)."""
     perm = (0, 1, 2)  # [z, r, h̃] as in Keras
     p, xt, W, U, in_masks = _begin(cell, x, go_backwards, dropout, perm)
     rec, act = _gate_acts(cell)
@@ -390,6 +398,15 @@ def gru_forward(cell, x, states, go_backwards, mask, zero_output, dropout):
     UH = np.empty((T, N, M), dtype)  # reset_after: h U_h + b'_h; otherwise r ⊙ h_{t−1}
     O = None if mask is None else np.empty((T, N, M), dtype)
     R = np.empty((3, N, M), dtype)
+    if fused:
+        bits, one = np.empty(N * M, np.int32), np.dtype(dtype).type(1)
+        b = np.zeros((3, M), dtype) if b_rec is None else b_rec.reshape(3, M)
+        for t in range(T):
+            np.matmul(H[t], U, out=R)
+            gru_forward_step(A, t, R, b, UH, H, bits, dtype == np.float32, one)
+        cache = FastCache("gru", x.shape, go_backwards, mask, zero_output, xs, in_masks, perm,
+                          W, {"A": A, "PRE": PRE, "H": H, "UH": UH, "U": U}, fused)
+        return H[1:].transpose(1, 0, 2), [H[T].copy()], cache
     tmp = np.empty((N, M), dtype)
     h_new = np.empty((N, M), dtype) if mask is not None else None
     for t in range(T):
@@ -442,33 +459,45 @@ def gru_backward(cell, d_outputs, d_states, cache, need_dx=True):
     R = np.empty((2, N, M), dtype)
     tmp = np.empty((N, M), dtype)
     d_rh = np.empty((N, M), dtype)
-    for t in range(T - 1, -1, -1):
-        g_in, g_past = carry.split_state(t, g_h)
-        dh = carry.new_h(t, g_in)
-        (z, r, hh), (dz, dr, dhh) = A[:, t], dA[:, t]
-        pre = (None, None, None) if PRE is None else PRE[:, t]
-        np.subtract(H[t], hh, out=dz)  # dz = dh ⊙ (h_{t−1} − h̃), then through σ
-        dz *= dh
-        rec.grad(dz, z, pre[0], tmp)
-        np.subtract(1, z, out=dhh)  # dh̃ = dh ⊙ (1 − z), then through act
-        dhh *= dh
-        act.grad(dhh, hh, pre[2], tmp)
-        dh_prev = dh * z
-        if cell.reset_after:
-            np.multiply(dhh, UH[t], out=dr)
-            rec.grad(dr, r, pre[1], tmp)
-            np.multiply(dhh, r, out=dRh[t])
+    if cache.fused:
+        one = np.dtype(dtype).type(1)
+        for t in range(T - 1, -1, -1):
+            dh = carry.new_h(t, g_h)
+            dh_prev = np.empty((N, M), dtype)
+            gru_backward_step(A, H, UH, dh, t, dA, dRh, dh_prev, one)
             dh_prev += dRh[t] @ U_T[2]
-        else:
-            np.matmul(dhh, U_T[2], out=d_rh)  # cotangent of r ⊙ h_{t−1}
-            np.multiply(d_rh, H[t], out=dr)
-            rec.grad(dr, r, pre[1], tmp)
-            d_rh *= r
-            dh_prev += d_rh
-        np.matmul(dA[:2, t], U_T[:2], out=R)
-        dh_prev += R[0]
-        dh_prev += R[1]
-        g_h = dh_prev if g_past is None else dh_prev + g_past
+            np.matmul(dA[:2, t], U_T[:2], out=R)
+            dh_prev += R[0]
+            dh_prev += R[1]
+            g_h = dh_prev
+    else:
+        for t in range(T - 1, -1, -1):
+            g_in, g_past = carry.split_state(t, g_h)
+            dh = carry.new_h(t, g_in)
+            (z, r, hh), (dz, dr, dhh) = A[:, t], dA[:, t]
+            pre = (None, None, None) if PRE is None else PRE[:, t]
+            np.subtract(H[t], hh, out=dz)  # dz = dh ⊙ (h_{t−1} − h̃), then through σ
+            dz *= dh
+            rec.grad(dz, z, pre[0], tmp)
+            np.subtract(1, z, out=dhh)  # dh̃ = dh ⊙ (1 − z), then through act
+            dhh *= dh
+            act.grad(dhh, hh, pre[2], tmp)
+            dh_prev = dh * z
+            if cell.reset_after:
+                np.multiply(dhh, UH[t], out=dr)
+                rec.grad(dr, r, pre[1], tmp)
+                np.multiply(dhh, r, out=dRh[t])
+                dh_prev += dRh[t] @ U_T[2]
+            else:
+                np.matmul(dhh, U_T[2], out=d_rh)  # cotangent of r ⊙ h_{t−1}
+                np.multiply(d_rh, H[t], out=dr)
+                rec.grad(dr, r, pre[1], tmp)
+                d_rh *= r
+                dh_prev += d_rh
+            np.matmul(dA[:2, t], U_T[:2], out=R)
+            dh_prev += R[0]
+            dh_prev += R[1]
+            g_h = dh_prev if g_past is None else dh_prev + g_past
     dW, dx = _input_grads(dA, cache, need_dx)
     H2 = H[:T].reshape(T * N, M)
     dU = np.empty((3, M, M), dtype)
