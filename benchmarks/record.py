@@ -347,23 +347,27 @@ TF_PATHS = {"tf": "graph", "tf_xla": "xla", "tf_onednn": "oneDNN", "tf_onednn_xl
 _PASS_KEYS = {False: ("tf", "tf_xla"), True: ("tf_onednn", "tf_onednn_xla")}
 
 
-def merge_passes(passes: Sequence[tuple[bool, dict]], roof: Roof | None = None) -> dict:
-    """One fragment from the same benchmark's passes, [(oneDNN on?, fragment), ...]: each row
-    gets every pass's tf.keras times under its own path names (`TF_PATHS`), scratch's times of
-    all passes, and the smallest side-by-side speedup; `tf_fastest` names the path with the
-    lowest median time."""
+def merge_passes(passes: Sequence[tuple], roof: Roof | None = None) -> dict:
+    """One fragment from the same benchmark's passes, [(oneDNN on?, fragment), ...] or, over
+    several runs (`run.py --runs`), [(oneDNN on?, fragment, run), ...]: each row gets every
+    pass's tf.keras times under its own path names (`TF_PATHS`) and scratch's times of all
+    passes; its speedup is, per run, the smaller of that run's side-by-side speedups, and
+    over several runs the median of those; `tf_fastest` names the path with the lowest
+    median time."""
     if len(passes) == 1 and not passes[0][0]:
         return passes[0][1]
     merged: dict[str, dict] = {}
-    for onednn, frag in passes:
-        graph_key, xla_key = _PASS_KEYS[onednn]
+    for onednn, frag, *run in passes:
+        sources = {"scratch": "scratch", _PASS_KEYS[onednn][0]: "tf",
+                   _PASS_KEYS[onednn][1]: "tf_xla"}
         for row in frag.get("rows", []):
-            m = merged.setdefault(row["key"], {**row, "times": {"scratch": []}, "passes": []})
-            m["times"]["scratch"] = m["times"]["scratch"] + list(row["times"]["scratch"] or [])
-            m["times"][graph_key] = row["times"]["tf"]
-            m["times"][xla_key] = row["times"]["tf_xla"]
-            m["passes"].append({"onednn": onednn, "speedup": row["speedup"],
-                                "tf_fastest": row["tf_fastest"],
+            m = merged.setdefault(row["key"], {**row, "times": {}, "passes": []})
+            for key, source in sources.items():
+                times = row["times"][source]
+                old = m["times"].get(key)
+                m["times"][key] = old if times is None else (old or []) + list(times)
+            m["passes"].append({"run": run[0] if run else 0, "onednn": onednn,
+                                "speedup": row["speedup"], "tf_fastest": row["tf_fastest"],
                                 "scratch_median": row["median"]["scratch"]})
     rows = []
     for m in merged.values():
@@ -374,8 +378,12 @@ def merge_passes(passes: Sequence[tuple[bool, dict]], roof: Roof | None = None) 
         best = min(paths, key=paths.get) if paths else None
         m["tf_fastest"] = best and TF_PATHS[best]
         m["tf_best_key"] = best
-        speedups = [p["speedup"] for p in m["passes"] if p["speedup"]]
-        m["speedup"] = min(speedups) if speedups else None
+        per_run: dict[int, float] = {}
+        for p in m["passes"]:
+            if p["speedup"]:
+                per_run[p["run"]] = min(per_run.get(p["run"], math.inf), p["speedup"])
+        m["run_speedups"] = [per_run[r] for r in sorted(per_run)]
+        m["speedup"] = statistics.median(per_run.values()) if per_run else None
         m["met"] = None if m["target"] is None or m["speedup"] is None else (
             m["speedup"] >= m["target"])
         m["scratch_rate"] = achieved(m["work"], m["median"]["scratch"], m["work_kind"], roof)
@@ -383,8 +391,8 @@ def merge_passes(passes: Sequence[tuple[bool, dict]], roof: Roof | None = None) 
         rows.append(m)
     first = passes[0][1]
     return {**first, "rows": rows,
-            "meta": {("onednn" if on else "eigen"): f.get("meta", {}) for on, f in passes},
-            "memory": [x for _, f in passes for x in f.get("memory", [])]}
+            "meta": {("onednn" if on else "eigen"): f.get("meta", {}) for on, f, *_ in passes},
+            "memory": [x for _, f, *_ in passes for x in f.get("memory", [])]}
 
 
 def best_tf_time(row: dict) -> float | None:
@@ -419,9 +427,10 @@ def print_record_table(record: dict, width: int = 46) -> None:
               f" {(f'{sp:.2f}×' if sp else 'n/a'):>8} "
               f"{(f'≥{target:.3g}×' if target else '—'):>7} {met:>4} "
               f"{fmt_rate(rate.get('rate')):>7} {rate.get('unit', ''):<7}{pct}", flush=True)
+    runs = max((len(r.get("run_speedups") or []) for r in record.get("rows", [])), default=1)
     print("\n* = tf.keras' fastest path (median time); speedup = the smaller of the two passes' "
           "side-by-side speedups (oneDNN off, oneDNN on) against the faster of that pass' "
-          "graph and XLA paths")
+          "graph and XLA paths" + (f"; the median of {runs} runs" if runs > 1 else ""))
     missed = [r["label"] for r in record.get("rows", []) if r.get("met") is False]
     print("all targets met" if not missed else f"targets NOT met: {', '.join(missed)}")
 

@@ -5,6 +5,7 @@
     python benchmarks/run.py dense -- --repeats 5 --only l24
     python benchmarks/run.py --compare out/bench_OLD.json          # run, then compare
     python benchmarks/run.py --compare out/bench_OLD.json out/bench_NEW.json   # compare only
+    python benchmarks/run.py --runs 3               # all of them three times: medians of runs
     python benchmarks/run.py --list
 
 First the machine's roof is measured (`roof.measure`: NumPy float32 GEMM and memory bandwidth,
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import importlib.util
+import itertools
 import json
 import os
 import shutil
@@ -93,10 +95,11 @@ def tf_passes(extra: list[str], onednn: str = "both") -> tuple[bool, ...]:
 
 
 def run_benchmarks(scripts: list[Path], extra: list[str], out: Path, roof_kwargs: dict,
-                   record: bool = True, passes: tuple[bool, ...] = (False,)
-                   ) -> tuple[int, dict | None]:
-    """Measure the roof, run `scripts` (each once per oneDNN setting in `passes`), write
-    the record and chart into `out`; returns (exit status, the record or None)."""
+                   record: bool = True, passes: tuple[bool, ...] = (False,),
+                   repeat_runs: int = 1) -> tuple[int, dict | None]:
+    """Measure the roof, run `scripts` (each once per oneDNN setting in `passes`, the whole
+    set `repeat_runs` times), write the record and chart into `out`; returns (exit status,
+    the record or None)."""
     import record as rec
     from roof import measure
 
@@ -105,14 +108,16 @@ def run_benchmarks(scripts: list[Path], extra: list[str], out: Path, roof_kwargs
     roof = measure(**roof_kwargs)
     print(f"{roof.describe()}  [{time.perf_counter() - t0:.1f} s]\n", flush=True)
     failed, fragments, runs = [], [], {}
+    done: dict[str, list] = {}
     with tempfile.TemporaryDirectory(prefix="scratch-bench-") as tmp:
         roof_path = Path(tmp) / "roof.json"
         roof_path.write_text(json.dumps(roof.to_dict()))
-        for script in scripts:
+        for run_index, script in itertools.product(range(repeat_runs), scripts):
             name = script.stem.removeprefix("bench_")
-            done = []
+            if script == scripts[0] and repeat_runs > 1:
+                print(f"##### run {run_index + 1} of {repeat_runs}\n", flush=True)
             for onednn in (SINGLE_PASS.get(name, passes) if len(passes) > 1 else passes):
-                frag = Path(tmp) / f"{name}-{'onednn' if onednn else 'eigen'}.json"
+                frag = Path(tmp) / f"{name}-{'onednn' if onednn else 'eigen'}-{run_index}.json"
                 args = ([*extra, "--roof", str(roof_path)]
                         + (["--json", str(frag)] if record else []))
                 setting = "oneDNN on" if onednn else "oneDNN off"
@@ -128,20 +133,20 @@ def run_benchmarks(scripts: list[Path], extra: list[str], out: Path, roof_kwargs
                                              "passes": []})
                 run["exit"] = run["exit"] or rc
                 run["seconds"] = round(run["seconds"] + seconds, 1)
-                run["passes"].append({"onednn": onednn, "exit": rc,
+                run["passes"].append({"run": run_index, "onednn": onednn, "exit": rc,
                                       "seconds": round(seconds, 1)})
                 if rc != 0:
                     failed.append(f"{script.name} [{setting}]")
                 if frag.exists():
-                    done.append((onednn, json.loads(frag.read_text())))
-            if done:
-                fragments.append(rec.merge_passes(done, roof))
+                    done.setdefault(name, []).append(
+                        (onednn, json.loads(frag.read_text()), run_index))
+    fragments = [rec.merge_passes(done[name], roof) for name in done]
     if failed:
         print(f"failed: {', '.join(failed)}")
     if not record:
         return (1 if failed else 0), None
     data = rec.build_record(fragments, roof, runs, machine)
-    if len(passes) > 1 and data["rows"]:
+    if (len(passes) > 1 or repeat_runs > 1) and data["rows"]:
         print("=== all rows, tf.keras' four paths side by side with scratch\n")
         rec.print_record_table(data)
         print()
@@ -178,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--onednn", choices=("both", "off", "on"), default="both",
                         help="TensorFlow's oneDNN setting(s): each benchmark runs once per "
                              "setting (default: both, off then on)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="run the whole selection this many times; a row's speedup is "
+                             "then the median of the runs' (default 1)")
     parser.add_argument("--roof-gemm-n", type=int, default=2048,
                         help="size of the roof's GEMM (n×n by n×n)")
     parser.add_argument("--roof-mb", type=float, default=256,
@@ -204,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(e))
         if args.no_record:
             parser.error("--compare needs this run's record: drop --no-record")
+    if args.runs < 1:
+        parser.error(f"--runs expected a positive integer. Received: {args.runs}")
     if args.roof_gemm_n < 1 or args.roof_mb <= 0:
         parser.error(f"--roof-gemm-n and --roof-mb expected positive numbers. Received: "
                      f"{args.roof_gemm_n}, {args.roof_mb}")
@@ -217,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     rc, data = run_benchmarks(scripts, extra, Path(args.out),
                               {"gemm_n": args.roof_gemm_n, "bandwidth_mb": args.roof_mb},
                               record=not args.no_record,
-                              passes=tf_passes(extra, args.onednn))
+                              passes=tf_passes(extra, args.onednn), repeat_runs=args.runs)
     if old is not None and data is not None:
         rec.print_comparison(old, data)
     return rc

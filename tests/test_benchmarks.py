@@ -127,11 +127,11 @@ def test_roof_measures_at_tiny_sizes_and_round_trips(bench):
 
 # ----------------------------------------------------------------------------- the record
 def test_make_bench_writes_the_record_and_the_chart(tmp_path):
-    """benchmarks/run.py end to end at a tiny size: one cheap row, scratch alone."""
+    """benchmarks/run.py end to end at a tiny size: one cheap row, scratch alone, two runs."""
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, str(BENCHMARKS / "run.py"), "dense", "--out", str(out),
-         "--roof-gemm-n", "64", "--roof-mb", "1", "--",
+         "--roof-gemm-n", "64", "--roof-mb", "1", "--runs", "2", "--",
          "--no-tf", "--only", "l12", "--repeats", "2"],
         capture_output=True, text=True, env=_env(), timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -149,7 +149,8 @@ def test_make_bench_writes_the_record_and_the_chart(tmp_path):
     assert data["benchmarks"]["dense"]["exit"] == 0
     (row,) = data["rows"]
     assert row["bench"] == "dense" and row["key"] == "l12" and row["unit"] == "fit"
-    assert len(row["times"]["scratch"]) == 2 and row["median"]["scratch"] > 0
+    assert len(row["times"]["scratch"]) == 4 and row["median"]["scratch"] > 0  # 2 runs × 2
+    assert [p["run"] for p in data["benchmarks"]["dense"]["passes"]] == [0, 1]
     assert row["times"]["tf"] is None and row["speedup"] is None  # --no-tf
     assert row["work_kind"] == "flops" and row["work"] > 0
     assert row["scratch_rate"]["rate"] > 0 and set(row["scratch_rate"]["roof_pct"]) >= {"1"}
@@ -187,6 +188,14 @@ def test_two_passes_merge_into_four_tf_paths_and_the_smaller_speedup(bench, caps
     assert "1.90 s*" in out and "1.90×" in out and "targets NOT met: a row" in out
     # one pass with oneDNN off (no TensorFlow, --no-tf): the fragment as it was
     assert rec.merge_passes([(False, off)]) is off
+    # three runs (run.py --runs 3): per run the smaller pass, then the median of the runs
+    fast = frag([1.0, 1.0, 1.0], [3.0, 3.0, 3.0], [3.0, 3.0, 3.0])  # 3×
+    slow = frag([1.0, 1.0, 1.0], [1.2, 1.2, 1.2], [1.5, 1.5, 1.5])  # 1.2×
+    (row,) = rec.merge_passes([(False, off, 0), (True, on, 0), (False, fast, 1),
+                               (True, fast, 1), (False, slow, 2), (True, fast, 2)], r)["rows"]
+    assert row["run_speedups"] == pytest.approx([1.9, 3.0, 1.2])
+    assert row["speedup"] == pytest.approx(1.9) and len(row["times"]["scratch"]) == 18
+    assert len(row["times"]["tf_onednn"]) == 9 and len(row["passes"]) == 6
     # old records (graph / xla only) still give their best time
     assert rec.best_tf_time({"tf_fastest": "xla", "median": {"tf_xla": 2.0}}) == 2.0
 
