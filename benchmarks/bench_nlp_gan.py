@@ -9,15 +9,16 @@ engines; the tf.keras models come from `keras_ref.to_keras`):
 * Lecture 57: the text classifier, Embedding(7 310, 20) → LSTM(15, return_sequences) →
   GlobalMaxPooling1D → Dense(1, sigmoid) on T = 189 word ids (the spam corpus' longest
   message), Adam, binary cross-entropy + accuracy: one `train_on_batch` at batch 128.
-  Target: at least as fast.
+  Target: 2× faster.
 * Lecture 59: the text CNN, Embedding(7 311, 20) → Conv1D(32, 3, relu) → MaxPooling1D(3) →
   Conv1D(64, 3, relu) → MaxPooling1D(3) → Conv1D(128, 3, relu) → GlobalMaxPooling1D →
   Dense(1, sigmoid) on the same T = 189 word ids, Adam, binary cross-entropy + accuracy: one
-  `train_on_batch` at batch 128. Target: at least as fast.
+  `train_on_batch` at batch 128. Target: 2× faster.
 * Lecture 69: the GAN step on 28×28 images (D = 784, latent 100, batch 32): the
   discriminator's two `train_on_batch` calls and the combined model's one, with the Keras 3
   `trainable` toggling; also the whole step with `generator.predict`. Target: the three
-  train_on_batch calls ≥ 3× faster than tf.keras'. The row below them times the same three
+  train_on_batch calls within 10 % of the floor's time (the row's note; earlier ≥ 3× faster
+  than tf.keras', which the floor itself does not reach). The row below them times the same three
   calls' math as a bare NumPy loop (`gan_floor.BareGan`: scratch's kernels, no engine; it
   reaches scratch's weights bit for bit): the most any engine could gain on this machine.
   Two more rows time the floor's parts alone (`gan_floor.part_timers`): its matrix products
@@ -316,8 +317,8 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     for key, label, factory, target in (
             ("rec", "L61 recommender train step, batch 128", recommender_case, 1.0),
-            ("lstm", "L57 text LSTM train step, batch 128", text_lstm_case, 1.0),
-            ("textcnn", "L59 text CNN train step, batch 128", text_cnn_case, 1.0)):
+            ("lstm", "L57 text LSTM train step, batch 128", text_lstm_case, 2.0),
+            ("textcnn", "L59 text CNN train step, batch 128", text_cnn_case, 2.0)):
         if key not in only:
             continue
         model, compile_args, (x, y) = factory(rng)
@@ -336,7 +337,7 @@ def main(argv=None) -> int:
                                target=target, xla_note=note, tf_path="train_on_batch"))
     if "gan" in only:
         images = np.tanh(rng.standard_normal((1000, 784))).astype("float32")
-        for with_predict, label, target in ((False, "L69 GAN: 3 train_on_batch calls", 3.0),
+        for with_predict, label, target in ((False, "L69 GAN: 3 train_on_batch calls", None),
                                             (True, "L69 GAN: whole step (+ G.predict)", None)):
             G, Dm = gan_models(rng)
             work = gan_flops(G, Dm, 32) + (model_flops(G, 32, training=False)
@@ -358,7 +359,9 @@ def main(argv=None) -> int:
             rows.append(record.Row(key, label, times[0], times[1], times[2], work=work,
                                    target=target, xla_note=note,
                                    tf_path="train_on_batch" + (" + predict" * with_predict)))
-            if not with_predict:
+            if not with_predict:  # the restated target: within 10 % of the floor
+                ratio = record.statistics.median(times[0]) / record.statistics.median(times[3])
+                rows[-1].note = f"{ratio:.2f}× the floor's time (target ≤ 1.10×)"
                 rows.append(record.Row("l69-gan-floor", "  the same math as a bare NumPy loop",
                                        times[3], times[1], times[2], work=work,
                                        xla_note=note, tf_path="train_on_batch"))

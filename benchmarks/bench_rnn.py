@@ -9,7 +9,8 @@ Workloads (the same model and initial weights in both engines; the tf.keras mode
       (`tf.function(lambda x: model(x, training=False))`, traced once) and against
       `model.predict(x)`; targets ≤ 1.0× and ≤ 0.3× of tf.keras' time (speedups ≥ 1 and
       ≥ 3.3);
-    - train step: scratch `train_on_batch` against tf.keras' `train_on_batch`; target ≤ 1.0×
+    - train step: scratch `train_on_batch` against tf.keras' `train_on_batch`; target: 2×
+      faster (earlier: ≤ 1.0×)
       (speedup ≥ 1).
 * The same with GRU(128) (reset_after=True, Keras' default).
 * Lecture 43: Input(10, 1) → SimpleRNN(5) → Dense(1) on the sine series, Adam(0.1), mse,
@@ -167,7 +168,7 @@ def bench_image_rows(cell: str, repeats: int, steps: int, use_tf: bool,
                    t["pred"], t["xla_pred"], work=fwd_work, target=1 / 0.3, xla_note=note,
                    tf_path="predict"),
         record.Row(f"{cell}-step", f"{name}(128) train step vs train_on_batch", ts["step"],
-                   ts["tf_step"], ts["xla_step"], work=step_work, target=1.0, xla_note=note,
+                   ts["tf_step"], ts["xla_step"], work=step_work, target=2.0, xla_note=note,
                    tf_path="train_on_batch"),
     ]
 
