@@ -10,9 +10,10 @@ on one and two threads. `write_fragment` saves a benchmark's rows for `benchmark
 which merges the fragments with the machine's description into one record
 (`out/bench_<time>.json`), draws `chart` and prints `compare` against an older record.
 
-A repeat's times alternate the engines (scratch, tf.keras, tf.keras XLA, scratch, ...) so a
-change of the machine's load hits all alike; a row's figure is the median of its repeats and
-its spread, (max − min) / median, is what `compare` takes as the noise.
+A repeat's times alternate the engines (scratch, tf.keras, tf.keras XLA, then back: XLA,
+tf.keras, scratch, ...) so a change of the machine's load hits all alike; a row's
+figure is the median of its repeats and its spread, (max − min) / median, is what `compare`
+takes as the noise.
 """
 
 from __future__ import annotations
@@ -46,11 +47,18 @@ def alternate(fns: Sequence[Callable[[], object] | None], repeats: int, per: int
               before: Sequence[Callable[[], object] | None] | None = None) -> list:
     """Per-repeat seconds of each function (divided by `per`, the calls inside one), the
     repeats alternating between them; None in `fns` gives None. `before[i]` runs untimed
-    ahead of each of fns[i]'s repeats (to reset weights and optimizer state)."""
+    ahead of each of fns[i]'s repeats (to reset weights and optimizer state).
+
+    The order runs forward in even repeats and backward in odd ones (0 1 2, 2 1 0, 0 1 2,
+    ...), so a function only ever runs right after its neighbours in the list or itself, never
+    always after the last one: tf.keras' `predict` leaves its threads busy for a while after
+    it returns, and scratch's GRU forward timed right after it took 1.4× its time."""
     times: list = [None if fn is None else [] for fn in fns]
     before = before or [None] * len(fns)
-    for _ in range(repeats):
-        for fn, reset, ts in zip(fns, before, times):
+    n = len(fns)
+    for r in range(repeats):
+        for i in (range(n) if r % 2 == 0 else range(n - 1, -1, -1)):
+            fn, reset, ts = fns[i], before[i], times[i]
             if fn is None:
                 continue
             if reset is not None:

@@ -317,3 +317,15 @@ def test_memory_benchmark_reports_a_peak(tmp_path):
     (m,) = json.loads(frag.read_text())["memory"]
     assert m["engine"] == "scratch" and m["workload"] == "lstm"
     assert m["peak_mb"] > m["rss_before_fit_mb"] * 0.5 > 0
+
+
+def test_repeats_alternate_forward_then_backward(bench):
+    """alternate() runs the functions 0 1 2, then 2 1 0, ...: each one only ever follows its
+    neighbours or itself (a heavy tf.keras `predict` left last must not always precede
+    scratch's first function); None is skipped, `before` runs ahead of its function."""
+    calls = []
+    fns = [lambda k=k: calls.append(k) for k in range(3)] + [None]
+    before = [None, lambda: calls.append("reset"), None, None]
+    times = bench["record"].alternate(fns, repeats=3, per=2, before=before)
+    assert calls == [0, "reset", 1, 2, 2, "reset", 1, 0, 0, "reset", 1, 2]
+    assert [len(t) for t in times[:3]] == [3, 3, 3] and times[3] is None
