@@ -83,7 +83,7 @@ test-readable: venv
 	SCRATCH_FAST_PATHS=0 $(PY) -m pytest -q $(READABLE_TESTS)
 
 bench: venv
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 examples: venv
 	@set -e; for f in $(sort $(wildcard examples/*.py)); do \
