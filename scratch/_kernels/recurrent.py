@@ -132,13 +132,14 @@ def _cell_work(cell, N: int, T: int) -> int:
     return N * T * sum(w.size for w in cell.params.values())
 
 
-def _chunk_count(cell, N: int, T: int) -> int:
-    """How many chunks the batch is cut into: from the shapes (and `set_threads`) only."""
+def _chunk_count(cell, N: int, work: int) -> int:
+    """How many chunks the batch is cut into: from the shapes (N, the pass' `work`, see
+    `_cell_work`) and `set_threads` only."""
     if N * cell.params["recurrent_kernel"].shape[1] < MIN_WORK_PER_STEP:
         return 1
     if _THREADS is not None:
         return max(1, min(_THREADS, N // MIN_ROWS_PER_THREAD))
-    return 2 if N >= 2 * SPLIT_MIN_ROWS and _cell_work(cell, N, T) >= SPLIT_WORK else 1
+    return 2 if N >= 2 * SPLIT_MIN_ROWS and work >= SPLIT_WORK else 1
 
 
 def _run(jobs: list, fn, work: int) -> list:
@@ -208,7 +209,8 @@ def rnn_forward(cell, x: Array, initial_states: list[Array], *, go_backwards: bo
 def _rnn_forward(cell, x, initial_states, go_backwards, time_mask, zero_output_for_mask,
                  dropout):
     N, T = x.shape[:2]
-    n = _chunk_count(cell, N, T)
+    work = _cell_work(cell, N, T)
+    n = _chunk_count(cell, N, work)
     if n == 1:
         return _forward_one(cell, x, initial_states, go_backwards, time_mask,
                             zero_output_for_mask, dropout)
@@ -217,7 +219,7 @@ def _rnn_forward(cell, x, initial_states, go_backwards, time_mask, zero_output_f
     jobs = [(cell, x[s], [st[s] for st in initial_states], go_backwards,
              None if time_mask is None else time_mask[s], zero_output_for_mask,
              _split_dropout(dropout, s)) for s in slices]
-    results = _run(jobs, lambda job: _forward_one(*job), _cell_work(cell, N, T))
+    results = _run(jobs, lambda job: _forward_one(*job), work)
     outputs = np.concatenate([r[0] for r in results], axis=0)
     finals = [np.concatenate([r[1][k] for r in results], axis=0)
               for k in range(len(initial_states))]

@@ -404,45 +404,43 @@ def gru_forward(cell, x, states, go_backwards, mask, zero_output, dropout, fused
         for t in range(T):
             np.matmul(H[t], U, out=R)
             gru_forward_step(A, t, R, b, UH, H, bits, dtype == np.float32, one)
-        cache = FastCache("gru", x.shape, go_backwards, mask, zero_output, xs, in_masks, perm,
-                          W, {"A": A, "PRE": PRE, "H": H, "UH": UH, "U": U}, fused)
-        return H[1:].transpose(1, 0, 2), [H[T].copy()], cache
-    tmp = np.empty((N, M), dtype)
-    h_new = np.empty((N, M), dtype) if mask is not None else None
-    for t in range(T):
-        a = A[:, t]
-        zr, (z, r, hh) = a[:2], a
-        if cell.reset_after:
-            np.matmul(H[t], U, out=R)
-            if b_rec is not None:
-                R += b_rec
-            zr += R[:2]
-        else:
-            np.matmul(H[t], U[:2], out=R[:2])
-            zr += R[:2]
-        if PRE is not None:
-            PRE[:2, t] = zr
-        rec.apply_blocks(zr)
-        if cell.reset_after:
-            UH[t] = R[2]
-            np.multiply(r, UH[t], out=tmp)
-        else:
-            np.multiply(r, H[t], out=UH[t])
-            np.matmul(UH[t], U[2], out=tmp)
-        hh += tmp
-        if PRE is not None:
-            PRE[2, t] = hh
-        act.apply(hh, hh)
-        h = H[t + 1] if mask is None else h_new
-        np.multiply(z, H[t], out=h)  # h = z ⊙ h_{t−1} + (1 − z) ⊙ h̃
-        np.subtract(1, z, out=tmp)
-        tmp *= hh
-        h += tmp
-        if mask is not None:
-            _masked_update(t, mask, h, H)
-            _masked_output(t, mask, h, O, zero_output)
+    else:
+        tmp = np.empty((N, M), dtype)
+        h_new = np.empty((N, M), dtype) if mask is not None else None
+        for t in range(T):
+            a = A[:, t]
+            zr, (z, r, hh) = a[:2], a
+            if cell.reset_after:
+                np.matmul(H[t], U, out=R)
+                if b_rec is not None:
+                    R += b_rec
+                zr += R[:2]
+            else:
+                np.matmul(H[t], U[:2], out=R[:2])
+                zr += R[:2]
+            if PRE is not None:
+                PRE[:2, t] = zr
+            rec.apply_blocks(zr)
+            if cell.reset_after:
+                UH[t] = R[2]
+                np.multiply(r, UH[t], out=tmp)
+            else:
+                np.multiply(r, H[t], out=UH[t])
+                np.matmul(UH[t], U[2], out=tmp)
+            hh += tmp
+            if PRE is not None:
+                PRE[2, t] = hh
+            act.apply(hh, hh)
+            h = H[t + 1] if mask is None else h_new
+            np.multiply(z, H[t], out=h)  # h = z ⊙ h_{t−1} + (1 − z) ⊙ h̃
+            np.subtract(1, z, out=tmp)
+            tmp *= hh
+            h += tmp
+            if mask is not None:
+                _masked_update(t, mask, h, H)
+                _masked_output(t, mask, h, O, zero_output)
     cache = FastCache("gru", x.shape, go_backwards, mask, zero_output, xs, in_masks, perm, W,
-                      {"A": A, "PRE": PRE, "H": H, "UH": UH, "U": U})
+                      {"A": A, "PRE": PRE, "H": H, "UH": UH, "U": U}, fused)
     return (H[1:] if O is None else O).transpose(1, 0, 2), [H[T].copy()], cache
 
 
@@ -459,21 +457,15 @@ def gru_backward(cell, d_outputs, d_states, cache, need_dx=True):
     R = np.empty((2, N, M), dtype)
     tmp = np.empty((N, M), dtype)
     d_rh = np.empty((N, M), dtype)
-    if cache.fused:
-        one = np.dtype(dtype).type(1)
-        for t in range(T - 1, -1, -1):
-            dh = carry.new_h(t, g_h)
+    one = np.dtype(dtype).type(1)
+    for t in range(T - 1, -1, -1):
+        g_in, g_past = carry.split_state(t, g_h)
+        dh = carry.new_h(t, g_in)
+        if cache.fused:  # the elementwise part below (reset-after, σ, tanh) in one call
             dh_prev = np.empty((N, M), dtype)
             gru_backward_step(A, H, UH, dh, t, dA, dRh, dh_prev, one)
             dh_prev += dRh[t] @ U_T[2]
-            np.matmul(dA[:2, t], U_T[:2], out=R)
-            dh_prev += R[0]
-            dh_prev += R[1]
-            g_h = dh_prev
-    else:
-        for t in range(T - 1, -1, -1):
-            g_in, g_past = carry.split_state(t, g_h)
-            dh = carry.new_h(t, g_in)
+        else:
             (z, r, hh), (dz, dr, dhh) = A[:, t], dA[:, t]
             pre = (None, None, None) if PRE is None else PRE[:, t]
             np.subtract(H[t], hh, out=dz)  # dz = dh ⊙ (h_{t−1} − h̃), then through σ
@@ -494,10 +486,10 @@ def gru_backward(cell, d_outputs, d_states, cache, need_dx=True):
                 rec.grad(dr, r, pre[1], tmp)
                 d_rh *= r
                 dh_prev += d_rh
-            np.matmul(dA[:2, t], U_T[:2], out=R)
-            dh_prev += R[0]
-            dh_prev += R[1]
-            g_h = dh_prev if g_past is None else dh_prev + g_past
+        np.matmul(dA[:2, t], U_T[:2], out=R)
+        dh_prev += R[0]
+        dh_prev += R[1]
+        g_h = dh_prev if g_past is None else dh_prev + g_past
     dW, dx = _input_grads(dA, cache, need_dx)
     H2 = H[:T].reshape(T * N, M)
     dU = np.empty((3, M, M), dtype)
