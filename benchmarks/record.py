@@ -193,6 +193,16 @@ def _pct(p: float | None) -> str:
     return "n/a" if p is None else (f"{p:.1f}%" if p >= 0.1 else f"{p:.2g}%")
 
 
+def _row_tail(speedup, target, met, rate: dict, threads) -> str:
+    """The columns both tables end with: speedup, target, met, scratch's rate and its share
+    of each thread count's roof (`rate` as `roof.achieved` returns it)."""
+    pct = "".join(f" {_pct((rate.get('roof_pct') or {}).get(str(t))):>6}" for t in threads)
+    return (f" {(f'{speedup:.2f}×' if speedup else 'n/a'):>8} "
+            f"{(f'≥{target:.3g}×' if target else '—'):>7} "
+            f"{ {None: '—', True: 'yes', False: 'NO'}[met]:>4} "
+            f"{fmt_rate(rate.get('rate')):>7} {rate.get('unit', ''):<7}{pct}")
+
+
 def print_table(rows: Sequence[Row], roof: Roof | None, width: int = 46) -> None:
     """The rows with the new columns: tf.keras' two paths, the faster one, the speedup
     against it, the target, and scratch's GFLOP/s (GB/s) and % of the 1- and 2-thread roof."""
@@ -205,15 +215,11 @@ def print_table(rows: Sequence[Row], roof: Roof | None, width: int = 46) -> None
     for r in rows:
         a = achieved(r.work, r.t_scratch, r.kind, roof)
         per = "/step" if r.unit == "step" else ""
-        met = {None: "—", True: "yes", False: "NO"}[r.met]
         xla = _fmt_time(r.t_xla) if r.xla else ("—" if not r.xla_note else "n/a")
         note = "; ".join(x for x in (r.note, r.xla_note) if x)
-        pct = "".join(f" {_pct(a['roof_pct'].get(str(t))):>6}" for t in threads)
         print(f"{r.label[:width]:<{width}} {_fmt_time(r.t_scratch) + per:>13} "
-              f"{_fmt_time(r.t_tf):>10} {xla:>10} {r.fastest or '—':>5} "
-              f"{(f'{r.speedup:.2f}×' if r.speedup else 'n/a'):>8} "
-              f"{(f'≥{r.target:.3g}×' if r.target else '—'):>7} {met:>4} "
-              f"{fmt_rate(a['rate']):>7} {a['unit']:<7}{pct}  {note}".rstrip(), flush=True)
+              f"{_fmt_time(r.t_tf):>10} {xla:>10} {r.fastest or '—':>5}"
+              f"{_row_tail(r.speedup, r.target, r.met, a, threads)}  {note}".rstrip(), flush=True)
     if any(r.speedup for r in rows):
         print("\nspeedup = the faster tf.keras time / scratch time (above 1: scratch is faster)"
               "\nbest = tf.keras' faster path (graph: tf.function as compiled by default; "
@@ -427,14 +433,10 @@ def print_record_table(record: dict, width: int = 46) -> None:
         cells = "".join(
             f" {(_fmt_time(med.get(k)) + ('*' if k == r.get('tf_best_key') else '')):>10}"
             for k in names)
-        rate = r.get("scratch_rate") or {}
-        pct = "".join(f" {_pct((rate.get('roof_pct') or {}).get(str(t))):>6}" for t in threads)
-        met = {None: "—", True: "yes", False: "NO"}[r.get("met")]
-        sp, target = r.get("speedup"), r.get("target")
+        tail = _row_tail(r.get("speedup"), r.get("target"), r.get("met"),
+                         r.get("scratch_rate") or {}, threads)
         print(f"{r['label'][:width]:<{width}} {_fmt_time(med.get('scratch')) + per:>13}{cells}"
-              f" {(f'{sp:.2f}×' if sp else 'n/a'):>8} "
-              f"{(f'≥{target:.3g}×' if target else '—'):>7} {met:>4} "
-              f"{fmt_rate(rate.get('rate')):>7} {rate.get('unit', ''):<7}{pct}", flush=True)
+              f"{tail}", flush=True)
     runs = max((len(r.get("run_speedups") or []) for r in record.get("rows", [])), default=1)
     print("\n* = tf.keras' fastest path (median time); speedup = the smaller of the two passes' "
           "side-by-side speedups (oneDNN off, oneDNN on) against the faster of that pass' "

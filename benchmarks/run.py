@@ -15,10 +15,9 @@ selected benchmark. TensorFlow fixes its oneDNN setting (TF_ENABLE_ONEDNN_OPTS) 
 so each benchmark runs twice, oneDNN off then on (TensorFlow's default on x86-64 Linux; its
 oneDNN convolutions are up to twice as fast): every pass times scratch side by side with
 tf.keras' graph and XLA paths, and a row's speedup is the smaller of the two passes'
-(`record.merge_passes`; ``--onednn off|on`` runs one pass). Each one prints its table and
-hands its rows back; at the end the merged table shows the four tf.keras paths; this script
-writes
-them, with the machine (CPU model, CPU tier, BLAS, versions, load) and the roof, to
+(`record.merge_passes`; ``--onednn off|on`` runs one pass). Each pass prints its table and
+hands its rows back; at the end the merged table shows the four tf.keras paths. This script
+writes the rows, with the machine (CPU model, CPU tier, BLAS, versions, load) and the roof, to
 ``OUT/bench_<UTC time>.json`` and draws ``OUT/bench_<UTC time>.png`` (scratch against
 tf.keras' faster path per workload, log scale); ``OUT/bench_latest.json`` / ``.png`` are
 copies of the newest. ``--compare OLD.json`` then prints, row by row, what got faster or slower
@@ -107,8 +106,8 @@ def run_benchmarks(scripts: list[Path], extra: list[str], out: Path, roof_kwargs
     t0 = time.perf_counter()
     roof = measure(**roof_kwargs)
     print(f"{roof.describe()}  [{time.perf_counter() - t0:.1f} s]\n", flush=True)
-    failed, fragments, runs = [], [], {}
-    done: dict[str, list] = {}
+    failed, runs = [], {}
+    done: dict[str, list] = {}  # benchmark name → [(oneDNN on?, fragment, run), ...]
     with tempfile.TemporaryDirectory(prefix="scratch-bench-") as tmp:
         roof_path = Path(tmp) / "roof.json"
         roof_path.write_text(json.dumps(roof.to_dict()))
@@ -121,8 +120,8 @@ def run_benchmarks(scripts: list[Path], extra: list[str], out: Path, roof_kwargs
                 args = ([*extra, "--roof", str(roof_path)]
                         + (["--json", str(frag)] if record else []))
                 setting = "oneDNN on" if onednn else "oneDNN off"
-                print(f"=== {script.relative_to(HERE.parent)} {' '.join(extra)}  [TensorFlow "
-                      f"{setting}]".replace("  [", " [").rstrip(), flush=True)
+                print(" ".join(["===", str(script.relative_to(HERE.parent)), *extra,
+                                f"[TensorFlow {setting}]"]), flush=True)
                 env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "1" if onednn else "0"}
                 t1 = time.perf_counter()
                 rc = subprocess.call([sys.executable, str(script), *args], env=env)
