@@ -226,10 +226,8 @@ def time_side_by_side(fns, repeats: int, steps: int) -> tuple[list, str]:
     fns = list(fns)
     xla_note = record.warm_up(fns, xla=[2])  # traces, JIT compiles, first-touch allocations
 
-    def repeat(fn):
-        return None if fn is None else (lambda: [fn() for _ in range(steps)])
-
-    return record.alternate([repeat(fn) for fn in fns], repeats, per=steps), xla_note
+    return record.alternate([record.repeated(fn, steps) for fn in fns], repeats,
+                            per=steps), xla_note
 
 
 def main(argv=None) -> int:

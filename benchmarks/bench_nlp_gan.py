@@ -259,8 +259,7 @@ def floor_part_rows(G, D, threads: int, repeats: int, steps: int) -> list:
     with _threads.scoped_blas_threads(threads):
         for name, (fn, work, kind) in part_timers(BareGan(G, D), 32).items():
             record.warm_up([fn])
-            (times,) = record.alternate([lambda fn=fn: [fn() for _ in range(steps)]],
-                                        repeats, per=steps)
+            (times,) = record.alternate([record.repeated(fn, steps)], repeats, per=steps)
             note = "" if kind == "flops" else (
                 f"w, g, m, v: {work * 4 / 7 / 1e6:.0f} MB, which a large last-level cache "
                 "holds (the roof streams 256 MB arrays)")

@@ -156,8 +156,7 @@ def bench_image_rows(cell: str, repeats: int, steps: int, use_tf: bool,
     # each repeat: the mean of `steps` calls (one call alone, right after tf.keras' turn,
     # was up to 40 % slower than the mean of ten)
     t = dict(zip(fns, record.alternate(
-        [None if f is None else (lambda f=f: [f() for _ in range(steps)]) for f in fns.values()],
-        repeats, per=steps)))
+        [record.repeated(f, steps) for f in fns.values()], repeats, per=steps)))
     ts = dict(zip(steps_fns, record.alternate(list(steps_fns.values()), repeats, per=steps,
                                               before=[resets.get(k) for k in steps_fns])))
     return [

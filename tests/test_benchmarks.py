@@ -329,3 +329,19 @@ def test_repeats_alternate_forward_then_backward(bench):
     times = bench["record"].alternate(fns, repeats=3, per=2, before=before)
     assert calls == [0, "reset", 1, 2, 2, "reset", 1, 0, 0, "reset", 1, 2]
     assert [len(t) for t in times[:3]] == [3, 3, 3] and times[3] is None
+
+
+def test_every_benchmarks_help_prints(bench):
+    """`--help` of a benchmark formats the shared options' help (a bare % in a help string
+    once made argparse raise TypeError instead of printing it)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    bench["record"].add_arguments(parser)
+    text = parser.format_help()
+    assert "--no-roof" in text and "% of the machine's limits" in text
+    for script in ("bench_cnn", "bench_rnn", "bench_dense", "bench_nlp_gan", "bench_memory"):
+        out = subprocess.run([sys.executable, str(BENCHMARKS / f"{script}.py"), "--help"],
+                             capture_output=True, text=True, env=_env(), timeout=120)
+        assert out.returncode == 0, (script, out.stderr[-2000:])
+        assert "usage:" in out.stdout

@@ -35,11 +35,13 @@ Two implementations with one contract, chosen by `backend.fast_paths` (or the la
   `einsum` per group; the backward walks the kernel taps (i, j) and scatters one strided
   slice per tap. This is the oracle.
 * fast (`conv2d_forward_fast` / `conv2d_backward_fast`, the default): im2col (the Numba
-  copy `scratch._kernels.conv.im2col` into an (N·Ho·Wo, kh·kw·C) matrix, kept for the
-  backward) and one GEMM (batched over the groups, one np.matmul call for a depthwise
-  convolution's C groups); dW = colsᵀ·dz, dcols = dz·Wᵀ, then the Numba scatter
-  `scratch._kernels.conv.col2im_add`. Both run over chunks of whole images (a chunk's
-  matrices stay in cache), and a large batch's chunks run on two threads (`conv_threads`,
+  copy `scratch._kernels.conv.im2col` into a chunk's (rows, kh·kw·C) matrix) and one GEMM
+  (batched over the groups, one np.matmul call for a depthwise convolution's C groups);
+  backward, the chunk's columns again, dW = colsᵀ·dz, dcols = dz·Wᵀ, then the Numba scatter
+  `scratch._kernels.conv.col2im_add`. Both run over chunks of whole images, each thread
+  writing its chunks' matrices into one work array that stays in cache (`_ChunkBuffers`;
+  the forward keeps only the padded input, never the whole batch's column matrix), and a
+  large batch's chunks run on two threads (`conv_threads`,
   the engine's thread policy of `scratch._threads`; each GEMM on one BLAS thread, or, when
   BLAS itself runs on several threads, the chunks in turn). Both make the benchmark's
   Conv2D faster than unchunked im2col (docs/PERFORMANCE.md §Convolution chunks). The chunks
@@ -58,6 +60,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
@@ -386,21 +389,42 @@ def _kernel_groups(kernel: Array, groups: int) -> Array:
         2, 0, 1, 3).reshape(groups, kh * kw * c_group, -1)
 
 
+class _ChunkBuffers:
+    """One work array per thread for the chunks of one call: a chunk's column matrix (or its
+    padded input gradient) is written into the array its thread already holds, so a call
+    touches fresh memory once per thread instead of once per chunk, and no column matrix of
+    the whole batch is ever made (docs/PERFORMANCE.md §Convolution chunks)."""
+
+    def __init__(self, dtype) -> None:
+        self.dtype = np.dtype(dtype)
+        self.arrays: dict[int, Array] = {}
+
+    def get(self, shape: tuple) -> Array:
+        """A C-contiguous array of `shape` (contents undefined) for the calling thread."""
+        size = math.prod(shape)
+        array = self.arrays.get(threading.get_ident())
+        if array is None or array.size < size:
+            array = self.arrays[threading.get_ident()] = np.empty(size, self.dtype)
+        return array[:size].reshape(shape)
+
+
 def conv2d_forward_fast(x: Array, kernel: Array, bias: Array | None, strides=(1, 1),
                         pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1,
                         threads: int = 1):
-    """im2col + GEMM: the same z as `conv2d_forward`, plus the column matrix for backward.
+    """im2col + GEMM, chunk by chunk: the same z as `conv2d_forward`, plus the padded input
+    the backward reads.
 
-    Math:
+    Math (per chunk of images):
         cols[(n,h,w), (i,j,c)] = x_pad[n, h·sh + i·dh, w·sw + j·dw, c]
-        z_g = cols_g · W_g   (one GEMM per group: (N·Ho·Wo, kh·kw·C/g) · (kh·kw·C/g, F/g);
+        z_g = cols_g · W_g   (one GEMM per group: (rows, kh·kw·C/g) · (kh·kw·C/g, F/g);
                               with groups, one batched GEMM over the groups)
 
     Chunks of images (`CHUNK_ROWS`), in `threads` threads; the Numba kernel
-    `scratch._kernels.conv.im2col` builds each chunk's columns.
+    `scratch._kernels.conv.im2col` builds each chunk's columns in its thread's work array
+    (`_ChunkBuffers`); the backward builds them again.
 
     Shapes:
-        returns z (N, Ho, Wo, F) and cols (N·Ho·Wo, kh·kw, C).
+        returns z (N, Ho, Wo, F) and x_pad (N, Hp, Wp, C).
     """
     kernels = load_kernels("conv")
     add_bias, im2col = kernels.add_bias, kernels.im2col
@@ -408,27 +432,27 @@ def conv2d_forward_fast(x: Array, kernel: Array, bias: Array | None, strides=(1,
     kh, kw, c_group, filters = kernel.shape
     n, c = x.shape[0], x.shape[3]
     ho, wo = _out_hw(xp.shape, kernel.shape, strides, dilation)
-    cols = np.empty((n, ho, wo, kh, kw, c), dtype=x.dtype)
     z = np.empty((n, ho, wo, filters), dtype=x.dtype)
     w_groups = _kernel_groups(kernel, groups)  # (g, kh·kw·C/g, F/g)
+    buffers = _ChunkBuffers(x.dtype)
 
     def task(_: int, s: slice) -> None:
-        im2col(xp[s], cols[s], strides[0], strides[1], dilation[0], dilation[1])
-        rows = cols[s].reshape(-1, kh * kw, c)
+        cols = buffers.get((s.stop - s.start, ho, wo, kh, kw, c))
+        im2col(xp[s], cols, strides[0], strides[1], dilation[0], dilation[1])
         out = z[s].reshape(-1, filters)
         if groups == 1:
-            np.matmul(rows.reshape(len(out), -1), w_groups[0], out=out)
+            np.matmul(cols.reshape(len(out), -1), w_groups[0], out=out)
         else:  # (g, m, F/g) → (m, g, F/g): output channel g·F/g + o
-            out[...] = np.matmul(_group_major(rows, groups), w_groups).transpose(
-                1, 0, 2).reshape(len(out), filters)
+            out[...] = np.matmul(_group_major(cols.reshape(len(out), kh * kw, c), groups),
+                                 w_groups).transpose(1, 0, 2).reshape(len(out), filters)
         if bias is not None:
             add_bias(out, bias)
 
     _run_chunks(task, _image_chunks(n, ho * wo), threads)
-    return z, cols.reshape(n * ho * wo, kh * kw, c)
+    return z, xp
 
 
-def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides=(1, 1),
+def conv2d_backward_fast(dz: Array, xp: Array | None, x_shape, kernel: Array, strides=(1, 1),
                          pads: Pads = ((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1,
                          use_bias: bool = True, need_dx: bool = True, threads: int = 1,
                          need_grads: bool = True):
@@ -436,23 +460,24 @@ def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides
 
     Math (per chunk of images, summed over the chunks in order; with groups, each product
     is one batched GEMM over the groups):
-        dW_g = cols_gᵀ · dz_g;   dcols_g = dz_g · W_gᵀ;   dx = crop(col2im(dcols));  db = 1ᵀ·dz
+        cols = im2col(x_pad) again;  dW_g = cols_gᵀ · dz_g;  dcols_g = dz_g · W_gᵀ;
+        dx = crop(col2im(dcols));  db = 1ᵀ·dz
 
-    With need_grads=False only dx is computed and `cols` may be None: the transposed
+    With need_grads=False only dx is computed and `xp` may be None: the transposed
     convolution's forward (scratch/layers/conv_transpose.py).
 
     Shapes:
-        dz (N, Ho, Wo, F); cols (N·Ho·Wo, kh·kw, C) from `conv2d_forward_fast` →
-        dx (N, H, W, C) (None when need_dx is False), grads as in `conv2d_backward`
-        (empty when need_grads is False).
+        dz (N, Ho, Wo, F); xp (N, Hp, Wp, C), the padded input `conv2d_forward_fast`
+        returns → dx (N, H, W, C) (None when need_dx is False), grads as in
+        `conv2d_backward` (empty when need_grads is False).
     """
-    col2im_add = load_kernels("conv").col2im_add
+    kernels = load_kernels("conv")
+    col2im_add, im2col = kernels.col2im_add, kernels.im2col
     kh, kw, c_group, filters = kernel.shape
     n, ho, wo = dz.shape[:3]
     h, w, c = x_shape[1:]
     (top, bottom), (left, right) = pads
     dz = np.ascontiguousarray(dz)
-    cols6 = cols.reshape(n, ho, wo, kh, kw, c) if need_grads else None
     f_group = filters // groups
     chunks = _image_chunks(n, ho * wo)
     parts = len(chunks) if need_grads else 0
@@ -460,31 +485,34 @@ def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides
     dbias_parts = np.empty((parts, filters), dtype=dz.dtype)
     dx = np.empty(x_shape, dtype=dz.dtype) if need_dx else None
     w_groups = _kernel_groups(kernel, groups)  # (g, kh·kw·C/g, F/g)
+    col_buffers, dx_buffers = _ChunkBuffers(dz.dtype), _ChunkBuffers(dz.dtype)
 
     def task(k: int, s: slice) -> None:
         dz2 = dz[s].reshape(-1, filters)
         m = len(dz2)
-        rows = cols6[s].reshape(m, kh * kw, c) if need_grads else None
-        if need_grads and use_bias:  # 1ᵀ·dz as a BLAS GEMV, much faster than a column sum
-            np.matmul(np.ones(m, dtype=dz.dtype), dz2, out=dbias_parts[k])
-        if groups == 1:
-            if need_grads:
-                np.matmul(rows.reshape(m, -1).T, dz2,
-                          out=dkernel_parts[k].reshape(-1, filters))
-            dcols = dz2 @ w_groups[0].T if need_dx else None
-        else:
-            dz_g = dz2.reshape(m, groups, f_group).transpose(1, 0, 2)  # (g, m, F/g)
-            if need_grads:  # (g, kh·kw·C/g, F/g) → (kh, kw, C/g, F)
+        cols = col_buffers.get((s.stop - s.start, ho, wo, kh, kw, c))
+        if need_grads:
+            im2col(xp[s], cols, strides[0], strides[1], dilation[0], dilation[1])
+            rows = cols.reshape(m, kh * kw, c)
+            if use_bias:  # 1ᵀ·dz as a BLAS GEMV, much faster than a column sum
+                np.matmul(np.ones(m, dtype=dz.dtype), dz2, out=dbias_parts[k])
+            if groups == 1:
+                np.matmul(rows.reshape(m, -1).T, dz2, out=dkernel_parts[k].reshape(-1, filters))
+            else:  # (g, kh·kw·C/g, F/g) → (kh, kw, C/g, F)
+                dz_g = dz2.reshape(m, groups, f_group).transpose(1, 0, 2)  # (g, m, F/g)
                 dw_g = np.matmul(_group_major(rows, groups).transpose(0, 2, 1), dz_g)
                 dkernel_parts[k] = dw_g.reshape(groups, kh * kw, c_group, f_group).transpose(
                     1, 2, 0, 3).reshape(kernel.shape)
-            dcols = (_from_group_major(np.matmul(dz_g, w_groups.transpose(0, 2, 1)), kh * kw)
-                     if need_dx else None)
-        if need_dx:
-            dxp = np.zeros((s.stop - s.start, h + top + bottom, w + left + right, c),
-                           dtype=dz.dtype)
-            col2im_add(dcols.reshape(-1, ho, wo, kh, kw, c), dxp, strides[0], strides[1],
-                       dilation[0], dilation[1])
+        if need_dx:  # the columns are spent: their array takes dcols
+            if groups == 1:
+                np.matmul(dz2, w_groups[0].T, out=cols.reshape(m, -1))
+            else:
+                dz_g = dz2.reshape(m, groups, f_group).transpose(1, 0, 2)
+                cols[...] = _from_group_major(np.matmul(dz_g, w_groups.transpose(0, 2, 1)),
+                                              kh * kw).reshape(cols.shape)
+            dxp = dx_buffers.get((s.stop - s.start, h + top + bottom, w + left + right, c))
+            dxp.fill(0)
+            col2im_add(cols, dxp, strides[0], strides[1], dilation[0], dilation[1])
             dx[s] = dxp[:, top:top + h, left:left + w]
 
     _run_chunks(task, chunks, threads)
@@ -499,7 +527,7 @@ def conv2d_backward_fast(dz: Array, cols: Array, x_shape, kernel: Array, strides
 # ------------------------------------------------------------------------------ layers
 class ConvCache(NamedTuple):
     x: Array | None          # the (N, H, W, C) input (readable path)
-    cols: Array | None       # the im2col matrix (fast path)
+    xp: Array | None         # the padded input (fast path)
     x_shape: tuple           # (N, H, W, C) in the 2-D view
     pads: Pads
     z: Array                 # pre-activation, (N, Ho, Wo, F) in the 2-D view
@@ -652,15 +680,15 @@ class _Conv(Layer):
         bias = self.params.get("bias")
         if backend.use_fast_path(self):
             pixels = x.shape[0] * math.prod(self._spatial_output(x.shape[1:-1]))
-            z, cols = conv2d_forward_fast(x2, kernel, bias, strides, pads, dilation, self.groups,
+            z, xp = conv2d_forward_fast(x2, kernel, bias, strides, pads, dilation, self.groups,
                                           conv_threads(kernel.size * pixels))
             x_keep = None
         else:
             z = conv2d_forward(x2, kernel, bias, strides, pads, dilation, self.groups)
-            cols, x_keep = None, x2
+            xp, x_keep = None, x2
         z_out = z[:, 0] if self.rank == 1 else z
         y = self.activation(z_out)
-        self._cache = ConvCache(x_keep, cols, x2.shape, pads, z, y)
+        self._cache = ConvCache(x_keep, xp, x2.shape, pads, z, y)
         return y
 
     @property
@@ -691,7 +719,7 @@ class _Conv(Layer):
         dz2 = dz[:, None] if self.rank == 1 else dz
         kernel, strides, dilation = self._geometry_2d()
         if backend.use_fast_path(self):
-            dx, grads = conv2d_backward_fast(dz2, cache.cols, cache.x_shape, kernel, strides,
+            dx, grads = conv2d_backward_fast(dz2, cache.xp, cache.x_shape, kernel, strides,
                                              cache.pads, dilation, self.groups, self.use_bias,
                                              need_dx=need_dx,
                                              threads=conv_threads(kernel.size * dz2.size

@@ -117,10 +117,10 @@ def conv2d_transpose_backward(dz: Array, x: Array, kernel: Array, strides=(1, 1)
     dx, grads = None, {}
     if fast:
         if need_dx or need_grads:
-            dx, cols = conv2d_forward_fast(dz, kernel, None, strides, pads, dilation,
-                                           threads=threads)
+            dx, dz_pad = conv2d_forward_fast(dz, kernel, None, strides, pads, dilation,
+                                             threads=threads)
             if need_grads:
-                _, g = conv2d_backward_fast(x, cols, dz.shape, kernel, strides, pads, dilation,
+                _, g = conv2d_backward_fast(x, dz_pad, dz.shape, kernel, strides, pads, dilation,
                                             use_bias=False, need_dx=False, threads=threads)
                 grads["kernel"] = g["kernel"]
     else:

@@ -71,7 +71,7 @@ class _ConvRun(NamedTuple):
     """What one convolution of a forward keeps for its backward."""
 
     x: Array | None       # the input (readable path)
-    cols: Array | None    # the im2col matrix (fast path)
+    xp: Array | None      # the padded input (fast path)
     x_shape: tuple
     pads: Pads
 
@@ -81,9 +81,9 @@ def _conv(layer, x: Array, kernel: Array, bias, strides, pads: Pads, dilation,
     """One 2-D convolution through conv.py: the fast or the readable forward, as the switch
     (or the layer's own `fast_path`) says."""
     if backend.use_fast_path(layer):
-        z, cols = conv2d_forward_fast(x, kernel, bias, strides, pads, dilation, groups,
-                                      conv_threads(kernel.size * math.prod(x.shape[:3])))
-        return z, _ConvRun(None, cols, x.shape, pads)
+        z, xp = conv2d_forward_fast(x, kernel, bias, strides, pads, dilation, groups,
+                                    conv_threads(kernel.size * math.prod(x.shape[:3])))
+        return z, _ConvRun(None, xp, x.shape, pads)
     return (conv2d_forward(x, kernel, bias, strides, pads, dilation, groups),
             _ConvRun(x, None, x.shape, pads))
 
@@ -91,8 +91,8 @@ def _conv(layer, x: Array, kernel: Array, bias, strides, pads: Pads, dilation,
 def _conv_backward(layer, dz: Array, run: _ConvRun, kernel: Array, strides, dilation,
                    groups: int, use_bias: bool, need_dx: bool) -> tuple[Array | None, dict]:
     """The backward of `_conv` (the same path as its forward took)."""
-    if run.cols is not None:
-        return conv2d_backward_fast(dz, run.cols, run.x_shape, kernel, strides, run.pads,
+    if run.xp is not None:
+        return conv2d_backward_fast(dz, run.xp, run.x_shape, kernel, strides, run.pads,
                                     dilation, groups, use_bias, need_dx=need_dx,
                                     threads=conv_threads(kernel.size * math.prod(dz.shape[:3])))
     return conv2d_backward(dz, run.x, kernel, strides, run.pads, dilation, groups, use_bias)
