@@ -60,7 +60,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 import record  # noqa: E402
 from course_models import lecture32_model, lecture36_model  # noqa: E402
-from roof import conv_macs, model_flops, pool_bytes  # noqa: E402
+from roof import conv_macs, model_flops, model_gemms, pool_bytes  # noqa: E402
 
 import scratch  # noqa: E402
 from scratch import _threads, datasets  # noqa: E402
@@ -99,12 +99,15 @@ def conv_workloads(keras, tf, rng, xla: bool):
     layer.build(x.shape)
     dy = rng.standard_normal(layer.compute_output_shape(x.shape)).astype(np.float32)
     macs = conv_macs(128, 32 * 32, 9, 3, 32)
+    rows, taps = 128 * 32 * 32, 9 * 3  # the im2col matrix: one row per output pixel
+    forward = [(rows, taps, 32)]
     out = {
         "conv-fwd": {"fns": [lambda: layer.forward(x, training=True), None, None],
-                     "work": 2 * macs},
+                     "work": 2 * macs, "gemms": forward},
         # the backward computes dx and dkernel: two more products of the forward's size
         "conv-fwd-bwd": {"fns": [lambda: (layer.forward(x, training=True), layer.backward(dy)),
-                                 None, None], "work": 2 * 3 * macs},
+                                 None, None], "work": 2 * 3 * macs,
+                         "gemms": forward + [(rows, 32, taps), (taps, rows, 32)]},
     }
     if keras is not None:
         klayer = keras.layers.Conv2D(32, (3, 3), padding="same")
@@ -185,7 +188,7 @@ def l32_workloads(keras, tf, rng, xla: bool, batch_sizes=(32, 128)):
         xb, yb = x_train[:b], y_train[:b]
         key = f"l32-step-{b}"
         out[key] = {"fns": [lambda xb=xb, yb=yb: model.train_on_batch(xb, yb), None, None],
-                    "work": model_flops(model, b),
+                    "work": model_flops(model, b), "gemms": model_gemms(model, b),
                     "tf_path": "train_on_batch" if b == 32 else "compiled step"}
         for jit, (kmodel, compiled_step) in twins.items():
             if b == 32:
@@ -207,7 +210,8 @@ def l36_workloads(keras, tf, rng, xla: bool, batch: int = 32):
                         metrics=["accuracy"])
     model.compile(**compile_args)
     out = {"l36-step-32": {"fns": [lambda: model.train_on_batch(x, y), None, None],
-                           "work": model_flops(model, batch), "tf_path": "train_on_batch"}}
+                           "work": model_flops(model, batch), "gemms": model_gemms(model, batch),
+                           "tf_path": "train_on_batch"}}
     if keras is not None:
         import keras_ref
 
@@ -298,6 +302,8 @@ def main(argv=None) -> int:
                                work=w["work"], kind=w.get("kind", "flops"),
                                target=TARGETS[key], xla_note=xla_note,
                                tf_path=w.get("tf_path", "tf.function")))
+        if "gemms" in w:
+            rows.append(record.gemm_floor_row(rows[-1], w["gemms"], args.repeats, args.steps))
     record.finish(args, "cnn", rows, roof,
                   {"tf": tf_info, "repeats": args.repeats, "steps": args.steps,
                    "blas_threads": "1 (engine policy inside train_on_batch)"})

@@ -66,7 +66,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
 import record  # noqa: E402
-from roof import model_flops  # noqa: E402
+from roof import model_flops, model_gemms  # noqa: E402
 
 import scratch  # noqa: E402
 from scratch import _threads  # noqa: E402
@@ -334,6 +334,9 @@ def main(argv=None) -> int:
         t_s, t_k, t_x = per_step_times(runners, args.repeats, args.steps)
         rows.append(record.Row(f"{key}-step", label, t_s, t_k, t_x, work=work,
                                target=target, xla_note=note, tf_path="train_on_batch"))
+        if target > 1:
+            rows.append(record.gemm_floor_row(rows[-1], model_gemms(model, BATCH),
+                                              args.repeats, args.steps))
     if "gan" in only:
         images = np.tanh(rng.standard_normal((1000, 784))).astype("float32")
         for with_predict, label, target in ((False, "L69 GAN: 3 train_on_batch calls", None),

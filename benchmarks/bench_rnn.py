@@ -54,7 +54,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
 import record  # noqa: E402
-from roof import model_flops  # noqa: E402
+from roof import model_flops, model_gemms  # noqa: E402
 
 import scratch  # noqa: E402
 from scratch import _threads  # noqa: E402
@@ -159,6 +159,9 @@ def bench_image_rows(cell: str, repeats: int, steps: int, use_tf: bool,
         [record.repeated(f, steps) for f in fns.values()], repeats, per=steps)))
     ts = dict(zip(steps_fns, record.alternate(list(steps_fns.values()), repeats, per=steps,
                                               before=[resets.get(k) for k in steps_fns])))
+    step_row = record.Row(f"{cell}-step", f"{name}(128) train step vs train_on_batch",
+                          ts["step"], ts["tf_step"], ts["xla_step"], work=step_work, target=2.0,
+                          xla_note=note, tf_path="train_on_batch")
     return [
         record.Row(f"{cell}-fwd-compiled", f"{name}(128) forward vs compiled tf", t["fwd"],
                    t["tf_fwd"], t["xla_fwd"], work=fwd_work, target=1.0, note=check,
@@ -166,9 +169,8 @@ def bench_image_rows(cell: str, repeats: int, steps: int, use_tf: bool,
         record.Row(f"{cell}-fwd-predict", f"{name}(128) forward vs predict", t["fwd"],
                    t["pred"], t["xla_pred"], work=fwd_work, target=1 / 0.3, xla_note=note,
                    tf_path="predict"),
-        record.Row(f"{cell}-step", f"{name}(128) train step vs train_on_batch", ts["step"],
-                   ts["tf_step"], ts["xla_step"], work=step_work, target=2.0, xla_note=note,
-                   tf_path="train_on_batch"),
+        step_row,
+        record.gemm_floor_row(step_row, model_gemms(model, 128), repeats, steps),
     ]
 
 

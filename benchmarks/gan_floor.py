@@ -22,6 +22,7 @@ reaches scratch's losses and weights bit for bit). Per step, for a batch of N:
 from __future__ import annotations
 
 import numpy as np
+from roof import gemm_flops, gemm_runner  # beside this file (benchmarks/ is on the path)
 
 import scratch
 from scratch._kernels import load as load_kernels
@@ -192,16 +193,9 @@ def part_timers(bare: BareGan, batch: int, rng=None) -> dict:
     2·m·k·n), "adam" runs Adam's kernel over D's weights twice and G's once (bytes: each
     element reads w, g, m, v and writes w, m, v). Returns {name: (callable, work, kind)}.
     Adam's steps change `bare`'s weights: give it a copy that the benchmark does not time."""
-    rng = np.random.default_rng(0) if rng is None else rng
     dtype = bare.D[0][0].dtype
     shapes = gemm_shapes(bare, batch)
-    pairs = [(rng.standard_normal((m, k)).astype(dtype),
-              rng.standard_normal((k, n)).astype(dtype)) for m, k, n in shapes]
-    outs = [np.empty((m, n), dtype) for m, _, n in shapes]
-
-    def gemms():
-        for (a, b), out in zip(pairs, outs, strict=True):
-            np.matmul(a, b, out=out)
+    gemms = gemm_runner(shapes, dtype, rng)
 
     d_grads = [np.full_like(w, 1e-3) for w in bare.d_adam.weights]
     g_grads = [np.full_like(w, 1e-3) for w in bare.g_adam.weights]
@@ -211,6 +205,6 @@ def part_timers(bare: BareGan, batch: int, rng=None) -> dict:
         bare.d_adam.step(d_grads)
         bare.g_adam.step(g_grads)
 
-    flops = sum(2 * m * k * n for m, k, n in shapes)
+    flops = gemm_flops(shapes)
     bytes_moved = 7 * dtype.itemsize * adam_elements(bare)
     return {"gemm": (gemms, flops, "flops"), "adam": (adam, bytes_moved, "bytes")}

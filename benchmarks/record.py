@@ -31,9 +31,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from roof import Roof, achieved, fmt_rate
+from roof import Roof, achieved, fmt_rate, gemm_flops, gemm_runner
 
-__all__ = ["Row", "alternate", "repeated", "warm_up", "add_arguments", "finish", "print_table",
+__all__ = ["Row", "alternate", "repeated", "warm_up", "gemm_floor_row", "floor_note",
+           "add_arguments", "finish", "print_table",
            "write_fragment", "machine_info", "build_record", "merge_passes", "best_tf_time",
            "print_record_table", "compare", "print_comparison", "chart", "NOISE_FLOOR",
            "TF_PATHS"]
@@ -140,6 +141,7 @@ class Row:
     note: str = ""
     xla_note: str = ""  # why there is no XLA figure, when there is none
     tf_path: str = "graph"  # what tf.keras' plain path is (graph, train_on_batch, fit, ...)
+    floor_of: str = ""  # for a row of a workload's matrix products alone: that workload's key
 
     @property
     def t_scratch(self) -> float | None:
@@ -190,8 +192,43 @@ class Row:
             "work": self.work, "work_kind": self.kind,
             "scratch_rate": achieved(self.work, self.t_scratch, self.kind, roof),
             "tf_rate": achieved(self.work, self.t_best, self.kind, roof),
-            "note": self.note,
+            "note": self.note, "floor_of": self.floor_of,
         }
+
+
+GEMMS_LABEL = "  its matrix products alone"
+
+
+def gemm_floor_row(parent: Row, shapes: list, repeats: int, steps: int,
+                   threads: int | None = None) -> Row:
+    """A row under `parent`: its workload's matrix products alone (`roof.model_gemms` or a
+    list of (m, k, n); `roof.gemm_runner`), timed in the same run on `threads` BLAS threads
+    (default: the cores this process may use, at most two, as the roof), with no engine,
+    im2col, activation, normalization or optimizer around them. It is the
+    floor under any engine that computes the workload by GEMMs on this machine's BLAS; its
+    note says how much of the time the parent's target allows those products alone take."""
+    from scratch._threads import scoped_blas_threads
+
+    if threads is None:
+        cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        threads = min(2, len(cores) if cores else (os.cpu_count() or 1))
+    run = gemm_runner(shapes)
+    with scoped_blas_threads(threads):
+        warm_up([run])
+        (times,) = alternate([repeated(run, steps)], repeats, per=steps)
+    row = Row(f"{parent.key}-gemms", GEMMS_LABEL, times, work=gemm_flops(shapes),
+              floor_of=parent.key)
+    row.note = floor_note(row.t_scratch, parent.t_best, parent.target)
+    return row
+
+
+def floor_note(floor: float | None, best_tf: float | None, target: float | None) -> str:
+    """What a products-alone row says: how much of the time the target allows they take."""
+    if not floor or not best_tf or not target:
+        return ""
+    allowed = best_tf / target
+    return (f"{target:g}x tf.keras' fastest allows {_fmt_time(allowed)}: "
+            f"these products alone take {100 * floor / allowed:.0f}% of it")
 
 
 # ----------------------------------------------------------------------------- the table
@@ -419,6 +456,12 @@ def merge_passes(passes: Sequence[tuple], roof: Roof | None = None) -> dict:
         m["scratch_rate"] = achieved(m["work"], m["median"]["scratch"], m["work_kind"], roof)
         m["tf_rate"] = achieved(m["work"], best and m["median"][best], m["work_kind"], roof)
         rows.append(m)
+    by_key = {m["key"]: m for m in rows}
+    for m in rows:
+        parent = by_key.get(m.get("floor_of") or "")
+        if parent is not None:
+            m["note"] = floor_note(m["median"]["scratch"], best_tf_time(parent),
+                                   parent["target"])
     first = passes[0][1]
     return {**first, "rows": rows,
             "meta": {("onednn" if on else "eigen"): f.get("meta", {}) for on, f, *_ in passes},
@@ -440,7 +483,7 @@ def print_record_table(record: dict, width: int = 46) -> None:
     head = (f"{'workload':<{width}} {'scratch':>13}"
             + "".join(f" {TF_PATHS[k]:>10}" for k in names)
             + f" {'speedup':>8} {'target':>7} {'met':>4} {'rate':>7} {'unit':<7}"
-            + "".join(f" {f'roof{t}T':>6}" for t in threads))
+            + "".join(f" {f'roof{t}T':>6}" for t in threads) + "  note")
     print(head)
     print("-" * len(head))
     for r in record.get("rows", []):
@@ -451,8 +494,9 @@ def print_record_table(record: dict, width: int = 46) -> None:
             for k in names)
         tail = _row_tail(r.get("speedup"), r.get("target"), r.get("met"),
                          r.get("scratch_rate") or {}, threads)
+        note = r.get("note", "") if r.get("floor_of") else ""
         print(f"{r['label'][:width]:<{width}} {_fmt_time(med.get('scratch')) + per:>13}{cells}"
-              f"{tail}", flush=True)
+              f"{tail}  {note}".rstrip(), flush=True)
     runs = max((len(r.get("run_speedups") or []) for r in record.get("rows", [])), default=1)
     print("\n* = tf.keras' fastest path (median time); speedup = the smaller of the two passes' "
           "side-by-side speedups (oneDNN off, oneDNN on) against the faster of that pass' "

@@ -10,8 +10,9 @@ Two limits, measured in the same run as the benchmarks (`measure`), on one and o
   larger than the caches; two threads each take half the arrays (NumPy releases the GIL).
   The better of the two is the bandwidth roof.
 
-And the work of a workload, counted from the model (`model_flops`) or by hand (`dense_macs`,
-`conv_macs`, `recurrent_macs`):
+And the work of a workload, counted from the model (`model_gemms`, `model_flops`) or by hand
+(`dense_macs`, `conv_macs`, `recurrent_macs`), and those products timed alone
+(`gemm_runner`: the floor under any engine that computes the workload by GEMMs):
 
 * FLOPs = 2 × the multiply-adds of the matrix products and convolutions (Dense, Conv1D/2D,
   the input and recurrent products of SimpleRNN/GRU/LSTM); elementwise work (activations,
@@ -43,7 +44,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["Roof", "measure", "load_or_measure", "dense_macs", "conv_macs", "recurrent_macs",
-           "model_flops", "pool_bytes", "achieved", "fmt_rate"]
+           "model_gemms", "model_flops", "gemm_flops", "gemm_runner", "pool_bytes", "achieved",
+           "fmt_rate"]
 
 
 # ----------------------------------------------------------------------------- the roof
@@ -171,44 +173,53 @@ def recurrent_macs(batch: int, steps: int, d_in: int, units: int, gates: int) ->
     return batch * steps * d_in * g, batch * steps * units * g
 
 
+Gemm = tuple[int, int, int]  # (m, k, n): an (m × k) by (k × n) matrix product, m·k·n multiply-adds
+
+
 @dataclass
 class _LayerWork:
-    forward: int = 0     # multiply-adds of the forward pass
-    input_grad: int = 0  # ... of dL/dinput (when the input needs a gradient)
-    weight_grad: int = 0  # ... of dL/dweights (when the layer is trainable)
-    internal: int = 0    # ... the backward always needs (the gradient through time)
+    """The matrix products of one layer call, as an im2col + BLAS engine runs them."""
+
+    forward: list = field(default_factory=list)
+    input_grad: list = field(default_factory=list)  # dL/dinput (when the input needs one)
+    weight_grad: list = field(default_factory=list)  # dL/dweights (when the layer learns)
+    internal: list = field(default_factory=list)  # what the backward always needs (BPTT)
 
 
 def _layer_work(layer, in_shape: tuple, out_shape: tuple, batch: int) -> _LayerWork:
-    """Multiply-adds of one call of a scratch layer on a batch of `batch` (shapes from the
-    symbolic graph, batch axis None)."""
+    """The matrix products of one call of a scratch layer on a batch of `batch` (shapes from
+    the symbolic graph, batch axis None): a Dense layer's on its rows; a convolution's on its
+    im2col matrix (rows = output positions, columns = kh·kw·C/g taps), one per group; a
+    recurrent layer's input product of all steps at once and its recurrent product per step."""
     from scratch.layers import GRU, LSTM, Conv1D, Conv2D, Dense, SimpleRNN
 
     def rows(shape):
         return batch * math.prod(d for d in shape[1:-1])
 
     if isinstance(layer, Dense):
-        m = dense_macs(rows(in_shape), in_shape[-1], layer.units)
-        return _LayerWork(m, m, m)
+        r, i, o = rows(in_shape), in_shape[-1], layer.units
+        return _LayerWork([(r, i, o)], [(r, o, i)], [(i, r, o)])
     if isinstance(layer, (Conv1D, Conv2D)):
         kernel = layer.params["kernel"]
-        window = math.prod(kernel.shape[:-2])
-        m = conv_macs(batch, math.prod(out_shape[1:-1]), window, in_shape[-1],
-                      kernel.shape[-1], getattr(layer, "groups", 1))
-        return _LayerWork(m, m, m)
+        groups = getattr(layer, "groups", 1)
+        m = batch * math.prod(out_shape[1:-1])
+        k, n = math.prod(kernel.shape[:-2]) * (in_shape[-1] // groups), kernel.shape[-1] // groups
+        return _LayerWork([(m, k, n)] * groups, [(m, n, k)] * groups, [(k, m, n)] * groups)
     if isinstance(layer, (SimpleRNN, GRU, LSTM)):
         gates = {SimpleRNN: 1, GRU: 3, LSTM: 4}[type(layer)]
-        x_part, h_part = recurrent_macs(batch, in_shape[1], in_shape[2], layer.units, gates)
-        return _LayerWork(x_part + h_part, x_part, x_part + h_part, h_part)
+        steps, d, units = in_shape[1], in_shape[2], layer.units
+        g, nt = gates * units, batch * steps
+        return _LayerWork([(nt, d, g)] + [(batch, units, g)] * steps, [(nt, g, d)],
+                          [(d, nt, g), (units, nt, g)], [(batch, g, units)] * steps)
     return _LayerWork()
 
 
-def _graph_work(model, batch: int, training: bool, input_needs_grad: bool,
-                trainable: bool) -> int:
+def _graph_gemms(model, batch: int, training: bool, input_needs_grad: bool,
+                 trainable: bool) -> list:
     from scratch.layers import InputLayer
     from scratch.models import Model
 
-    total = 0
+    out: list = []
     needs_grad: dict[int, bool] = {}  # id(KerasTensor) → whether backward must reach it
     for node in model._nodes:
         layer = node.layer
@@ -220,28 +231,62 @@ def _graph_work(model, batch: int, training: bool, input_needs_grad: bool,
         learns = trainable and layer.trainable and bool(getattr(layer, "params", None))
         if isinstance(layer, Model):
             learns = trainable and layer.trainable
-            total += _graph_work(layer, batch, training, in_grad, learns)
+            out += _graph_gemms(layer, batch, training, in_grad, learns)
         else:
             w = _layer_work(layer, node.inputs[0].shape, node.outputs[0].shape, batch)
-            total += w.forward
+            out += w.forward
             if training and (in_grad or learns):
-                total += (w.input_grad if in_grad else 0) + (w.weight_grad if learns else 0)
-                total += w.internal
+                out += (w.input_grad if in_grad else []) + (w.weight_grad if learns else [])
+                out += w.internal
         for t in node.outputs:
             needs_grad[id(t)] = in_grad or learns
-    return total
+    return out
+
+
+def model_gemms(model, batch: int, training: bool = True,
+                input_needs_grad: bool = False) -> list[Gemm]:
+    """The matrix products (m, k, n) of one forward pass of a built scratch model on a batch
+    of `batch`, or of one training step with `training`, in graph order (the backward's
+    after the forward's of each layer; the order does not matter to their time). Nested
+    models (a GAN's combined model) count with their own trainable flags; a frozen model
+    still passes gradients through to what feeds it. `input_needs_grad`: the model's input
+    gradient is wanted too (a model that another one feeds, counted alone)."""
+    return _graph_gemms(model, batch, training, input_needs_grad=input_needs_grad,
+                        trainable=model.trainable)
 
 
 def model_flops(model, batch: int, training: bool = True,
                 input_needs_grad: bool = False) -> int:
     """FLOPs (2 × multiply-adds) of one forward pass of a built scratch model on a batch of
-    `batch`, or of one training step (forward and backward) with `training`, counted as the
-    module docstring says. Nested models (a GAN's combined model) count with their own
-    trainable flags; a frozen model still passes gradients through to what feeds it.
-    `input_needs_grad`: the model's input gradient is wanted too (a model that another one
-    feeds, counted alone)."""
-    return 2 * _graph_work(model, batch, training, input_needs_grad=input_needs_grad,
-                           trainable=model.trainable)
+    `batch`, or of one training step (forward and backward) with `training`: those of its
+    matrix products (`model_gemms`), counted as the module docstring says."""
+    return gemm_flops(model_gemms(model, batch, training, input_needs_grad))
+
+
+def gemm_flops(shapes: list[Gemm]) -> int:
+    """2 · Σ m·k·n."""
+    return 2 * sum(m * k * n for m, k, n in shapes)
+
+
+def gemm_runner(shapes: list[Gemm], dtype=np.float32, rng=None) -> Callable[[], None]:
+    """A function that runs the matrix products `shapes` (float32 random operands made once,
+    outputs written in place) one after the other: how long a workload's products alone take
+    on this machine's BLAS, the floor under any engine that computes them by GEMM. Equal
+    shapes share their operands (a recurrent layer's T step products), so a long sequence
+    stays within its step's cache footprint, as the real loop does."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    operands: dict[Gemm, tuple] = {}
+    for m, k, n in shapes:
+        if (m, k, n) not in operands:
+            operands[m, k, n] = (rng.standard_normal((m, k)).astype(dtype),
+                                 rng.standard_normal((k, n)).astype(dtype),
+                                 np.empty((m, n), dtype))
+    calls = [operands[shape] for shape in shapes]
+
+    def run() -> None:
+        for a, b, out in calls:
+            np.matmul(a, b, out=out)
+    return run
 
 
 def pool_bytes(x_shape: tuple, y_shape: tuple, itemsize: int = 4,

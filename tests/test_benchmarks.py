@@ -85,6 +85,51 @@ def test_lstm_flops_by_hand(bench):
     assert bench["roof"].recurrent_macs(B, T, D, H, 4) == (x_part, h_part)
 
 
+def test_model_gemms_lists_the_products_an_im2col_engine_runs(bench):
+    """`model_gemms`: a convolution's products are on its im2col matrix (rows = output
+    pixels, columns = kh·kw·C taps), a recurrent layer's recurrent product is one GEMM per
+    step (and one per step again backward); their FLOPs are `model_flops`."""
+    roof, L = bench["roof"], scratch.layers
+    i = L.Input(shape=(8, 8, 3))
+    m = scratch.models.Model(i, L.Dense(4)(L.Flatten()(L.Conv2D(5, 3, padding="same")(i))))
+    B = 2
+    conv, dense = (B * 64, 27, 5), (B, 320, 4)
+    assert roof.model_gemms(m, B, training=False) == [conv, dense]
+    assert sorted(roof.model_gemms(m, B)) == sorted(
+        [conv, (27, B * 64, 5), dense, (B, 4, 320), (320, B, 4)])  # no dx into the data
+    assert roof.gemm_flops(roof.model_gemms(m, B)) == roof.model_flops(m, B)
+    j = L.Input(shape=(6, 3))
+    r = scratch.models.Model(j, L.GRU(4)(j))
+    steps = roof.model_gemms(r, B)
+    assert steps.count((B, 4, 12)) == 6 and steps.count((B, 12, 4)) == 6  # h U, dz Uᵀ
+    assert (B * 6, 3, 12) in steps and (4, B * 6, 12) in steps  # X W, dU = Hᵀ dZ
+    assert roof.gemm_flops(steps) == roof.model_flops(r, B)
+
+
+def test_gemm_floor_row_times_the_products_and_says_what_they_leave(bench):
+    """A products-alone row runs the GEMMs (a runner writes every product's output), and
+    its note compares its time with what the parent's target allows; a merged record
+    recomputes that note from the merged medians."""
+    roof, record = bench["roof"], bench["record"]
+    run = roof.gemm_runner([(3, 4, 5), (3, 4, 5), (2, 2, 2)])
+    run()
+    parent = record.Row("w", "a workload", [0.010], tf=[0.008], target=2.0)
+    row = record.gemm_floor_row(parent, [(16, 16, 16)], repeats=2, steps=1, threads=1)
+    assert row.key == "w-gemms" and row.floor_of == "w" and len(row.scratch) == 2
+    assert row.work == 2 * 16 ** 3 and row.speedup is None
+    assert "allows 4.00 ms" in row.note
+    assert record.floor_note(0.002, 0.008, 2.0) == (
+        "2x tf.keras' fastest allows 4.00 ms: these products alone take 50% of it")
+    assert record.floor_note(0.002, None, 2.0) == ""
+    floor = record.Row("w-gemms", record.GEMMS_LABEL, [0.006], floor_of="w")
+    frag = {"rows": [parent.to_dict(), floor.to_dict()]}
+    faster = {"rows": [record.Row("w", "a workload", [0.010], tf=[0.004], target=2.0).to_dict(),
+                       floor.to_dict()]}
+    merged = record.merge_passes([(False, frag), (True, faster)])
+    note = {r["key"]: r["note"] for r in merged["rows"]}["w-gemms"]
+    assert note == "2x tf.keras' fastest allows 2.00 ms: these products alone take 300% of it"
+
+
 def test_frozen_nested_model_passes_gradients_without_weight_gradients(bench):
     """A GAN's combined model: G learns; D is frozen but G needs the gradient through it."""
     L = scratch.layers
