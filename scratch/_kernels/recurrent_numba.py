@@ -58,15 +58,17 @@ def lstm_forward_step(A, t, R, C, TC, H, bits, f32):
     """One step: a = A[:, t] + R;  i, f, o = σ(a[:3]);  g = tanh(a[3]);
     C[t+1] = f·C[t] + i·g;  TC[t] = tanh(C[t+1]);  H[t+1] = o·TC[t]   (all in place).
 
-    Shapes: A (4, T, N, M) gate-major [i, f, o, g]; R (4, N, M) = H[t] U; C, H (T+1, N, M);
-    TC (T, N, M); bits int32 scratch of N·M.
+    Shapes: A (4, T, N, M) gate-major [i, f, o, g]; R (N, 4M) = H[t] U, the gates side by
+    side (one GEMM); C, H (T+1, N, M); TC (T, N, M); bits int32 scratch of N·M.
     """
-    size = R.shape[1] * R.shape[2]
+    N, M = A.shape[2], A.shape[3]
+    size = N * M
     for gate in range(4):
-        a = A[gate, t].reshape(size)
-        r = R[gate].reshape(size)
-        for e in range(size):
-            a[e] += r[e]
+        a = A[gate, t]
+        for n in range(N):
+            r = R[n, gate * M:(gate + 1) * M]
+            for m in range(M):
+                a[n, m] += r[m]
     for gate in range(3):
         _gate_sigmoid(A[gate, t].reshape(size), bits, f32)
     _gate_tanh(A[3, t].reshape(size), f32)
@@ -83,41 +85,44 @@ def lstm_forward_step(A, t, R, C, TC, H, bits, f32):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def lstm_backward_step(A, C, TC, dO, t, g_h, g_c, dA, one):
-    """BPTT through step t, in place: dA[:, t] and the carried cell-state cotangent g_c.
+def lstm_backward_step(A, C, TC, dO, t, g_h, g_c, dZ, one):
+    """BPTT through step t, in place: dZ[t] and the carried cell-state cotangent g_c.
 
     Math (gates i, f, o, g after activation; tc = tanh(c_t); dh = g_h + dO[t]):
         do = dh·tc;  dc = (dh·o)·((1 − tc²)) + g_c;  di = dc·g;  dg = dc·i;  df = dc·c_{t−1}
         g_c ← dc·f;  di, df, do ×= (1 − y)·y;  dg ×= 1 − g²
 
-    Shapes: A, dA (4, T, N, M); C (T+1, N, M); TC (T, N, M); dO (T, N, M) or (0, N, M)
-    when the layer returns only its last output; g_h, g_c (N, M), the cotangents carried
-    into h_t and c_t from step t+1; `one` is 1 in their dtype (a literal 1 would make
-    float32 arithmetic float64).
+    Shapes: A (4, T, N, M); dZ (T, N, 4M), the gates' cotangents side by side in the
+    internal order [i, f, o, g] (so that dh_{t−1} = dZ[t] Uᵀ is one GEMM, and so are the
+    weight gradients after the loop); C (T+1, N, M); TC (T, N, M); dO (T, N, M) or
+    (0, N, M) when the layer returns only its last output; g_h, g_c (N, M), the cotangents
+    carried into h_t and c_t from step t+1; `one` is 1 in their dtype (a literal 1 would
+    make float32 arithmetic float64).
     """
-    size = g_h.shape[0] * g_h.shape[1]
-    i, f, o, g = (A[0, t].reshape(size), A[1, t].reshape(size), A[2, t].reshape(size),
-                  A[3, t].reshape(size))
-    di, df, do, dg = (dA[0, t].reshape(size), dA[1, t].reshape(size),
-                      dA[2, t].reshape(size), dA[3, t].reshape(size))
-    tc, c_prev = TC[t].reshape(size), C[t].reshape(size)
-    carried_h, carried_c = g_h.reshape(size), g_c.reshape(size)
+    N, M = g_h.shape
+    i_t, f_t, o_t, g_t = A[0, t], A[1, t], A[2, t], A[3, t]
+    tc_t, c_prev = TC[t], C[t]
     outputs = dO.shape[0] > 0
-    d_out = dO[t].reshape(size) if outputs else carried_h
-    for e in range(size):
-        dh = d_out[e] + carried_h[e] if outputs else carried_h[e]
-        do[e] = dh * tc[e]
-        dc = dh * o[e]
-        dc = dc * (one - tc[e] * tc[e])
-        dc = dc + carried_c[e]
-        di[e] = dc * g[e]
-        dg[e] = dc * i[e]
-        df[e] = dc * c_prev[e]
-        carried_c[e] = dc * f[e]
-        di[e] = di[e] * ((one - i[e]) * i[e])
-        df[e] = df[e] * ((one - f[e]) * f[e])
-        do[e] = do[e] * ((one - o[e]) * o[e])
-        dg[e] = dg[e] * (one - g[e] * g[e])
+    for n in range(N):
+        i, f, o, g = i_t[n], f_t[n], o_t[n], g_t[n]
+        tc, cp, carried_h, carried_c = tc_t[n], c_prev[n], g_h[n], g_c[n]
+        d_out = dO[t, n] if outputs else carried_h
+        dz = dZ[t, n]
+        di, df, do, dg = dz[0:M], dz[M:2 * M], dz[2 * M:3 * M], dz[3 * M:4 * M]
+        for e in range(M):
+            dh = d_out[e] + carried_h[e] if outputs else carried_h[e]
+            do[e] = dh * tc[e]
+            dc = dh * o[e]
+            dc = dc * (one - tc[e] * tc[e])
+            dc = dc + carried_c[e]
+            di[e] = dc * g[e]
+            dg[e] = dc * i[e]
+            df[e] = dc * cp[e]
+            carried_c[e] = dc * f[e]
+            di[e] = di[e] * ((one - i[e]) * i[e])
+            df[e] = df[e] * ((one - f[e]) * f[e])
+            do[e] = do[e] * ((one - o[e]) * o[e])
+            dg[e] = dg[e] * (one - g[e] * g[e])
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
