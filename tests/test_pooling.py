@@ -266,3 +266,52 @@ def test_pooling_arguments():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         P.GlobalMaxPooling1D()(np.zeros((1, 3, 2), np.float32))  # no mask: no warning
+
+
+@medium
+@given(rank=st.sampled_from([1, 2]), batch=st.integers(1, 3), steps=st.integers(1, 7),
+       channels=st.integers(1, 9), keepdims=st.booleans(), seed=st.integers(0, 2**16))
+def test_global_max_pooling_kernels_equal_numpy(rank, batch, steps, channels, keepdims, seed):
+    """GlobalMaxPooling1D/2D: the Numba kernels (`global_max_fwd` / `global_max_bwd`) give
+    the NumPy lines' numbers: ties split the gradient equally, NaN wins the max and makes its
+    column's gradient NaN, ±inf, and of tied −0 and +0 the later step's sign (as
+    tf.reduce_max); float32 and float64, bit for bit."""
+    rng = np.random.default_rng(seed)
+    spatial = (steps,) if rank == 1 else (steps, 1 + seed % 3)
+    special = np.array([0.0, -0.0, 1.0, 1.0, 2.0, np.inf, -np.inf, np.nan, -3.5])
+    for dtype in DTYPES:
+        x = rng.choice(special, size=(batch,) + spatial + (channels,)).astype(dtype)
+        x[rng.random(x.shape) < 0.5] = rng.standard_normal(1)[0]  # ties across steps
+        dy_shape = (batch,) + (1,) * rank * keepdims + (channels,)
+        dy = rng.standard_normal(dy_shape).astype(dtype)
+        runs = []
+        for fast in (True, False):
+            layer = getattr(P, f"GlobalMaxPooling{rank}D")(keepdims=keepdims, dtype=dtype)
+            layer.fast_path = fast
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 where a column is NaN
+                runs.append((layer(x), layer.backward(dy)))
+        for got, want in zip(*runs, strict=True):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+            assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_global_max_pooling_signed_zero_ties_as_tf(tf):
+    """Of tied −0 and +0 the later step's sign, and the gradient shared by both, as tf.keras
+    (fast and readable paths alike)."""
+    x = np.zeros((2, 64, 1), np.float32)
+    x[0, ::2] = -0.0   # last step +0
+    x[1, 1::2] = -0.0  # last step −0
+    dy = np.array([[1.0], [3.0]], np.float32)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y_tf = tf.keras.layers.GlobalMaxPooling1D()(xt)
+    dx_tf = tape.gradient(y_tf, xt, output_gradients=tf.constant(dy)).numpy()
+    for fast in (True, False):
+        layer = P.GlobalMaxPooling1D()
+        layer.fast_path = fast
+        y = np.asarray(layer(x))
+        np.testing.assert_array_equal(np.signbit(y), np.signbit(y_tf.numpy()))
+        np.testing.assert_array_equal(layer.backward(dy), dx_tf)

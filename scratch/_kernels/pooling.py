@@ -12,6 +12,8 @@ Each kernel mirrors a readable NumPy function of `scratch.layers.pooling`:
                      window, else 0) instead of zero-filling dx and scattering into it
     avg_pool2d_fwd   ⟷  avg_pool2d_forward     (mean over the real cells of each window)
     avg_pool2d_bwd   ⟷  avg_pool2d_backward    (dy / count to every real cell)
+    global_max_fwd, global_max_bwd  ⟷  the global max pooling's NumPy lines (max over the
+                     steps or pixels; TF's equal split of the gradient among ties)
 
 The kernels work on the unpadded input: a window's padded cells are simply skipped, which is
 exactly TF's rule (padded cells never win a max and are not counted in an average). The
@@ -185,4 +187,48 @@ def max_pool2d_bwd_tiled(dy, taps, ph, pw, sh, sw, dx):
                 j += 1
                 if j == sw:
                     b, j = b + 1, 0
+    return dx
+
+
+@nb.njit(cache=True, nogil=True)
+def global_max_fwd(x, y):
+    """y[n, c] = max_t x[n, t, c], NaN if any x[n, :, c] is NaN; of equal values the later
+    step's (so of −0 and +0 the later one's sign, as tf.reduce_max and NumPy's max give).
+
+    Shapes: x (N, T, C) C-contiguous, T ≥ 1; y (N, C), filled in place. The channel axis is
+    the inner loop: one pass over x, where NumPy's reduction over the middle axis is slow.
+    """
+    N, T, C = x.shape
+    for n in range(N):
+        best = y[n]
+        for c in range(C):
+            best[c] = x[n, 0, c]
+        for t in range(1, T):
+            row = x[n, t]
+            for c in range(C):
+                v, b = row[c], best[c]
+                best[c] = v if (v >= b or v != v) and b == b else b
+    return y
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")  # 0/0 = NaN (a NaN column), no raise
+def global_max_bwd(x, y, dy, dx):
+    """TensorFlow's reduce_max gradient: dx = ([x == y] / Σ_t [x == y]) · dy, per element
+    (the indicator and its count in x's dtype, the division before the product, as TF).
+
+    Shapes: x, dx (N, T, C) C-contiguous; y, dy (N, C); dx filled in place.
+    """
+    N, T, C = x.shape
+    one, zero = x.dtype.type(1), x.dtype.type(0)
+    count = np.empty(C, x.dtype)
+    for n in range(N):
+        for c in range(C):
+            count[c] = zero
+        for t in range(T):
+            for c in range(C):
+                count[c] += one if x[n, t, c] == y[n, c] else zero
+        for t in range(T):
+            for c in range(C):
+                share = (one if x[n, t, c] == y[n, c] else zero) / count[c]
+                dx[n, t, c] = share * dy[n, c]
     return dx
