@@ -18,6 +18,7 @@ The fast path has three parts, one module each:
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -170,16 +171,28 @@ def _split_dropout(dropout, s: slice):
     return type(dropout)(inputs, dropout.recurrent)
 
 
-def _one_blas_thread():
-    """A context running BLAS on one thread (a no-op when it already does).
+SMALL_STEP = 2 ** 18  # m·n·k of a step's product below which OpenBLAS itself uses one thread
+
+
+def _blas_scope(cell, N: int, chunks: int):
+    """The BLAS threads of a recurrent pass: one (a no-op when BLAS already runs on one).
 
     The per-step GEMMs of a recurrent layer are small (N × M by M × G·M): one BLAS thread is
     fastest for them, and two threads collapse when another process holds a core
     (docs/PERFORMANCE.md §BLAS threads, with an LSTM train step among the measurements). The
-    recurrent layers get their parallelism from `set_threads` (whole batch chunks) instead.
+    recurrent layers get their parallelism from the batch split (whole batch chunks) instead.
+
+    Except for a batch run whole whose step product is so small that OpenBLAS runs it on one
+    thread anyway (m·n·k below 2¹⁸, its own threshold): then the scope is left as the caller
+    has it, and the big products before and after the loop (the input projection, dW, dU,
+    dx over all T·N rows) get the engine's threads. The course's LSTM(15) over 189 words
+    spent 3 ms in them on one thread.
     """
     from .._threads import scoped_blas_threads
 
+    units, gate_columns = cell.params["recurrent_kernel"].shape  # (M, G·M)
+    if chunks == 1 and N * units * gate_columns < SMALL_STEP:
+        return contextlib.nullcontext()
     return scoped_blas_threads(1)
 
 
@@ -201,16 +214,17 @@ def rnn_forward(cell, x: Array, initial_states: list[Array], *, go_backwards: bo
     Returns:
         (outputs (N, T, M) in processing order, final states, cache).
     """
-    with _one_blas_thread():
-        return _rnn_forward(cell, x, initial_states, go_backwards, time_mask,
-                            zero_output_for_mask, dropout)
-
-
-def _rnn_forward(cell, x, initial_states, go_backwards, time_mask, zero_output_for_mask,
-                 dropout):
     N, T = x.shape[:2]
     work = _cell_work(cell, N, T)
     n = _chunk_count(cell, N, work)
+    with _blas_scope(cell, N, n):
+        return _rnn_forward(cell, x, initial_states, go_backwards, time_mask,
+                            zero_output_for_mask, dropout, n, work)
+
+
+def _rnn_forward(cell, x, initial_states, go_backwards, time_mask, zero_output_for_mask,
+                 dropout, n, work):
+    N = x.shape[0]
     if n == 1:
         return _forward_one(cell, x, initial_states, go_backwards, time_mask,
                             zero_output_for_mask, dropout)
@@ -232,7 +246,8 @@ def rnn_backward(cell, d_outputs: Array | None, d_final_states: list, cache,
 
     With need_dx=False the input gradient is not computed (dx is None).
     """
-    with _one_blas_thread():
+    split = isinstance(cache, SplitCache)
+    with _blas_scope(cell, cache.x_shape[0], len(cache.slices) if split else 1):
         return _rnn_backward(cell, d_outputs, d_final_states, cache, need_dx)
 
 
