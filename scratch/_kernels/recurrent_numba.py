@@ -109,20 +109,21 @@ def lstm_backward_step(A, C, TC, dO, t, g_h, g_c, dZ, one):
         d_out = dO[t, n] if outputs else carried_h
         dz = dZ[t, n]
         di, df, do, dg = dz[0:M], dz[M:2 * M], dz[2 * M:3 * M], dz[3 * M:4 * M]
-        for e in range(M):
+        for e in range(M):  # locals, one store each: the four outputs share dZ's memory
             dh = d_out[e] + carried_h[e] if outputs else carried_h[e]
-            do[e] = dh * tc[e]
-            dc = dh * o[e]
-            dc = dc * (one - tc[e] * tc[e])
+            ie, fe, oe, ge, tce = i[e], f[e], o[e], g[e], tc[e]
+            d_o = dh * tce
+            dc = dh * oe
+            dc = dc * (one - tce * tce)
             dc = dc + carried_c[e]
-            di[e] = dc * g[e]
-            dg[e] = dc * i[e]
-            df[e] = dc * cp[e]
-            carried_c[e] = dc * f[e]
-            di[e] = di[e] * ((one - i[e]) * i[e])
-            df[e] = df[e] * ((one - f[e]) * f[e])
-            do[e] = do[e] * ((one - o[e]) * o[e])
-            dg[e] = dg[e] * (one - g[e] * g[e])
+            d_i = dc * ge
+            d_g = dc * ie
+            d_f = dc * cp[e]
+            carried_c[e] = dc * fe
+            di[e] = d_i * ((one - ie) * ie)
+            df[e] = d_f * ((one - fe) * fe)
+            do[e] = d_o * ((one - oe) * oe)
+            dg[e] = d_g * (one - ge * ge)
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
