@@ -585,6 +585,8 @@ class ReLU(Activation):
             p = np.where(x > x.dtype.type(theta), x, 0)
         elif self._relu6:
             p = np.minimum(np.maximum(x, 0), 6)
+        elif _one_pass(x):  # the line below in one Numba pass (no temporary for the 0)
+            p = load_kernels("activations").relu_forward(x.reshape(-1)).reshape(x.shape)
         else:
             p = np.maximum(x, 0)
         if m is not None and not self._relu6:
@@ -602,6 +604,9 @@ class ReLU(Activation):
             # TensorFlow's ReluGrad / Relu6Grad: dy · [x > 0] (· [x < 6]). A product with
             # the 0/1 mask, not a select: the same numbers, and np.where's per-element
             # branch is several times slower on a random mask
+            if not self._relu6 and _one_pass(dy, x):  # one Numba pass, no mask array
+                return load_kernels("activations").relu_backward(
+                    dy.reshape(-1), x.reshape(-1)).reshape(dy.shape)
             return dy * ((x > 0) & (x < 6) if self._relu6 else x > 0)
         if theta != 0:
             passes = x > theta_

@@ -374,6 +374,34 @@ def test_leaky_relu_kernels_equal_numpy_bitwise(case):
 
 
 @cheap
+@given(leaky_cases())
+def test_relu_kernels_equal_numpy_bitwise(case):
+    """ReLU's one-pass Numba forward and backward give np.maximum(x, 0)'s and dy * (x > 0)'s
+    bits, NaN, ±0, inf and subnormals included, through the activation's own entry points
+    (fast paths on and off)."""
+    from scratch import activations, backend
+
+    dtype, shape, specials, _, seed = case
+    rng = np.random.default_rng(seed)
+    relu = activations.get("relu")
+    with np.errstate(all="ignore"):
+        x = np.asarray(rng.standard_normal(shape) * 10, dtype=dtype)
+        dy = np.asarray(rng.standard_normal(shape) * 10, dtype=dtype)
+        x.reshape(-1)[:len(specials)] = np.asarray(specials[:x.size], dtype=dtype)
+        dy.reshape(-1)[len(specials):2 * len(specials)] = np.asarray(
+            specials[:max(0, dy.size - len(specials))], dtype=dtype)
+        runs = []
+        for fast in (True, False):
+            with backend.fast_paths(fast):
+                runs.append((relu.forward(x), relu.backward(dy, x, None)))
+        refs = (np.maximum(x, 0), dy * (x > 0))
+    for ours, slow, theirs in zip(*runs, refs, strict=True):
+        for a in (ours, slow):
+            assert a.dtype == theirs.dtype and a.shape == theirs.shape
+            assert np.array_equal(a.view(f"u{a.itemsize}"), theirs.view(f"u{a.itemsize}"))
+
+
+@cheap
 @given(leaky_cases(), st.sampled_from([0.2, 0.5, 0.01, 0.9]), st.booleans())
 def test_dropout_kernel_equals_np_where_bitwise(case, rate, layer_call):
     """Dropout's one-pass select (`_kernels.dropout.scaled_where`) gives np.where's bits,

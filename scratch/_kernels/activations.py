@@ -1,5 +1,5 @@
-"""Activation kernels: one-pass LeakyReLU (the NumPy formula's bits) and TensorFlow's
-float32 σ and tanh (Eigen's approximations, TensorFlow's bits).
+"""Activation kernels: one-pass ReLU and LeakyReLU (the NumPy formulas' bits) and
+TensorFlow's float32 σ and tanh (Eigen's approximations, TensorFlow's bits).
 
 `np.where(x > 0, x, a·x)` makes three passes and two temporaries; the loop below makes one
 and is much faster (docs/PERFORMANCE.md §Numba loops). Each kernel does the same
@@ -33,6 +33,28 @@ def leaky_relu_backward(dy, x, alpha):
     dx = np.empty_like(dy)
     for i in range(dy.size):
         dx[i] = dy[i] if x[i] > 0 else dy[i] * alpha
+    return dx
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def relu_forward(x):
+    """y = x if x > 0 or x is NaN, else +0: np.maximum(x, 0)'s bits (−0 gives +0)."""
+    y = np.empty_like(x)
+    zero = x.dtype.type(0)
+    for i in range(x.size):
+        xi = x[i]
+        y[i] = xi if xi > zero or xi != xi else zero
+    return y
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def relu_backward(dy, x):
+    """dx = dy · [x > 0] (TensorFlow's ReluGrad, the product with the 0/1 mask: −0 where dy
+    is negative and x is not positive, NaN where dy is ±inf or NaN, as dy * (x > 0))."""
+    dx = np.empty_like(dy)
+    one, zero = dy.dtype.type(1), dy.dtype.type(0)
+    for i in range(dy.size):
+        dx[i] = dy[i] * (one if x[i] > zero else zero)
     return dx
 
 
