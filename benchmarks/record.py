@@ -36,7 +36,8 @@ from roof import Roof, achieved, fmt_rate, gemm_flops, gemm_runner
 __all__ = ["Row", "alternate", "repeated", "warm_up", "gemm_floor_row", "floor_note",
            "add_arguments", "finish", "print_table",
            "write_fragment", "machine_info", "build_record", "merge_passes", "best_tf_time",
-           "print_record_table", "compare", "print_comparison", "chart", "NOISE_FLOOR",
+           "print_record_table", "markdown_table", "compare", "print_comparison", "chart",
+           "NOISE_FLOOR",
            "TF_PATHS"]
 
 SCHEMA = 1
@@ -503,6 +504,49 @@ def print_record_table(record: dict, width: int = 46) -> None:
           "graph and XLA paths" + (f"; the median of {runs} runs" if runs > 1 else ""))
     missed = [r["label"] for r in record.get("rows", []) if r.get("met") is False]
     print("all targets met" if not missed else f"targets NOT met: {', '.join(missed)}")
+
+
+def markdown_table(record: dict) -> str:
+    """The merged rows of a record as the README's speed table (Markdown): scratch's median
+    time, tf.keras' fastest path and its time, the speedup (median of the runs, each run's in
+    brackets), the target, scratch's rate and its share of the 1- and 2-thread roofs; a
+    products-alone row gives its share of the time its workload's target allows instead."""
+    roof = record.get("roof") or {}
+    threads = sorted(roof.get("gemm_gflops", {}), key=int)
+    shares = " / ".join(f"{t}" for t in threads)
+    lines = ["| workload | scratch | tf.keras' fastest path | speedup, median of the runs "
+             "(each run) | target | scratch GFLOP/s (% of the " + shares + "-thread roof) |",
+             "|---|---|---|---|---|---|"]
+    by_key = {r["key"]: r for r in record.get("rows", [])}
+    for r in record.get("rows", []):
+        med = r["median"]
+        best = r.get("tf_best_key")
+        fastest = (f"{TF_PATHS[best].replace('xla', 'XLA')}: {_fmt_time(med.get(best))}"
+                   if best else "—")
+        if r.get("speedup"):
+            runs = ", ".join(f"{x:.2f}" for x in r.get("run_speedups") or [])
+            speed = f"**{r['speedup']:.2f}×**" + (f" ({runs})" if runs else "")
+        else:
+            speed = "—"
+        parent = by_key.get(r.get("floor_of") or "")
+        if parent is not None:
+            allowed = (best_tf_time(parent) or 0) / (parent.get("target") or math.inf)
+            target = (f"{100 * med['scratch'] / allowed:.0f} % of the {_fmt_time(allowed)} "
+                      f"that {parent['target']:g}× allows" if allowed and med.get("scratch")
+                      else "—")
+        elif r.get("target") is None:
+            target = "—"
+        else:
+            target = f"≥ {r['target']:g}× {'✓' if r.get('met') else '✗'}"
+        rate = r.get("scratch_rate") or {}
+        pct = " / ".join(_pct((rate.get("roof_pct") or {}).get(str(t))).replace("%", " %")
+                         for t in threads)
+        unit = "" if rate.get("unit") == "GFLOP/s" else f" {rate.get('unit', '')}"
+        rate_cell = (f"{fmt_rate(rate.get('rate'))}{unit} ({pct})" if rate.get("rate")
+                     else "—")
+        lines.append(f"| {r['label'].strip()} | {_fmt_time(med.get('scratch'))} | {fastest} | "
+                     f"{speed} | {target} | {rate_cell} |")
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- compare

@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", nargs="+", metavar="RECORD",
                         help="OLD.json: compare this run with it; OLD.json NEW.json: compare "
                              "the two records and run nothing")
+    parser.add_argument("--markdown", metavar="RECORD",
+                        help="print a record's rows as the README's speed table and run nothing")
     parser.add_argument("--no-record", action="store_true",
                         help="print the tables only: no JSON, no chart")
     parser.add_argument("--onednn", choices=("both", "off", "on"), default="both",
@@ -196,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for name, path in available.items():
             print(f"{name:<12} {path.relative_to(HERE.parent)}")
+        return 0
+    if args.markdown:
+        try:
+            print(rec.markdown_table(load_record(args.markdown)))
+        except ValueError as e:
+            parser.error(str(e))
         return 0
     old = None
     if args.compare:

@@ -128,6 +128,12 @@ def test_gemm_floor_row_times_the_products_and_says_what_they_leave(bench):
     merged = record.merge_passes([(False, frag), (True, faster)])
     note = {r["key"]: r["note"] for r in merged["rows"]}["w-gemms"]
     assert note == "2x tf.keras' fastest allows 2.00 ms: these products alone take 300% of it"
+    table = record.markdown_table(merged).splitlines()  # run.py --markdown: the README's table
+    assert len(table) == 4 and table[0].startswith("| workload | scratch |")
+    assert table[2] == ("| a workload | 10.00 ms | oneDNN: 4.00 ms | **0.40×** (0.40) | "
+                        "≥ 2× ✗ | — |")
+    assert table[3] == ("| its matrix products alone | 6.00 ms | — | — | "
+                        "300 % of the 2.00 ms that 2× allows | — |")
 
 
 def test_frozen_nested_model_passes_gradients_without_weight_gradients(bench):
