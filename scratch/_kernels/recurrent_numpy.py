@@ -23,9 +23,9 @@ What makes them fast:
   step's h_{t−1} U, its dh_{t−1} = dZ_t Uᵀ and every product after the loop is ONE GEMM of
   4M columns (K = 4M for dh) instead of four of M columns plus a sum; the forward's h_{t−1} U
   is one GEMM into an (N, 4M) block too. For narrow layers (the course's LSTM(15) over 189
-  words) that took its train step from 25 to 19 ms; the GRU and SimpleRNN get the same
-  products after the loop from a side-by-side copy when they have fewer than 64 units
-  (`_side_by_side`).
+  words) that took its train step from 25 to 19 ms; the GRU gets the same products after the
+  loop from a side-by-side copy when it has fewer than 64 units (`_side_by_side`; the
+  SimpleRNN's one gate is one GEMM already).
 
 The transcendental functions of the gates cost about as much as the GEMM h·U (the
 measurements are in docs/PERFORMANCE.md §Recurrent gate math). Numba's own exp and tanh are
