@@ -537,7 +537,7 @@ def markdown_table(record: dict) -> str:
         elif r.get("target") is None:
             target = "—"
         else:
-            target = f"≥ {r['target']:g}× {'✓' if r.get('met') else '✗'}"
+            target = f"≥ {r['target']:.3g}× {'✓' if r.get('met') else '✗'}"
         rate = r.get("scratch_rate") or {}
         pct = " / ".join(_pct((rate.get("roof_pct") or {}).get(str(t))).replace("%", " %")
                          for t in threads)
