@@ -54,21 +54,27 @@ def _gate_tanh(block, f32):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def lstm_forward_step(A, t, R, C, TC, H, bits, f32):
-    """One step: a = A[:, t] + R;  i, f, o = σ(a[:3]);  g = tanh(a[3]);
+def lstm_forward_step(A, t, R, b, has_bias, C, TC, H, bits, f32):
+    """One step: a = (A[:, t] + R) + b (Keras' order: x W, then + h U, then + b);
+    i, f, o = σ(a[:3]);  g = tanh(a[3]);
     C[t+1] = f·C[t] + i·g;  TC[t] = tanh(C[t+1]);  H[t+1] = o·TC[t]   (all in place).
 
-    Shapes: A (4, T, N, M) gate-major [i, f, o, g]; R (N, 4M) = H[t] U, the gates side by
-    side (one GEMM); C, H (T+1, N, M); TC (T, N, M); bits int32 scratch of N·M.
+    Shapes: A (4, T, N, M) gate-major [i, f, o, g], x W without the bias; R (N, 4M) = H[t] U,
+    the gates side by side (one GEMM); b (4, M), added only when `has_bias` (adding zeros
+    would turn −0 into +0); C, H (T+1, N, M); TC (T, N, M); bits int32 scratch of N·M.
     """
     N, M = A.shape[2], A.shape[3]
     size = N * M
     for gate in range(4):
-        a = A[gate, t]
+        a, bg = A[gate, t], b[gate]
         for n in range(N):
             r = R[n, gate * M:(gate + 1) * M]
-            for m in range(M):
-                a[n, m] += r[m]
+            if has_bias:
+                for m in range(M):
+                    a[n, m] = (a[n, m] + r[m]) + bg[m]
+            else:
+                for m in range(M):
+                    a[n, m] += r[m]
     for gate in range(3):
         _gate_sigmoid(A[gate, t].reshape(size), bits, f32)
     _gate_tanh(A[3, t].reshape(size), f32)

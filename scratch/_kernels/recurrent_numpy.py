@@ -572,7 +572,11 @@ def lstm_forward(cell, x, states, go_backwards, mask, zero_output, dropout, fuse
     T, N, _ = xt.shape
     M, dtype = cell.units, x.dtype
     A = np.empty((4, T, N, M), dtype)  # pre-activations, then gates [i, f, o, g]
-    xs = _project(xt, W, p.get("bias"), in_masks, perm, A)
+    # Keras' LSTMCell (implementation 2, its default): z = x W; z += h U; z += b, in that
+    # order, so the bias joins each step after h U (the projection has none)
+    xs = _project(xt, W, None, in_masks, perm, A)
+    bias = p.get("bias")
+    b = np.zeros((4, M), dtype) if bias is None else bias.reshape(4, M)[list(perm)]
     PRE = np.empty_like(A) if rec.needs_input or act.needs_input else None
     H = np.empty((T + 1, N, M), dtype)
     C = np.empty((T + 1, N, M), dtype)
@@ -587,12 +591,14 @@ def lstm_forward(cell, x, states, go_backwards, mask, zero_output, dropout, fuse
         f32 = dtype == np.float32
         for t in range(T):
             np.matmul(H[t], U_side, out=R)
-            lstm_forward_step(A, t, R, C, TC, H, bits, f32)
+            lstm_forward_step(A, t, R, b, bias is not None, C, TC, H, bits, f32)
     else:
         for t in range(T):
             a = A[:, t]
             np.matmul(H[t], U_side, out=R)
             a += R.reshape(N, 4, M).transpose(1, 0, 2)
+            if bias is not None:
+                a += b[:, None, :]
             if PRE is not None:
                 PRE[:, t] = a
             h, gates = lstm_gates_forward(_keras_order(a, perm), C[t], act, rec)
