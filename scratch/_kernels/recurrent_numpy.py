@@ -452,7 +452,8 @@ def gru_forward(cell, x, states, go_backwards, mask, zero_output, dropout, fused
         b = np.zeros((3, M), dtype) if b_rec is None else b_rec.reshape(3, M)
         for t in range(T):
             np.matmul(H[t], U, out=R)
-            gru_forward_step(A, t, R, b, UH, H, bits, dtype == np.float32, one)
+            gru_forward_step(A, t, R, b, b_rec is not None, UH, H, bits, dtype == np.float32,
+                             one)
     else:
         tmp = np.empty((N, M), dtype)
         h_new = np.empty((N, M), dtype) if mask is not None else None
