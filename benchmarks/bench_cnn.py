@@ -22,7 +22,7 @@ Workloads (the same layer or model and the same weights in both engines):
 tf.keras is timed twice: its plain compiled path (the `tf.function`s above, `train_on_batch`
 of a model compiled as the course does) and the same with XLA (``jit_compile=True`` on the
 `tf.function` or in `compile`); the speedup is against the faster of the two. Work: FLOPs of
-the convolutions and Dense products (`roof.model_flops`, `roof.conv_macs`), bytes for the
+the convolutions and Dense products (`roof.model_flops`, `roof.layer_gemms`), bytes for the
 pooling (`roof.pool_bytes`).
 
 Method: everything is warmed up first (tf.function traces, Numba compiles); each repeat times
@@ -60,7 +60,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 import record  # noqa: E402
 from course_models import lecture32_model, lecture36_model  # noqa: E402
-from roof import conv_macs, model_flops, model_gemms, pool_bytes  # noqa: E402
+from roof import gemm_flops, layer_gemms, model_flops, model_gemms, pool_bytes  # noqa: E402
 
 import scratch  # noqa: E402
 from scratch import _threads, datasets  # noqa: E402
@@ -98,16 +98,16 @@ def conv_workloads(keras, tf, rng, xla: bool):
     layer = Conv2D(32, (3, 3), padding="same")
     layer.build(x.shape)
     dy = rng.standard_normal(layer.compute_output_shape(x.shape)).astype(np.float32)
-    macs = conv_macs(128, 32 * 32, 9, 3, 32)
-    rows, taps = 128 * 32 * 32, 9 * 3  # the im2col matrix: one row per output pixel
-    forward = [(rows, taps, 32)]
+    products = layer_gemms(layer, x.shape, dy.shape, len(x))  # on its im2col matrix
+    forward = products.forward
+    # the backward computes dx and dkernel: two more products of the forward's size
+    forward_backward = forward + products.input_grad + products.weight_grad
     out = {
         "conv-fwd": {"fns": [lambda: layer.forward(x, training=True), None, None],
-                     "work": 2 * macs, "gemms": forward},
-        # the backward computes dx and dkernel: two more products of the forward's size
+                     "work": gemm_flops(forward), "gemms": forward},
         "conv-fwd-bwd": {"fns": [lambda: (layer.forward(x, training=True), layer.backward(dy)),
-                                 None, None], "work": 2 * 3 * macs,
-                         "gemms": forward + [(rows, 32, taps), (taps, rows, 32)]},
+                                 None, None], "work": gemm_flops(forward_backward),
+                         "gemms": forward_backward},
     }
     if keras is not None:
         klayer = keras.layers.Conv2D(32, (3, 3), padding="same")

@@ -204,15 +204,14 @@ def gemm_floor_row(parent: Row, shapes: list, repeats: int, steps: int,
                    threads: int | None = None) -> Row:
     """A row under `parent`: its workload's matrix products alone (`roof.model_gemms` or a
     list of (m, k, n); `roof.gemm_runner`), timed in the same run on `threads` BLAS threads
-    (default: the cores this process may use, at most two, as the roof), with no engine,
+    (default: the machine's CPUs, at most two, as the roof measures), with no engine,
     im2col, activation, normalization or optimizer around them. It is the
     floor under any engine that computes the workload by GEMMs on this machine's BLAS; its
     note says how much of the time the parent's target allows those products alone take."""
     from scratch._threads import scoped_blas_threads
 
-    if threads is None:
-        cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-        threads = min(2, len(cores) if cores else (os.cpu_count() or 1))
+    if threads is None:  # the roof's rule (`roof.measure`)
+        threads = min(2, os.cpu_count() or 1)
     run = gemm_runner(shapes)
     with scoped_blas_threads(threads):
         warm_up([run])
@@ -223,13 +222,23 @@ def gemm_floor_row(parent: Row, shapes: list, repeats: int, steps: int,
     return row
 
 
+def _floor_share(floor: float | None, best_tf: float | None,
+                 target: float | None) -> tuple[float, float] | None:
+    """(the time `target` allows: tf.keras' fastest / target, the products' share of it in
+    %), or None when a figure is missing."""
+    if not floor or not best_tf or not target:
+        return None
+    allowed = best_tf / target
+    return allowed, 100 * floor / allowed
+
+
 def floor_note(floor: float | None, best_tf: float | None, target: float | None) -> str:
     """What a products-alone row says: how much of the time the target allows they take."""
-    if not floor or not best_tf or not target:
+    share = _floor_share(floor, best_tf, target)
+    if share is None:
         return ""
-    allowed = best_tf / target
-    return (f"{target:g}x tf.keras' fastest allows {_fmt_time(allowed)}: "
-            f"these products alone take {100 * floor / allowed:.0f}% of it")
+    return (f"{target:g}x tf.keras' fastest allows {_fmt_time(share[0])}: "
+            f"these products alone take {share[1]:.0f}% of it")
 
 
 # ----------------------------------------------------------------------------- the table
@@ -530,10 +539,9 @@ def markdown_table(record: dict) -> str:
             speed = "—"
         parent = by_key.get(r.get("floor_of") or "")
         if parent is not None:
-            allowed = (best_tf_time(parent) or 0) / (parent.get("target") or math.inf)
-            target = (f"{100 * med['scratch'] / allowed:.0f} % of the {_fmt_time(allowed)} "
-                      f"that {parent['target']:g}× allows" if allowed and med.get("scratch")
-                      else "—")
+            share = _floor_share(med.get("scratch"), best_tf_time(parent), parent["target"])
+            target = (f"{share[1]:.0f} % of the {_fmt_time(share[0])} that "
+                      f"{parent['target']:g}× allows" if share else "—")
         elif r.get("target") is None:
             target = "—"
         else:

@@ -44,8 +44,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["Roof", "measure", "load_or_measure", "dense_macs", "conv_macs", "recurrent_macs",
-           "model_gemms", "model_flops", "gemm_flops", "gemm_runner", "pool_bytes", "achieved",
-           "fmt_rate"]
+           "layer_gemms", "model_gemms", "model_flops", "gemm_flops", "gemm_runner",
+           "pool_bytes", "achieved", "fmt_rate"]
 
 
 # ----------------------------------------------------------------------------- the roof
@@ -177,7 +177,7 @@ Gemm = tuple[int, int, int]  # (m, k, n): an (m × k) by (k × n) matrix product
 
 
 @dataclass
-class _LayerWork:
+class LayerGemms:
     """The matrix products of one layer call, as an im2col + BLAS engine runs them."""
 
     forward: list = field(default_factory=list)
@@ -186,7 +186,7 @@ class _LayerWork:
     internal: list = field(default_factory=list)  # what the backward always needs (BPTT)
 
 
-def _layer_work(layer, in_shape: tuple, out_shape: tuple, batch: int) -> _LayerWork:
+def layer_gemms(layer, in_shape: tuple, out_shape: tuple, batch: int) -> LayerGemms:
     """The matrix products of one call of a scratch layer on a batch of `batch` (shapes from
     the symbolic graph, batch axis None): a Dense layer's on its rows; a convolution's on its
     im2col matrix (rows = output positions, columns = kh·kw·C/g taps), one per group; a
@@ -198,20 +198,20 @@ def _layer_work(layer, in_shape: tuple, out_shape: tuple, batch: int) -> _LayerW
 
     if isinstance(layer, Dense):
         r, i, o = rows(in_shape), in_shape[-1], layer.units
-        return _LayerWork([(r, i, o)], [(r, o, i)], [(i, r, o)])
+        return LayerGemms([(r, i, o)], [(r, o, i)], [(i, r, o)])
     if isinstance(layer, (Conv1D, Conv2D)):
         kernel = layer.params["kernel"]
         groups = getattr(layer, "groups", 1)
         m = batch * math.prod(out_shape[1:-1])
         k, n = math.prod(kernel.shape[:-2]) * (in_shape[-1] // groups), kernel.shape[-1] // groups
-        return _LayerWork([(m, k, n)] * groups, [(m, n, k)] * groups, [(k, m, n)] * groups)
+        return LayerGemms([(m, k, n)] * groups, [(m, n, k)] * groups, [(k, m, n)] * groups)
     if isinstance(layer, (SimpleRNN, GRU, LSTM)):
         gates = {SimpleRNN: 1, GRU: 3, LSTM: 4}[type(layer)]
         steps, d, units = in_shape[1], in_shape[2], layer.units
         g, nt = gates * units, batch * steps
-        return _LayerWork([(nt, d, g)] + [(batch, units, g)] * steps, [(nt, g, d)],
+        return LayerGemms([(nt, d, g)] + [(batch, units, g)] * steps, [(nt, g, d)],
                           [(d, nt, g), (units, nt, g)], [(batch, g, units)] * steps)
-    return _LayerWork()
+    return LayerGemms()
 
 
 def _graph_gemms(model, batch: int, training: bool, input_needs_grad: bool,
@@ -233,7 +233,7 @@ def _graph_gemms(model, batch: int, training: bool, input_needs_grad: bool,
             learns = trainable and layer.trainable
             out += _graph_gemms(layer, batch, training, in_grad, learns)
         else:
-            w = _layer_work(layer, node.inputs[0].shape, node.outputs[0].shape, batch)
+            w = layer_gemms(layer, node.inputs[0].shape, node.outputs[0].shape, batch)
             out += w.forward
             if training and (in_grad or learns):
                 out += (w.input_grad if in_grad else []) + (w.weight_grad if learns else [])
@@ -269,8 +269,8 @@ def gemm_flops(shapes: list[Gemm]) -> int:
 
 
 def gemm_runner(shapes: list[Gemm], dtype=np.float32, rng=None) -> Callable[[], None]:
-    """A function that runs the matrix products `shapes` (float32 random operands made once,
-    outputs written in place) one after the other: how long a workload's products alone take
+    """A function that runs the matrix products `shapes` (random operands of `dtype` made
+    once, outputs written in place) one after the other: how long a workload's products alone take
     on this machine's BLAS, the floor under any engine that computes them by GEMM. Equal
     shapes share their operands (a recurrent layer's T step products), so a long sequence
     stays within its step's cache footprint, as the real loop does."""
