@@ -270,9 +270,12 @@ def test_pooling_arguments():
 
 @medium
 @given(rank=st.sampled_from([1, 2]), batch=st.integers(1, 3), steps=st.integers(1, 7),
-       channels=st.integers(1, 9), keepdims=st.booleans(), seed=st.integers(0, 2**16))
-def test_global_max_pooling_kernels_equal_numpy(rank, batch, steps, channels, keepdims, seed):
-    """GlobalMaxPooling1D/2D: the Numba kernels (`global_max_fwd` / `global_max_bwd`) give
+       channels=st.integers(1, 9), keepdims=st.booleans(), steps_major=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_global_max_pooling_kernels_equal_numpy(rank, batch, steps, channels, keepdims,
+                                                steps_major, seed):
+    """GlobalMaxPooling1D/2D: the Numba kernels (`global_max_fwd` / `global_max_bwd`, and
+    their `_steps_major` twins for sequences in a recurrent layer's step-major memory) give
     the NumPy lines' numbers: ties split the gradient equally, NaN wins the max and makes its
     column's gradient NaN, ±inf, and of tied −0 and +0 the later step's sign (as
     tf.reduce_max); float32 and float64, bit for bit."""
@@ -282,6 +285,8 @@ def test_global_max_pooling_kernels_equal_numpy(rank, batch, steps, channels, ke
     for dtype in DTYPES:
         x = rng.choice(special, size=(batch,) + spatial + (channels,)).astype(dtype)
         x[rng.random(x.shape) < 0.5] = rng.standard_normal(1)[0]  # ties across steps
+        if steps_major and rank == 1:  # the same values, in (steps, batch, C) memory
+            x = np.ascontiguousarray(x.transpose(1, 0, 2)).transpose(1, 0, 2)
         dy_shape = (batch,) + (1,) * rank * keepdims + (channels,)
         dy = rng.standard_normal(dy_shape).astype(dtype)
         runs = []

@@ -240,3 +240,48 @@ def test_default_batch_split_gives_the_same_bits_on_one_or_two_threads(monkeypat
         one, two = _fast_runs(case, _threads.set_engine_blas_threads, (1, 2), "auto",
                               lambda lay, n: len(lay._cache.sequence.slices) == 2)
         compare(two, one, dtype, exact=True)
+
+
+@pytest.mark.parametrize("layer", ["SimpleRNN", "GRU", "LSTM"])
+def test_sequences_are_step_major_copies_read_without_transposing(layer):
+    """With return_sequences the fast path hands out its outputs in the time loop's memory
+    order, (T, N, M) step-major seen as (N, T, M), as a copy that aliases no cache; the
+    layers reading sequences step by step take it as it is inside a model (whose graph walk
+    calls `forward`; a layer called on its own makes its input C-ordered first):
+    GlobalMaxPooling1D's kernels (their dx step-major too) and a second recurrent layer.
+    Same bits as from a C-ordered copy."""
+    import scratch
+    from scratch.layers.pooling import GlobalMaxPooling1D
+
+    def fast(made):
+        made.fast_path = True  # also under SCRATCH_FAST_PATHS=0
+        return made
+
+    rng = np.random.default_rng(5)
+    for dtype in ("float32", "float64"):
+        x = rng.standard_normal((6, 9, 4)).astype(dtype)
+        rnn = fast(getattr(scratch.layers, layer)(3, return_sequences=True, dtype=dtype))
+        y = rnn(x)
+        assert not y.flags.c_contiguous and y.transpose(1, 0, 2).flags.c_contiguous
+        d_seq = rng.standard_normal(y.shape).astype(dtype)
+        before = rnn.backward(d_seq), {k: g.copy() for k, g in rnn.grads.items()}
+        kept = y.copy(order="K")
+        y[...] = 7  # the caller's array: no cache of the layer is in it
+        after = rnn.backward(d_seq), rnn.grads
+        np.testing.assert_array_equal(before[0], after[0])
+        for name, g in before[1].items():
+            np.testing.assert_array_equal(g, after[1][name])
+        y, c_ordered = kept, np.ascontiguousarray(kept)
+        pool, dy = fast(GlobalMaxPooling1D(dtype=dtype)), rng.standard_normal((6, 3)).astype(dtype)
+        out, dx = pool.forward(y), pool.backward(dy)
+        assert dx.transpose(1, 0, 2).flags.c_contiguous  # what a recurrent layer reads
+        np.testing.assert_array_equal(out, pool.forward(c_ordered))
+        np.testing.assert_array_equal(dx, pool.backward(dy))
+        runs = []
+        for seq in (y, c_ordered):
+            scratch.utils.set_random_seed(0)
+            second = fast(getattr(scratch.layers, layer)(2, return_sequences=True, dtype=dtype))
+            second.build(seq.shape)
+            runs.append((second.forward(seq), second.backward(np.ones((6, 9, 2), dtype))))
+        for a, b in zip(*runs, strict=True):
+            np.testing.assert_array_equal(a, b)

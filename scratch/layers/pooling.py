@@ -31,7 +31,8 @@ docs/PERFORMANCE.md). 1-D pooling runs through the
 2-D functions with a height-1 image. Global average pooling is a single NumPy reduction,
 already fast; global max pooling has a pair of kernels (`global_max_fwd` / `global_max_bwd`:
 NumPy's max over the middle axis and the tie split took 1.8 ms of the course's text LSTM
-step, on its (128, 189, 15) outputs).
+step, on its (128, 189, 15) outputs), with step-major twins for sequences in a recurrent
+layer's memory order (`_steps_major`).
 
 The module runs a little over the project's 500 lines: the readable functions, the dispatch
 to the kernels and Keras' eight pooling classes (1-D and 2-D; max and average; local and
@@ -401,9 +402,13 @@ class _GlobalMax(_GlobalPooling):
         self._check_float_input(x)
         self._validate_shape(x.shape)
         if backend.use_fast_path(self) and x.size:  # one Numba pass over (N, steps, C)
-            x3 = np.ascontiguousarray(x).reshape(x.shape[0], -1, x.shape[-1])
-            y = load_kernels("pooling").global_max_fwd(x3, np.empty((x.shape[0], x.shape[-1]),
-                                                                    x.dtype))
+            kernels, y = load_kernels("pooling"), np.empty((x.shape[0], x.shape[-1]), x.dtype)
+            steps_major = _steps_major(x)
+            if steps_major is not None:  # a recurrent layer's outputs: no transposing copy
+                kernels.global_max_fwd_steps_major(steps_major, y)
+            else:
+                kernels.global_max_fwd(np.ascontiguousarray(x).reshape(x.shape[0], -1,
+                                                                       x.shape[-1]), y)
             y_keep = y.reshape((x.shape[0],) + (1,) * self.rank + (x.shape[-1],))
         else:
             y_keep = x.max(axis=self._axes, keepdims=True)
@@ -417,7 +422,17 @@ class _GlobalMax(_GlobalPooling):
         self.grads = {}
         if backend.use_fast_path(self) and x.size:  # the lines below in one Numba call
             shape3 = (x.shape[0], -1, x.shape[-1])
-            dx = np.empty(x.shape, np.result_type(x, dy))
+            dtype = np.result_type(x, dy)
+            steps_major = _steps_major(x)
+            if steps_major is not None and steps_major.dtype == dtype:
+                # dx in x's step-major memory too: a recurrent layer below reads its
+                # cotangents step by step, so it needs no transposing copy either
+                dxt = np.empty(steps_major.shape, dtype)
+                load_kernels("pooling").global_max_bwd_steps_major(
+                    steps_major, np.ascontiguousarray(y_keep, dtype).reshape(x.shape[0], -1),
+                    np.ascontiguousarray(dy, dtype).reshape(x.shape[0], -1), dxt)
+                return dxt.transpose(1, 0, 2)
+            dx = np.empty(x.shape, dtype)
             load_kernels("pooling").global_max_bwd(
                 np.ascontiguousarray(x, dx.dtype).reshape(shape3),
                 np.ascontiguousarray(y_keep, dx.dtype).reshape(x.shape[0], x.shape[-1]),
@@ -427,6 +442,15 @@ class _GlobalMax(_GlobalPooling):
         ties = (x == y_keep).astype(x.dtype)
         share = ties / ties.sum(axis=self._axes, keepdims=True)  # TF: indicators / count
         return share * dy
+
+
+def _steps_major(x: Array) -> Array | None:
+    """x (N, T, C) as a C-contiguous (T, N, C) view when its memory is step-major (as a
+    recurrent layer's outputs are, `scratch.layers.recurrent.rnn`), else None."""
+    if x.ndim != 3 or x.flags.c_contiguous:
+        return None
+    xt = x.transpose(1, 0, 2)
+    return xt if xt.flags.c_contiguous else None
 
 
 class _GlobalAverage(_GlobalPooling):

@@ -647,8 +647,13 @@ class RNN(Layer):
             else:
                 for stored, s in zip(self.states, final_states, strict=True):
                     stored[...] = s
-        # Copies: the arrays handed out must not alias the caches backward reads.
-        output = np.array(outputs if self.return_sequences else outputs[:, -1], order="C")
+        # Copies: the arrays handed out must not alias the caches backward reads. The
+        # sequences keep the memory order of the time loop's buffer ("K"): the fast path's is
+        # step-major (T, N, M), so this is a plain copy, not a transposing one, and the layers
+        # that read sequences step by step (another recurrent layer, GlobalMaxPooling1D) take
+        # it without one either; NumPy reads the (N, T, M) view like any array.
+        output = np.array(outputs, order="K") if self.return_sequences else \
+            np.array(outputs[:, -1], order="C")
         final_states = [np.array(s, order="C") for s in final_states]
         results = [output] + final_states if self.return_state else [output]
         self._cache = RNNCache(seq_cache, run is not rnn_forward, multi_input,
