@@ -19,7 +19,7 @@ Two reasons for scratch to do the same while it trains, evaluates and predicts:
 `subnormals_as_zero()` switches both modes on in the calling thread for a block and restores
 the thread's previous modes after it (nested blocks cost one thread-local counter). The
 model's entry points (`fit`, `evaluate`, `predict`, `train_on_batch`, `test_on_batch`,
-`predict_on_batch`) run inside one; the engine's own worker threads (convolution and
+`predict_on_batch`) run inside one; the engine's own worker threads (convolution, pooling and
 recurrent chunks) keep the modes on for their lifetime, as TensorFlow's pool threads do.
 Outside those calls (NumPy code of the user's, a layer called on its own) nothing changes.
 

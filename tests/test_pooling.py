@@ -320,3 +320,39 @@ def test_global_max_pooling_signed_zero_ties_as_tf(tf):
         y = np.asarray(layer(x))
         np.testing.assert_array_equal(np.signbit(y), np.signbit(y_tf.numpy()))
         np.testing.assert_array_equal(layer.backward(dy), dx_tf)
+
+
+@medium
+@given(batch=st.integers(1, 9), side=st.integers(1, 5), channels=st.integers(1, 4),
+       pool=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_tiled_max_pooling_in_threads_gives_the_same_bits(batch, side, channels, pool, seed):
+    """The tiled max pooling kernels run a big batch in chunks of whole images on two threads
+    (`POOL_SPLIT_ELEMENTS`, `_pool_threads`): with every batch split into chunks of one image
+    on three threads, the outputs and dx are those of one thread, bit for bit, and equal the
+    readable functions'."""
+    from unittest import mock
+
+    from scratch import _threads
+    from scratch.layers import conv
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, side * pool, side * pool + pool, channels)).astype(
+        np.float32)
+    x[rng.random(x.shape) < 0.3] = 0.5  # ties inside windows
+    dy = rng.standard_normal((batch, side, side + 1, channels)).astype(np.float32)
+    runs = []
+    for threads in (1, 3):
+        layer = P.MaxPooling2D(pool)
+        layer.fast_path = True
+        with mock.patch.object(P, "POOL_SPLIT_ELEMENTS", 0), \
+                mock.patch.object(conv, "CHUNK_ROWS", 1), \
+                mock.patch.object(_threads, "_ENGINE_THREADS", threads), \
+                _threads.scoped_blas_threads(1):  # (threads only while BLAS runs on one)
+            assert P._pool_threads(x.size) == threads
+            runs.append((layer(x), layer.backward(dy)))
+    readable = P.MaxPooling2D(pool)
+    readable.fast_path = False
+    want = (readable(x), readable.backward(dy))
+    for one, three, expected in zip(runs[0], runs[1], want, strict=True):
+        np.testing.assert_array_equal(one, three)
+        np.testing.assert_array_equal(one, expected)

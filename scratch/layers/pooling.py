@@ -27,7 +27,8 @@ checks they agree. Max pooling over windows that neither overlap nor need paddin
 default strides = pool_size on a divisible input) has its own pair of kernels: the forward
 records each winner's tap in its window (uint8) and the backward writes every cell of dx
 once, instead of zero-filling dx and scattering into it (about 2× faster,
-docs/PERFORMANCE.md). 1-D pooling runs through the
+docs/PERFORMANCE.md); a big batch runs them in chunks of whole images on two threads
+(`_pool_threads`). 1-D pooling runs through the
 2-D functions with a height-1 image. Global average pooling is a single NumPy reduction,
 already fast; global max pooling has a pair of kernels (`global_max_fwd` / `global_max_bwd`:
 NumPy's max over the middle axis and the tie split took 1.8 ms of the course's text LSTM
@@ -51,7 +52,15 @@ from .. import backend
 from .._kernels import load as load_kernels
 from ..typing import Array, Shape
 from .base import Layer
-from .conv import conv_padding, standardize_data_format, standardize_padding, standardize_tuple
+from .conv import (
+    _image_chunks,
+    _run_chunks,
+    conv_padding,
+    conv_threads,
+    standardize_data_format,
+    standardize_padding,
+    standardize_tuple,
+)
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
            "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
@@ -228,7 +237,11 @@ class _Pooling(Layer):
             xc = np.ascontiguousarray(x2)
             if self.mode == "max" and _tiled(pool, strides, pads):
                 taps = np.empty(y.shape, dtype=np.uint8)
-                kernels.max_pool2d_fwd_tiled(xc, *pool, *strides, y, taps)
+
+                def task(_, s: slice) -> None:  # whole images: any chunking, the same result
+                    kernels.max_pool2d_fwd_tiled(xc[s], *pool, *strides, y[s], taps[s])
+
+                _run_chunks(task, _image_chunks(len(xc), ho * wo), _pool_threads(xc.size))
             elif self.mode == "max":
                 argmax = np.empty(y.shape, dtype=np.int32)
                 kernels.max_pool2d_fwd(xc, *pool, *strides, pads[0][0], pads[1][0], y, argmax)
@@ -251,8 +264,13 @@ class _Pooling(Layer):
         if cache.taps is not None:  # the tiled fast forward ran: one pass writes all of dx
             kernels = load_kernels("pooling")
             dx = np.empty(cache.x_shape, dtype=dy.dtype)
-            kernels.max_pool2d_bwd_tiled(np.ascontiguousarray(dy2), cache.taps, *pool,
-                                         *strides, dx)
+            dyc, taps = np.ascontiguousarray(dy2), cache.taps
+
+            def task(_, s: slice) -> None:
+                kernels.max_pool2d_bwd_tiled(dyc[s], taps[s], *pool, *strides, dx[s])
+
+            _run_chunks(task, _image_chunks(len(dyc), dyc.shape[1] * dyc.shape[2]),
+                        _pool_threads(dx.size))
         elif backend.use_fast_path(self):
             kernels = load_kernels("pooling")
             dx = np.zeros(cache.x_shape, dtype=dy.dtype)
@@ -442,6 +460,21 @@ class _GlobalMax(_GlobalPooling):
         ties = (x == y_keep).astype(x.dtype)
         share = ties / ties.sum(axis=self._axes, keepdims=True)  # TF: indicators / count
         return share * dy
+
+
+# From this many input elements the tiled max pooling runs its batch in chunks of whole
+# images on the engine's threads (two while a core is free, `conv_threads`), as the
+# convolution does and under its rule: not while BLAS itself runs on several threads (inside
+# fit for a large step), where the chunks run one after another. Memory-bound, MaxPooling2D(2)
+# forward + backward on 128×32×32×32 float32 took 2.5 ms on one thread and 1.8 ms on two
+# (docs/PERFORMANCE.md §Convolution chunks).
+POOL_SPLIT_ELEMENTS = 2 ** 20
+
+
+def _pool_threads(elements: int) -> int:
+    from .._threads import AUTO_TWO_THREADS_WORK
+
+    return conv_threads(AUTO_TWO_THREADS_WORK) if elements >= POOL_SPLIT_ELEMENTS else 1
 
 
 def _steps_major(x: Array) -> Array | None:
