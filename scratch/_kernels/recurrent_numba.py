@@ -133,33 +133,42 @@ def lstm_backward_step(A, C, TC, dO, t, g_h, g_c, dZ, one):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def gru_forward_step(A, t, R, b_rec, has_bias, UH, H, bits, f32, one):
-    """One step of the reset-after GRU: with R = H[t] U (three gate blocks) and b' = b_rec,
-    z, r = σ(A[:2, t] + (R[:2] + b'[:2]));  UH[t] = R[2] + b'[2];
-    h̃ = tanh(A[2, t] + r·UH[t]);  H[t+1] = z·H[t] + (1 − z)·h̃   (all in place).
+def gru_forward_step(A, t, R, b_in, b_rec, has_bias, UH, H, bits, f32, one):
+    """One step of the reset-after GRU: with x W in A[:, t] (no bias yet), R = H[t] U (three
+    gate blocks), b = b_in and b' = b_rec (Keras' order: x W + b first, then the recurrent
+    term h U + b', as `recurrent_numpy._project` and the NumPy loop add them),
+    z, r = σ((A[:2, t] + b[:2]) + (R[:2] + b'[:2]));  UH[t] = R[2] + b'[2];
+    h̃ = tanh((A[2, t] + b[2]) + r·UH[t]);  H[t+1] = z·H[t] + (1 − z)·h̃   (all in place).
+    Adding b here rather than in the projection saves a pass over A (GRU(128) on 128×28×28:
+    0.17 ms a half-batch).
 
-    Shapes: A (3, T, N, M) gate-major [z, r, h̃]; R (3, N, M); b_rec (3, M), added only when
-    `has_bias` (adding zeros would turn −0 into +0, where Keras adds nothing); UH (T, N, M);
-    H (T+1, N, M); bits int32 scratch of N·M; `one` is 1 in the arrays' dtype.
+    Shapes: A (3, T, N, M) gate-major [z, r, h̃]; R (3, N, M); b_in, b_rec (3, M), added only
+    when `has_bias` (adding zeros would turn −0 into +0, where Keras adds nothing); UH
+    (T, N, M); H (T+1, N, M); bits int32 scratch of N·M; `one` is 1 in the arrays' dtype.
     """
     N, M = R.shape[1], R.shape[2]
     size = N * M
     for gate in range(2):
-        a, r, b = A[gate, t], R[gate], b_rec[gate]
+        a, r, bi, b = A[gate, t], R[gate], b_in[gate], b_rec[gate]
         for n in range(N):
             if has_bias:
                 for m in range(M):
-                    a[n, m] += r[n, m] + b[m]
+                    a[n, m] = (a[n, m] + bi[m]) + (r[n, m] + b[m])
             else:
                 for m in range(M):
                     a[n, m] += r[n, m]
     for gate in range(2):
         _gate_sigmoid(A[gate, t].reshape(size), bits, f32)
-    reset, hh2, r2, uh2, b2 = A[1, t], A[2, t], R[2], UH[t], b_rec[2]
+    reset, hh2, r2, uh2, bi2, b2 = A[1, t], A[2, t], R[2], UH[t], b_in[2], b_rec[2]
     for n in range(N):
-        for m in range(M):
-            uh2[n, m] = r2[n, m] + b2[m] if has_bias else r2[n, m]
-            hh2[n, m] += reset[n, m] * uh2[n, m]
+        if has_bias:
+            for m in range(M):
+                uh2[n, m] = r2[n, m] + b2[m]
+                hh2[n, m] = (hh2[n, m] + bi2[m]) + reset[n, m] * uh2[n, m]
+        else:
+            for m in range(M):
+                uh2[n, m] = r2[n, m]
+                hh2[n, m] += reset[n, m] * uh2[n, m]
     z, hh = A[0, t].reshape(size), A[2, t].reshape(size)
     _gate_tanh(hh, f32)
     h_prev, h = H[t].reshape(size), H[t + 1].reshape(size)

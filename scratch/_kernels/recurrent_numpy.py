@@ -440,7 +440,7 @@ def gru_forward(cell, x, states, go_backwards, mask, zero_output, dropout, fused
     b_in = None if bias is None else (bias[0] if cell.reset_after else bias)
     b_rec = bias[1].reshape(3, 1, M) if bias is not None and cell.reset_after else None
     A = np.empty((3, T, N, M), dtype)  # pre-activations, then gate values [z, r, h̃]
-    xs = _project(xt, W, b_in, in_masks, perm, A)
+    xs = _project(xt, W, None if fused else b_in, in_masks, perm, A)  # fused: b_in per step
     PRE = np.empty_like(A) if rec.needs_input or act.needs_input else None
     H = np.empty((T + 1, N, M), dtype)
     H[0] = states[0]
@@ -449,11 +449,13 @@ def gru_forward(cell, x, states, go_backwards, mask, zero_output, dropout, fused
     R = np.empty((3, N, M), dtype)
     if fused:
         bits, one = np.empty(N * M, np.int32), np.dtype(dtype).type(1)
-        b = np.zeros((3, M), dtype) if b_rec is None else b_rec.reshape(3, M)
+        zeros = np.zeros((3, M), dtype)
+        b = zeros if b_rec is None else b_rec.reshape(3, M)
+        bi = zeros if b_in is None else b_in.reshape(3, M)
         for t in range(T):
             np.matmul(H[t], U, out=R)
-            gru_forward_step(A, t, R, b, b_rec is not None, UH, H, bits, dtype == np.float32,
-                             one)
+            gru_forward_step(A, t, R, bi, b, b_rec is not None, UH, H, bits,
+                             dtype == np.float32, one)
     else:
         tmp = np.empty((N, M), dtype)
         h_new = np.empty((N, M), dtype) if mask is not None else None
