@@ -67,11 +67,15 @@ def test_fast_scatter_add_is_bit_identical_to_np_add_at(case):
     layer.fast_path = True
     layer.backward(v)
     fast = layer.grads["embeddings"]
+    fast_squares = fast.sum_of_squares  # the rows' squares, Σ_p g_p², for Adam & co.
     layer.fast_path = False
     layer.backward(v)
     np.testing.assert_array_equal(fast, layer.grads["embeddings"])
     np.testing.assert_array_equal(fast, embedding_backward(v, ids.astype(int),
                                                            case["input_dim"]))
+    np.testing.assert_array_equal(fast_squares, layer.grads["embeddings"].sum_of_squares)
+    np.testing.assert_array_equal(fast_squares, embedding_backward(v * v, ids.astype(int),
+                                                                   case["input_dim"]))
 
 
 def test_repeated_ids_accumulate():

@@ -1,6 +1,8 @@
 """Numba kernel of the Embedding layer's backward (`scratch.layers.embedding`).
 
     embedding_scatter_add  ⟷  embedding_backward   (np.add.at of the rows of dy)
+    embedding_scatter_add_squares  ⟷  embedding_backward of dy * dy   (the rows' squares,
+                           for the optimizers that square a sparse gradient row by row)
 
 The kernel adds the rows of dy into the rows of the gradient named by the ids, one id after
 another in order: the same additions in the same order as `np.add.at`, so the result is
@@ -29,4 +31,21 @@ def embedding_scatter_add(ids, dy, out):
         row = ids[i]
         for d in range(D):
             out[row, d] += dy[i, d]
+    return out
+
+
+@nb.njit(cache=True)
+def embedding_scatter_add_squares(ids, dy, out):
+    """out[ids[i]] += dy[i]² for every i, in order: `embedding_scatter_add` of dy * dy
+    without the squared copy of dy (each square rounded, then added, as NumPy's product and
+    np.add.at do: the same bits).
+
+    Shapes: as `embedding_scatter_add`.
+    """
+    D = dy.shape[1]
+    for i in range(ids.shape[0]):
+        row = ids[i]
+        for d in range(D):
+            g = dy[i, d]
+            out[row, d] += g * g
     return out

@@ -207,17 +207,20 @@ class Embedding(Layer):
         # Keras receives this gradient as IndexedSlices and squares it row by row before
         # summing (Adam/RMSprop/Adagrad): keep Σ dy_p² per row too.
         self.grads = {"embeddings": RowSparseGradient.from_rows(
-            dE, lambda: self._scatter(dy * dy, cache.ids))}
+            dE, lambda: self._scatter(dy, cache.ids, squares=True))}
         return None
 
-    def _scatter(self, dy: Array, ids: Array) -> Array:
-        """embedding_backward, by the Numba kernel on the fast path (bit-identical)."""
+    def _scatter(self, dy: Array, ids: Array, squares: bool = False) -> Array:
+        """embedding_backward of dy (of dy * dy with `squares`), by the Numba kernels on the
+        fast path (bit-identical)."""
         if not backend.use_fast_path(self):
-            return embedding_backward(dy, ids, self.input_dim)
-        embedding_scatter_add = load_kernels("embedding").embedding_scatter_add
+            return embedding_backward(dy * dy if squares else dy, ids, self.input_dim)
+        kernels = load_kernels("embedding")
         dE = np.zeros((self.input_dim, self.output_dim), dtype=dy.dtype)
-        embedding_scatter_add(ids.reshape(-1).astype(np.int64, copy=False),
-                              np.ascontiguousarray(dy.reshape(-1, self.output_dim)), dE)
+        scatter = kernels.embedding_scatter_add_squares if squares else \
+            kernels.embedding_scatter_add
+        scatter(ids.reshape(-1).astype(np.int64, copy=False),
+                np.ascontiguousarray(dy.reshape(-1, self.output_dim)), dE)
         return dE
 
     def get_config(self) -> dict:
