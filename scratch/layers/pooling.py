@@ -30,7 +30,9 @@ once, instead of zero-filling dx and scattering into it (about 2× faster,
 docs/PERFORMANCE.md); a big batch runs them in chunks of whole images on two threads
 (`_pool_threads`). 1-D pooling runs through the
 2-D functions with a height-1 image. Global average pooling is a single NumPy reduction,
-already fast; global max pooling has a pair of kernels (`global_max_fwd` / `global_max_bwd`:
+already fast. Global max pooling's readable forward is NumPy's max plus TF's sign for a tie of
+−0 and +0 (`global_max_forward`: NumPy's SIMD max leaves that sign to the CPU tier); it has a
+pair of kernels (`global_max_fwd` / `global_max_bwd`:
 NumPy's max over the middle axis and the tie split took 1.8 ms of the course's text LSTM
 step, on its (128, 189, 15) outputs), with step-major twins for sequences in a recurrent
 layer's memory order (`_steps_major`).
@@ -156,6 +158,20 @@ def avg_pool2d_backward(dy: Array, x_shape, pool, strides, pads: Pads) -> Array:
             dxp[:, i:i + strides[0] * (ho - 1) + 1:strides[0],
                 j:j + strides[1] * (wo - 1) + 1:strides[1]] += share
     return np.ascontiguousarray(dxp[:, pads[0][0]:pads[0][0] + h, pads[1][0]:pads[1][0] + w])
+
+
+def global_max_forward(x: Array, rank: int) -> Array:
+    """max over the steps (rank 1) or pixels (rank 2) of x (N, ..., C), kept as
+    (N, 1[, 1], C): NaN wins, and of tied −0 and +0 the later step's (row-major) sign, as
+    tf.reduce_max and the kernels give. NumPy's max alone leaves that sign to its SIMD
+    routine, which differs between CPUs: on x86-64-v2 it kept an earlier −0 where v3 and v4
+    keep the later +0."""
+    n, c = x.shape[0], x.shape[-1]
+    x3 = x.reshape(n, -1, c)
+    y = x3.max(axis=1)
+    last_zero = x3.shape[1] - 1 - np.argmax(x3[:, ::-1] == 0, axis=1)  # (N, C)
+    y = np.where(y == 0, np.take_along_axis(x3, last_zero[:, None], axis=1)[:, 0], y)
+    return y.reshape((n,) + (1,) * rank + (c,))
 
 
 # ------------------------------------------------------------------------------ layers
@@ -429,7 +445,7 @@ class _GlobalMax(_GlobalPooling):
                                                                        x.shape[-1]), y)
             y_keep = y.reshape((x.shape[0],) + (1,) * self.rank + (x.shape[-1],))
         else:
-            y_keep = x.max(axis=self._axes, keepdims=True)
+            y_keep = global_max_forward(x, self.rank)
         self._cache = (x, y_keep)
         return y_keep if self.keepdims else y_keep.reshape(x.shape[0], x.shape[-1])
 
