@@ -1,8 +1,8 @@
 """Numba kernel of the Embedding layer's backward (`scratch.layers.embedding`).
 
-    embedding_scatter_add  ⟷  embedding_backward   (np.add.at of the rows of dy)
-    embedding_scatter_add_squares  ⟷  embedding_backward of dy * dy   (the rows' squares,
-                           for the optimizers that square a sparse gradient row by row)
+    embedding_scatter_add  ⟷  embedding_backward   (np.add.at of the rows of dy, or of
+                           dy * dy with `squares`: the rows' squares, for the optimizers that
+                           square a sparse gradient row by row)
 
 The kernel adds the rows of dy into the rows of the gradient named by the ids, one id after
 another in order: the same additions in the same order as `np.add.at`, so the result is
@@ -17,11 +17,13 @@ import numba as nb
 
 
 @nb.njit(cache=True)
-def embedding_scatter_add(ids, dy, out):
-    """out[ids[i]] += dy[i] for every i, in order (repeated ids accumulate).
+def embedding_scatter_add(ids, dy, out, squares):
+    """out[ids[i]] += dy[i] (dy[i]² with `squares`) for every i, in order (repeated ids
+    accumulate). The squares need no squared copy of dy: each is rounded, then added, as
+    NumPy's product and np.add.at do, so the bits are the same.
 
     Math:
-        dE[v, d] += Σ_{i: ids[i] = v} dy[i, d]
+        dE[v, d] += Σ_{i: ids[i] = v} dy[i, d]   (or dy[i, d]²)
 
     Shapes:
         ids (M,) int64, every value in [0, V); dy (M, D); out (V, D), updated in place.
@@ -29,23 +31,11 @@ def embedding_scatter_add(ids, dy, out):
     D = dy.shape[1]
     for i in range(ids.shape[0]):
         row = ids[i]
-        for d in range(D):
-            out[row, d] += dy[i, d]
-    return out
-
-
-@nb.njit(cache=True)
-def embedding_scatter_add_squares(ids, dy, out):
-    """out[ids[i]] += dy[i]² for every i, in order: `embedding_scatter_add` of dy * dy
-    without the squared copy of dy (each square rounded, then added, as NumPy's product and
-    np.add.at do: the same bits).
-
-    Shapes: as `embedding_scatter_add`.
-    """
-    D = dy.shape[1]
-    for i in range(ids.shape[0]):
-        row = ids[i]
-        for d in range(D):
-            g = dy[i, d]
-            out[row, d] += g * g
+        if squares:
+            for d in range(D):
+                g = dy[i, d]
+                out[row, d] += g * g
+        else:
+            for d in range(D):
+                out[row, d] += dy[i, d]
     return out

@@ -215,12 +215,10 @@ class Embedding(Layer):
         fast path (bit-identical)."""
         if not backend.use_fast_path(self):
             return embedding_backward(dy * dy if squares else dy, ids, self.input_dim)
-        kernels = load_kernels("embedding")
         dE = np.zeros((self.input_dim, self.output_dim), dtype=dy.dtype)
-        scatter = kernels.embedding_scatter_add_squares if squares else \
-            kernels.embedding_scatter_add
-        scatter(ids.reshape(-1).astype(np.int64, copy=False),
-                np.ascontiguousarray(dy.reshape(-1, self.output_dim)), dE)
+        load_kernels("embedding").embedding_scatter_add(
+            ids.reshape(-1).astype(np.int64, copy=False),
+            np.ascontiguousarray(dy.reshape(-1, self.output_dim)), dE, squares)
         return dE
 
     def get_config(self) -> dict:

@@ -52,6 +52,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import backend
 from .._kernels import load as load_kernels
+from .._threads import AUTO_TWO_THREADS_WORK
 from ..typing import Array, Shape
 from .base import Layer
 from .conv import (
@@ -488,8 +489,6 @@ POOL_SPLIT_ELEMENTS = 2 ** 20
 
 
 def _pool_threads(elements: int) -> int:
-    from .._threads import AUTO_TWO_THREADS_WORK
-
     return conv_threads(AUTO_TWO_THREADS_WORK) if elements >= POOL_SPLIT_ELEMENTS else 1
 
 
