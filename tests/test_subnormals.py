@@ -126,3 +126,45 @@ def test_a_long_fit_keeps_no_subnormal_moments():
     m = model.optimizer._momentums[0]
     assert np.all(m[:3] != 0)  # stopped in the normal range, as in TensorFlow
     assert _subnormal_count(m) == 0
+
+
+def test_worker_threads_compute_in_the_callers_modes():
+    """The engine's chunk threads (convolution and pooling chunks, recurrent batch halves)
+    take on the modes of the thread that hands them a chunk: outside the engine no chunk is
+    flushed, inside every one is, and one thread or several give the same bits either way.
+    (Before, the workers kept the modes on for good: a layer called on its own flushed the
+    chunks a worker happened to take and not the others.)"""
+    from scratch._kernels import recurrent as recurrent_kernels
+    from scratch.layers import SimpleRNN, conv
+
+    x = np.full((6, 4), 5e-40, np.float32)  # subnormal: x·1 is x, or 0 with DAZ
+    rnn = SimpleRNN(128, kernel_initializer="ones", recurrent_initializer="zeros",
+                    dtype="float32")
+    seq = np.full((128, 3, 2), 5e-40, np.float32)  # x·W = 1e-39: subnormal too
+    rnn.build(seq.shape)
+
+    def conv_chunks(threads):  # the convolution's and pooling's chunk runner
+        barrier, out = threading.Barrier(threads), np.empty_like(x)
+
+        def task(k, s):
+            if k < threads:  # each thread holds one of the first chunks: all of them work
+                barrier.wait(timeout=30)
+            np.multiply(x[s], np.float32(1), out=out[s])
+
+        conv._run_chunks(task, [slice(i, i + 1) for i in range(len(x))], threads)
+        return out
+
+    def rnn_halves(threads):  # the batch cut in `threads` chunks on as many pool threads
+        recurrent_kernels.set_threads(threads)
+        try:
+            return rnn(seq, training=False)
+        finally:
+            recurrent_kernels.set_threads(None)
+
+    for run in (conv_chunks, rnn_halves):
+        one, two = run(1), run(2)
+        assert _subnormal_count(one) == one.size  # nothing flushed
+        np.testing.assert_array_equal(one, two)
+        with subnormals_as_zero():
+            one, two = run(1), run(2)
+        assert not np.any(one) and not np.any(two)  # every chunk flushed

@@ -19,11 +19,13 @@ The fast path has three parts, one module each:
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .. import activations
+from .._denormals import in_modes, thread_modes
 from ..typing import Array
 from .recurrent_numpy import (
     gru_backward,
@@ -121,10 +123,7 @@ def _pool(n: int):
     if n not in _POOLS:
         from concurrent.futures import ThreadPoolExecutor
 
-        from .._denormals import set_for_this_thread
-
-        _POOLS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="scratch-rnn",
-                                       initializer=set_for_this_thread)
+        _POOLS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="scratch-rnn")
     return _POOLS[n]
 
 
@@ -152,7 +151,8 @@ def _run(jobs: list, fn, work: int) -> list:
                                                           engine_blas_threads(work) or 1)
     if threads <= 1:
         return [fn(job) for job in jobs]
-    return list(_pool(threads).map(fn, jobs))
+    # the pool threads compute in this thread's subnormal modes, as one chunk here would
+    return list(_pool(threads).map(functools.partial(in_modes, thread_modes(), fn), jobs))
 
 
 class SplitCache(NamedTuple):

@@ -69,7 +69,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import activations, backend, initializers, regularizers
-from .._denormals import set_for_this_thread
+from .._denormals import in_modes, thread_modes
 from .._kernels import load as load_kernels
 from .._threads import _blas_controllers, engine_blas_threads
 from ..typing import Array, Shape
@@ -315,7 +315,9 @@ def _image_chunks(n_images: int, pixels_per_image: int) -> list[slice]:
 
 def _run_chunks(task: Callable[[int, slice], None], chunks: list[slice], threads: int) -> None:
     """task(k, chunks[k]) for every k; with threads > 1, threads pull chunks as they finish
-    (so a thread on a core that another process holds simply takes fewer chunks).
+    (so a thread on a core that another process holds simply takes fewer chunks). The helper
+    threads compute in the calling thread's subnormal modes (`scratch._denormals.in_modes`),
+    so a chunk's bits do not depend on the thread that takes it.
 
     Worker threads need BLAS on one thread (two BLAS threads per worker would oversubscribe
     the cores), as the benchmarks and tests pin it; NumPy's GEMMs and the `nogil` kernels
@@ -332,15 +334,15 @@ def _run_chunks(task: Callable[[int, slice], None], chunks: list[slice], threads
     global _POOL
     if _POOL is None or _POOL[0] != os.getpid():  # a forked child has no pool threads
         _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
-                                                 thread_name_prefix="scratch-conv",
-                                                 initializer=set_for_this_thread))
+                                                 thread_name_prefix="scratch-conv"))
     counter = itertools.count()  # next() is atomic under the GIL
 
     def work() -> None:
         while (k := next(counter)) < len(chunks):
             task(k, chunks[k])
 
-    helpers = [_POOL[1].submit(work) for _ in range(threads - 1)]
+    modes = thread_modes()  # the helpers compute in this thread's subnormal modes
+    helpers = [_POOL[1].submit(in_modes, modes, work) for _ in range(threads - 1)]
     try:
         work()
     finally:
