@@ -261,6 +261,23 @@ def test_masked_text_model_with_recurrent_dropout(tf_keras):
     assert report.passed, str(report)
 
 
+def test_embedding_on_float_ids_has_no_input_gradient_in_either_engine(tf_keras):
+    """The course's text models take their padded word ids through the default float32
+    Input. Neither engine has a gradient for the ids (tf.keras casts them to integers, scratch
+    returns None), so the report has no row for them; it used to report "no value in scratch"
+    against tf.keras' unconnected gradient taken as zeros."""
+    scratch.utils.set_random_seed(0)
+    model = scratch.models.Sequential([scratch.Input(shape=(7,)), L.Embedding(20, 4),
+                                       L.GlobalMaxPooling1D(), L.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    rng = np.random.default_rng(5)
+    report = keras_ref.compare(model, rng.integers(0, 20, (6, 7)).astype("float32"),
+                               rng.standard_normal((6, 1)), steps=1)
+    assert report.passed, str(report)
+    assert not [r for r in report.rows if r.quantity == "input_grad"
+                and r.layer.startswith("embedding")]
+
+
 # ---------------------------------------------------------------------------- assert_parity
 def test_assert_parity_pytest_example(tf_keras):
     """The README's example, as it is printed there."""
