@@ -1,5 +1,6 @@
 """Keras callbacks: History, LearningRateScheduler, EarlyStopping, ReduceLROnPlateau,
-CSVLogger, TerminateOnNaN, Lambda (ModelCheckpoint lives with the file formats).
+CSVLogger, TerminateOnNaN, Lambda (ModelCheckpoint lives with the file formats), and
+`MonitorCallback`, the rule of the three that watch a logged quantity.
 
 Hooks are Keras': on_train_begin/end, on_epoch_begin/end(epoch, logs),
 on_train_batch_begin/end(batch, logs). `model.stop_training = True` ends `fit` after the
@@ -97,30 +98,106 @@ class LearningRateScheduler(Callback):
             logs["learning_rate"] = float(self.model.optimizer.learning_rate)
 
 
-class EarlyStopping(Callback):
-    """Stops training when `monitor` has stopped improving for `patience` epochs."""
+class MonitorCallback(Callback):
+    """Keras' base of the callbacks that watch one logged quantity (EarlyStopping,
+    ReduceLROnPlateau, ModelCheckpoint): which direction is better, and what counts as
+    better.
+
+        direction ("auto" mode, chosen at the first epoch's end, when the model's metrics
+        exist): "min" for `loss` / `val_loss`, else the `_direction` of the compiled metric
+        of that name ("up": maximize, "down": minimize); none of those raises, as in Keras
+        improved ⇔ value − min_delta < reference  (min)
+                   value + min_delta > reference  (max)
+                   reference None (the first value) always improves
+
+    Keras compares with `ops.less` / `ops.greater`, which turn Python floats into
+    `floatx()` tensors: so does `_is_improvement` (float32 by default), so a value within
+    float32 rounding of the best is a tie in both engines.
+
+    Args:
+        monitor: the log key to watch (default "val_loss").
+        mode: "auto", "min" or "max" (an unknown mode warns and falls back to "auto").
+        baseline: the initial best value (None: the first value is the best).
+        min_delta: the least change that counts as an improvement (its absolute value).
+    """
+
+    def __init__(self, monitor="val_loss", mode="auto", baseline=None, min_delta=0):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            warnings.warn(f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto "
+                          "mode.", stacklevel=3)
+            mode = "auto"
+        self.monitor, self.mode = monitor, mode
+        self.best = baseline
+        self.min_delta = abs(min_delta)
+        self.monitor_op = None  # "less" or "greater", chosen at the first epoch's end
+
+    def _set_monitor_op(self) -> None:
+        """Keras' `MonitorCallback._set_monitor_op`: the direction of improvement."""
+        if self.mode in ("min", "max"):
+            self.monitor_op = "less" if self.mode == "min" else "greater"
+        else:
+            name = self.monitor.removeprefix("val_")
+            if name == "loss":
+                self.monitor_op = "less"
+            for m in [m for ms in (getattr(self.model, "_metrics", None) or []) for m in ms]:
+                direction = getattr(getattr(m, "resolved", None) or m, "_direction", None)
+                if m.name == name and direction is not None:
+                    self.monitor_op = "greater" if direction == "up" else "less"
+            if self.monitor_op is None:
+                raise ValueError(
+                    f"{type(self).__name__} callback received monitor={self.monitor}, but "
+                    "Keras isn't able to automatically determine whether that metric should be "
+                    "maximized or minimized. Pass `mode='max'` in order to monitor based on "
+                    "the highest metric value, or pass `mode='min'` in order to use the "
+                    "lowest value.")
+        if self.monitor_op == "less":
+            self.min_delta *= -1
+
+    def _is_improvement(self, value, reference) -> bool:
+        """Keras' `ops.less/greater(value − min_delta, reference)`, in floatx()."""
+        if reference is None:
+            return True
+        dtype = np.dtype(backend.floatx()).type
+        shifted, reference = dtype(value - self.min_delta), dtype(reference)
+        return bool(shifted < reference if self.monitor_op == "less" else shifted > reference)
+
+
+class EarlyStopping(MonitorCallback):
+    """Stops training when `monitor` has stopped improving for `patience` epochs (Keras 3's
+    callback, step for step).
+
+    At the end of each epoch from `start_from_epoch` on (improvement as `MonitorCallback`):
+
+        wait += 1
+        if improved on best: best = value (its weights kept with restore_best_weights),
+                             wait = 0 unless a `baseline` is set and not yet beaten
+        elif wait ≥ patience and epoch > 0: stop training after this epoch
+
+    At the end of training, `restore_best_weights=True` puts back the best epoch's weights
+    whether or not training stopped early (Keras 3; Keras 2 restored them only after an
+    early stop).
+
+    Args:
+        monitor: the log key to watch (default "val_loss").
+        min_delta: the least change that counts as an improvement (default 0).
+        patience: epochs without improvement before stopping (default 0).
+        verbose: 1 prints when it stops and when it restores weights.
+        mode: "auto", "min" or "max" (an unknown mode warns and falls back to "auto").
+        baseline: a value to beat before `wait` is reset (None: any improvement).
+        restore_best_weights: end with the weights of the best epoch.
+        start_from_epoch: epochs to run before watching (a warm-up).
+    """
 
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
-        super().__init__()
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping mode must be 'auto', 'min' or 'max'. "
-                             f"Received: mode={mode!r}")
-        self.monitor, self.patience, self.verbose = monitor, patience, verbose
-        self.baseline, self.restore_best_weights = baseline, restore_best_weights
+        super().__init__(monitor, mode, min_delta=min_delta)
+        self.patience, self.verbose, self.baseline = patience, verbose, baseline
+        self.restore_best_weights = restore_best_weights
         self.start_from_epoch = start_from_epoch
-        if mode == "auto":
-            mode = "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
-        self.mode = mode
-        self.min_delta = abs(min_delta) * (1 if mode == "max" else -1)
+        self.wait = 0
         self.stopped_epoch = 0
-
-    def _improved(self, value, reference) -> bool:
-        if reference is None:
-            return True
-        if self.mode == "max":
-            return value - self.min_delta > reference
-        return value - self.min_delta < reference
+        self.best_weights = None
 
     def on_train_begin(self, logs=None):
         self.wait = 0
@@ -130,6 +207,8 @@ class EarlyStopping(Callback):
         self.best_epoch = 0
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.monitor_op is None:
+            self._set_monitor_op()
         value = (logs or {}).get(self.monitor)
         if value is None:
             warnings.warn(f"Early stopping conditioned on metric `{self.monitor}` which is not "
@@ -140,12 +219,13 @@ class EarlyStopping(Callback):
             return
         if self.restore_best_weights and self.best_weights is None:
             self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
         self.wait += 1
-        if self._improved(value, self.best):
+        if self._is_improvement(value, self.best):
             self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
-            if self.baseline is None or self._improved(value, self.baseline):
+            if self.baseline is None or self._is_improvement(value, self.baseline):
                 self.wait = 0
             return
         if self.wait >= self.patience and epoch > 0:
@@ -155,22 +235,20 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
-        if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch:
+        if self.restore_best_weights and self.best_weights is not None:
             if self.verbose:
                 print("Restoring model weights from the end of the best epoch: "
                       f"{self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
 
 
-class ReduceLROnPlateau(Callback):
+class ReduceLROnPlateau(MonitorCallback):
     """Divides the learning rate when `monitor` has stopped improving (Keras' callback).
 
-    At the end of each epoch (Keras 3's `ReduceLROnPlateau` with `MonitorCallback`):
+    At the end of each epoch (Keras 3's `ReduceLROnPlateau`; improvement as
+    `MonitorCallback`):
 
         logs["learning_rate"] = the rate of this epoch  (in the history, and on the bar)
-        improved = best is None or value − min_delta < best   (mode "min"; "max": value +
-                   min_delta > best; "auto": "min" for a loss, else the direction of the
-                   compiled metric of that name, as Keras' `_direction`)
         in cooldown: cooldown −= 1, wait = 0
         if improved: best = value, wait = 0
         elif not in cooldown: wait += 1; when wait ≥ patience and lr > float32(min_lr):
@@ -189,53 +267,14 @@ class ReduceLROnPlateau(Callback):
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
                  min_delta=1e-4, cooldown=0, min_lr=0.0, **kwargs):
-        super().__init__()
         if factor >= 1.0:
             raise ValueError("ReduceLROnPlateau does not support a factor >= 1.0. "
                              f"Received factor={factor}")
-        if mode not in ("auto", "min", "max"):
-            warnings.warn(f"ReduceLROnPlateau mode '{mode}' is unknown, fallback to auto "
-                          "mode.", stacklevel=2)
-            mode = "auto"
-        self.monitor, self.mode = monitor, mode
+        super().__init__(monitor, mode, min_delta=min_delta)
         self.factor, self.min_lr, self.patience = factor, min_lr, patience
         self.verbose, self.cooldown = verbose, cooldown
-        self.min_delta = abs(min_delta)
-        self.monitor_op = None  # "less" or "greater", chosen at the first epoch's end
-        self.best = None
         self.cooldown_counter = 0
         self.wait = 0
-
-    def _set_monitor_op(self) -> None:
-        """Keras' `MonitorCallback._set_monitor_op`: the direction of improvement."""
-        if self.mode in ("min", "max"):
-            self.monitor_op = "less" if self.mode == "min" else "greater"
-        else:
-            name = self.monitor.removeprefix("val_")
-            if name == "loss":
-                self.monitor_op = "less"
-            for m in [m for ms in (getattr(self.model, "_metrics", None) or []) for m in ms]:
-                direction = getattr(getattr(m, "resolved", None) or m, "_direction", None)
-                if m.name == name and direction is not None:
-                    self.monitor_op = "greater" if direction == "up" else "less"
-            if self.monitor_op is None:
-                raise ValueError(
-                    f"ReduceLROnPlateau callback received monitor={self.monitor}, but Keras "
-                    "isn't able to automatically determine whether that metric should be "
-                    "maximized or minimized. Pass `mode='max'` in order to monitor based on "
-                    "the highest metric value, or pass `mode='min'` in order to use the "
-                    "lowest value.")
-        if self.monitor_op == "less":
-            self.min_delta *= -1
-
-    def _is_improvement(self, value, reference) -> bool:
-        """Keras' `ops.less/greater(value − min_delta, reference)`: Python floats become
-        floatx() tensors, so the comparison is in float32 by default."""
-        if reference is None:
-            return True
-        dtype = np.dtype(backend.floatx()).type
-        shifted, reference = dtype(value - self.min_delta), dtype(reference)
-        return bool(shifted < reference if self.monitor_op == "less" else shifted > reference)
 
     def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0

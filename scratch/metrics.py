@@ -483,7 +483,9 @@ def get(identifier, y_true_shape: Shape | None = None, y_pred_shape: Shape | Non
             are not given);
             "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
             "mse"/"mean_squared_error", "mae"/"mean_absolute_error", "auc", "precision",
-            "recall" or a Keras class name; or
+            "recall" or a Keras class name; a Metric subclass (instantiated); a function
+            fn(y_true, y_pred) of per-sample values (a `MeanMetricWrapper` named after the
+            function, as Keras wraps one); or
             a dict {"class_name": ..., "config": {...}}. A string becomes the metric's name.
         y_true_shape, y_pred_shape: the shapes of one batch (the batch axis may be None).
         dtype: the accumulator dtype (floatx() by default).
@@ -493,6 +495,10 @@ def get(identifier, y_true_shape: Shape | None = None, y_pred_shape: Shape | Non
     """
     if isinstance(identifier, Metric):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier(dtype=dtype)
+    if callable(identifier) and not isinstance(identifier, type):
+        return MeanMetricWrapper(identifier, dtype=dtype)
     if isinstance(identifier, dict):
         class_name = identifier.get("class_name")
         config = dict(identifier.get("config") or {})
@@ -510,5 +516,5 @@ def get(identifier, y_true_shape: Shape | None = None, y_pred_shape: Shape | Non
     known = ", ".join(list(_ACCURACY_NAMES) + sorted(_BY_NAME))
     raise ValueError(
         f"Could not interpret metric identifier: {identifier!r}. Known names: {known} "
-        "(or a Metric instance, or a config dict)."
+        "(or a Metric instance or class, a function of (y_true, y_pred), or a config dict)."
     )

@@ -6,9 +6,14 @@ import types
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import scratch
 from scratch import callbacks
+from scratch.testing import assert_close
+
+from conftest import cheap
 
 
 def _drive(callback, model, logs_per_epoch):
@@ -116,3 +121,152 @@ def test_csv_logger_in_fit(tmp_path):
     assert lines[0] == "epoch,loss,mae,val_loss,val_mae"
     assert [float(v) for v in lines[3].split(",")[1:]] == [
         h.history[k][2] for k in ("loss", "mae", "val_loss", "val_mae")]
+
+
+# ------------------------------------------------------------------ EarlyStopping
+class _EpochModel:
+    """Just enough of a model for a monitoring callback: its "weights" are the number of
+    the epoch that produced them, so a restore shows which epoch it took."""
+
+    def __init__(self):
+        self.epoch, self.stop_training = -1, False
+        self.metrics, self._metrics = [], []
+        self.restored = None
+
+    def get_weights(self):
+        return [np.array(self.epoch)]
+
+    def set_weights(self, weights):
+        self.restored = int(weights[0])
+
+
+def _early_stopping_run(callback, values):
+    """fit's calls around an EarlyStopping over `values` of val_loss: the epochs run, the
+    epoch whose weights were restored (None: none), and the callback's own state."""
+    model = _EpochModel()
+    callback.set_model(model)
+    callback.on_train_begin()
+    epochs = 0
+    for epoch, value in enumerate(values):
+        model.epoch = epoch
+        callback.on_epoch_begin(epoch)
+        callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": value})
+        epochs += 1
+        if model.stop_training:
+            break
+    callback.on_train_end()
+    state = (callback.stopped_epoch, callback.wait, callback.best_epoch,
+             None if callback.best is None else float(callback.best))
+    return epochs, model.restored, state
+
+
+# values on a grid of 1/8 (exact ties, and min_delta steps that land on them), plus
+# neighbours closer than float32 resolves: Keras compares in floatx(), a tie in float32
+_VALUES = st.sampled_from([0.25, 0.375, 0.5, 0.625, 0.75, 0.5 + 1e-9, 0.5 - 1e-9])
+
+
+@cheap
+@given(values=st.lists(_VALUES, min_size=1, max_size=12),
+       patience=st.integers(0, 3), min_delta=st.sampled_from([0, 0.125, 0.1, -0.125]),
+       mode=st.sampled_from(["auto", "min", "max"]),
+       baseline=st.sampled_from([None, 0.5, 0.3]), start_from_epoch=st.integers(0, 3),
+       restore=st.booleans())
+def test_early_stopping_follows_keras(values, patience, min_delta, mode, baseline,
+                                      start_from_epoch, restore):
+    """Epoch by epoch the same decisions as tf.keras' own EarlyStopping fed the same logs:
+    when it stops, the best value and epoch, the patience count, and which epoch's weights
+    it restores (Keras 3 restores the best ones at the end even without an early stop)."""
+    tf_keras = pytest.importorskip("tensorflow").keras
+    config = dict(monitor="val_loss", patience=patience, min_delta=min_delta, mode=mode,
+                  baseline=baseline, start_from_epoch=start_from_epoch,
+                  restore_best_weights=restore)
+    ours = _early_stopping_run(callbacks.EarlyStopping(**config), values)
+    theirs = _early_stopping_run(tf_keras.callbacks.EarlyStopping(**config), values)
+    assert ours == theirs, config
+
+
+def test_early_stopping_restores_the_best_weights_without_an_early_stop():
+    """Training runs all its epochs; the best epoch was the second: its weights come back
+    (scratch restored them only after an early stop before, as Keras 2 did)."""
+    epochs, restored, _ = _early_stopping_run(
+        callbacks.EarlyStopping(patience=5, restore_best_weights=True), [0.5, 0.25, 0.375])
+    assert (epochs, restored) == (3, 1)
+
+
+def test_early_stopping_direction_comes_from_the_compiled_metric(tf_keras):
+    """mode="auto" on `val_precision`: maximized, as the metric's direction says, in fit,
+    against tf.keras (the name-based guess before took any name without "acc" or "auc" as
+    one to minimize); a monitor of unknown direction raises, an unknown mode warns."""
+    import keras_ref
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((48, 3)).astype("float32")
+    y = (x[:, 0] + 0.5 * rng.standard_normal(48) > 0).astype("float32")
+    model = scratch.Sequential([scratch.Input((3,)), scratch.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=scratch.optimizers.SGD(0.3), loss="binary_crossentropy",
+                  metrics=[scratch.metrics.Precision(name="precision")])
+    kmodel = keras_ref.to_keras(model)
+    kmodel.compile(optimizer=tf_keras.optimizers.SGD(0.3), loss="binary_crossentropy",
+                   metrics=[tf_keras.metrics.Precision(name="precision")], run_eagerly=True)
+    kw = dict(epochs=8, batch_size=8, shuffle=False, validation_split=0.25, verbose=0)
+    stop = dict(monitor="val_precision", patience=1, restore_best_weights=True)
+    ours = callbacks.EarlyStopping(**stop)
+    theirs = tf_keras.callbacks.EarlyStopping(**stop)
+    h = model.fit(x, y, callbacks=[ours], **kw)
+    kh = kmodel.fit(x, y, callbacks=[theirs], **kw)
+    assert ours.monitor_op == "greater"
+    assert len(h.history["loss"]) == len(kh.history["loss"])
+    assert ours.best_epoch == theirs.best_epoch
+    assert_close(np.array(h.history["val_precision"]), np.array(kh.history["val_precision"]),
+                 kind="training", dtype="float32")
+    for w, k in zip(model.get_weights(), kmodel.get_weights(), strict=True):
+        assert_close(w, k, kind="training", dtype="float32")
+    with pytest.raises(ValueError, match="maximized or minimized"):
+        model.fit(x, y, callbacks=[callbacks.EarlyStopping("val_whatever")], **kw)
+    with pytest.warns(UserWarning, match="EarlyStopping mode 'up' is unknown"):
+        assert callbacks.EarlyStopping(mode="up").mode == "auto"
+
+
+def test_monitoring_callbacks_share_keras_direction_rule(tf_keras, tmp_path):
+    """EarlyStopping, ReduceLROnPlateau and ModelCheckpoint pick the same direction as
+    tf.keras' three for every compiled metric, a loss, and a custom function (no direction:
+    both raise). ModelCheckpoint guessed from names before, and took a custom metric and
+    names ending in "_loss" as ones to minimize."""
+    import keras_ref
+
+    def hits(y_true, y_pred):
+        return y_pred
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    model = scratch.Sequential([scratch.Input((3,)), scratch.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy",
+                  metrics=["accuracy", "mae", scratch.metrics.Precision(name="precision"),
+                           scratch.metrics.AUC(name="auc"), hits])
+    kmodel = keras_ref.to_keras(model)
+    kmodel.compile(optimizer="sgd", loss="binary_crossentropy",
+                   metrics=["accuracy", "mae", tf_keras.metrics.Precision(name="precision"),
+                            tf_keras.metrics.AUC(name="auc"), hits])
+    model.evaluate(x, y, verbose=0)
+    kmodel.evaluate(x, y, verbose=0)
+
+    def direction(module, m, name, monitor):
+        cb = {"stop": lambda: module.EarlyStopping(monitor),
+              "plateau": lambda: module.ReduceLROnPlateau(monitor),
+              "checkpoint": lambda: module.ModelCheckpoint(str(tmp_path / "m.keras"),
+                                                           monitor)}[name]()
+        cb.set_model(m)
+        try:
+            cb._set_monitor_op()
+        except ValueError as e:
+            assert "maximized or minimized" in str(e)
+            return "raises"
+        op = cb.monitor_op
+        return op if isinstance(op, str) else op.__name__
+
+    for monitor in ("val_loss", "loss", "val_accuracy", "mae", "val_precision", "val_auc",
+                    "val_hits", "val_dense_loss"):
+        for name in ("stop", "plateau", "checkpoint"):
+            assert direction(callbacks, model, name, monitor) == direction(
+                tf_keras.callbacks, kmodel, name, monitor), (monitor, name)

@@ -380,3 +380,39 @@ def test_auc_in_fit_matches_keras(tf_keras):
     for key in kh:
         assert_close(np.array(h[key]), np.array(kh[key]), kind="training", dtype="float32",
                      msg=key)
+
+
+def squared_gap(y_true, y_pred):
+    """A metric of the user's own: one value per sample (or per element)."""
+    return (y_true - y_pred) ** 2
+
+
+@pytest.mark.parametrize("label_shape", [(10,), (10, 1)])
+def test_a_metric_function_or_class_compiles_as_in_keras(tf_keras, label_shape):
+    """compile(metrics=[fn]) wraps fn in a mean named after it, as in Keras, and a Metric
+    class is instantiated; evaluate gives tf.keras' values (the function here broadcasts
+    (N,) labels against (N, 1) outputs in both engines alike). The names are given: Keras
+    numbers a second unnamed Precision of a session "precision_1"."""
+    import keras_ref
+    import scratch
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((10, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32").reshape(label_shape)
+    model = scratch.Sequential([scratch.Input((3,)), scratch.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy",
+                  metrics=[squared_gap, scratch.metrics.Precision(name="precision")])
+    kmodel = keras_ref.to_keras(model)
+    kmodel.compile(optimizer="sgd", loss="binary_crossentropy",
+                   metrics=[squared_gap, tf_keras.metrics.Precision(name="precision")])
+    ours = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    theirs = kmodel.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    assert sorted(ours) == sorted(theirs) == ["loss", "precision", "squared_gap"]
+    for name in ours:
+        assert_close(np.float32(ours[name]), np.float32(theirs[name]), kind="forward",
+                     dtype="float32", msg=name)
+    assert isinstance(metrics.get(metrics.Precision), metrics.Precision)
+    wrapped = metrics.get(squared_gap)
+    assert isinstance(wrapped, metrics.MeanMetricWrapper) and wrapped.name == "squared_gap"
+    with pytest.raises(ValueError, match="a function of"):
+        metrics.get(42)

@@ -11,6 +11,7 @@ import contextlib
 import io
 import re
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -136,3 +137,51 @@ def test_fit_epoch_lines_have_keras_layout(tf_keras, monkeypatch):
         texts.append([re.sub(r"\d+(\.\d+)?(e[-+]\d+)?", "#",
                              re.sub(r"(us|ms|s)/step", "_/step", f)) for f in finals])
     assert texts[0] == texts[1]
+
+
+def _final_lines(call) -> list[str]:
+    """What `call()` prints, as the final text of each bar (after its last carriage return),
+    numbers and time units masked, and the padding over a longer earlier draw (its width
+    depends on the timings) dropped."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        call()
+    finals = [chunk.split("\r")[-1] for chunk in out.getvalue().split("\n") if chunk]
+    return [re.sub(r"\d+(\.\d+)?(e[-+]\d+)?", "#", re.sub(r"(us|ms|s)/step", "_/step", f))
+            .rstrip(" ") for f in finals]
+
+
+@pytest.mark.parametrize("verbose", ["auto", 1, 2, 0])
+def test_evaluate_and_predict_print_keras_bars(tf_keras, verbose):
+    """evaluate and predict draw Keras' bar (verbose 1, "auto") or its one line (verbose
+    2), over arrays and over a generator of unknown length ("1/Unknown" while it runs, the
+    count of batches read at the end); the final text reads as tf.keras' does, numbers
+    aside. (scratch printed only "loss: … - accuracy: …" for evaluate, nothing for predict.)"""
+    import keras_ref
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((24, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    model = scratch.Sequential([scratch.Input((3,)), scratch.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy", "mae"])
+    kmodel = keras_ref.to_keras(model)
+    kmodel.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy", "mae"])
+
+    def batches():
+        for i in range(3):
+            yield x[8 * i:8 * i + 8], y[8 * i:8 * i + 8]
+
+    texts = []
+    for m in (model, kmodel):
+        with warnings.catch_warnings():  # Keras: "Your input ran out of data"
+            warnings.simplefilter("ignore")
+            texts.append(_final_lines(lambda m=m: (
+                m.evaluate(x, y, batch_size=8, verbose=verbose),
+                m.predict(x, batch_size=8, verbose=verbose),
+                m.evaluate(batches(), verbose=verbose))))
+    assert texts[0] == texts[1]
+    if verbose == 0:
+        assert texts[0] == []
+    else:
+        assert len(texts[0]) == 3 and "loss: #" in texts[0][0] and "Unknown" not in texts[0][2]
+        assert texts[0][1].endswith("_/step")

@@ -801,3 +801,36 @@ def test_files_warn_nothing_in_the_normal_case(tmp_path):
         load_model(str(tmp_path / "m.keras"))
         model.save_weights(str(tmp_path / "m.weights.h5"))
         model.load_weights(str(tmp_path / "m.weights.h5"))
+
+
+def hits_gap(y_true, y_pred):
+    """A metric function of the user's own, for the files below."""
+    return (y_true - y_pred) ** 2
+
+
+@pytest.mark.parametrize("ext", ["keras", "h5"])
+def test_a_metric_function_saves_by_name_and_loads_from_custom_objects(tf_keras, tmp_path,
+                                                                        ext):
+    """Keras writes a user's metric function by its name ({"class_name": "function"} in a
+    .keras file, the bare name in a legacy .h5): so does scratch, both ways with tf.keras.
+    Loading takes the function only from custom_objects (never from what the file names);
+    without it the error names the function and the ways out."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 3)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    model = Sequential([scratch.Input((3,)), scratch.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy", hits_gap])
+    expected = model.evaluate(x, y, verbose=0, return_dict=True)
+    path = str(tmp_path / f"m.{ext}")
+    model.save(path)
+    with pytest.raises(ValueError, match="hits_gap"):
+        load_model(path)
+    assert load_model(path, compile=False).compiled is False
+    back = load_model(path, custom_objects={"hits_gap": hits_gap})
+    assert back.evaluate(x, y, verbose=0, return_dict=True) == expected
+    theirs = tf_keras.models.load_model(path, custom_objects={"hits_gap": hits_gap})
+    assert theirs.evaluate(x, y, verbose=0, return_dict=True).keys() == expected.keys()
+    keras_path = str(tmp_path / f"k.{ext}")
+    theirs.save(keras_path)
+    again = load_model(keras_path, custom_objects={"hits_gap": hits_gap})
+    assert again.evaluate(x, y, verbose=0, return_dict=True) == expected

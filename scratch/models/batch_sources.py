@@ -53,6 +53,14 @@ class BatchSource:
         self.data, self.steps, self.what = data, steps, what
         self._stream: Iterator | None = None
 
+    def count(self) -> int | None:
+        """Batches in one pass, where known before reading it (a progress bar's length):
+        `steps`, or a Sequence's length; None for a generator without `steps`."""
+        if self.sequence:
+            n = len(self.data)
+            return n if self.steps is None else min(self.steps, n)
+        return self.steps
+
     def batches(self) -> Iterator:
         """The raw batches of one pass (see the module docstring for which ones)."""
         read = 0

@@ -1,9 +1,11 @@
-"""`fit`'s progress output, as Keras 3 prints it (its `Progbar` driven by `ProgbarLogger`).
+"""The progress output of `fit`, `evaluate` and `predict`, as Keras 3 prints it (its
+`Progbar` driven by `ProgbarLogger`).
 
-    verbose=1   "Epoch 3/10" (only when epochs > 1), then a bar redrawn during the epoch,
-                at most every `interval` = 0.05 s, and drawn once more, complete, with the
-                epoch's logs (validation and the callbacks' keys included) at its end
-    verbose=2   one line per epoch, at its end: "32/32 - 0s - 3ms/step - loss: 0.1234 - ..."
+    verbose=1   "Epoch 3/10" (fit, only when epochs > 1), then a bar redrawn during the
+                epoch (or the evaluation, or the prediction), at most every `interval` =
+                0.05 s, and drawn once more, complete, with the final logs (validation and
+                the callbacks' keys included; predict has none) at its end
+    verbose=2   one line per epoch (or call), at its end: "32/32 - 0s - 3ms/step - loss: ..."
 
 How a redraw reaches the screen depends on where stdout goes, decided as Keras decides it
 (`dynamic_display`): a terminal, Jupyter/Colab (ipykernel), PyCharm, or any POSIX system
@@ -99,8 +101,11 @@ class Progbar:
             print_msg(info + "\n")
         self._last_update = now
 
-    def finish(self, logs: dict) -> None:
-        """The epoch's last line, with its complete logs (Keras' `_finalize_progbar`)."""
+    def finish(self, logs: dict, seen: int | None = None) -> None:
+        """The epoch's last line, with its complete logs (Keras' `_finalize_progbar`); a bar
+        of unknown length ("3/Unknown" while drawn) ends as `seen`/`seen`."""
+        if not self.target:
+            self.target = seen
         self.update(self.target, logs, finalize=True)
 
     def _draw(self, current: int, now: float, time_per_unit: float, finalize: bool) -> None:

@@ -818,24 +818,26 @@ class TrainingMixin:
         return self.history
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate_arrays(self, xs, ys, sws, batch_size: int) -> dict:
+    def _evaluate_arrays(self, xs, ys, sws, batch_size: int, bar: Progbar | None = None) -> dict:
         return self._evaluate_batches(
-            (self._take(xs, idx), self._take(ys, idx), self._take(sws, idx))
-            for idx in self._batches(len(xs[0]), batch_size, False))
+            ((self._take(xs, idx), self._take(ys, idx), self._take(sws, idx))
+             for idx in self._batches(len(xs[0]), batch_size, False)), bar)
 
-    def _evaluate_source(self, source: BatchSource) -> dict:
+    def _evaluate_source(self, source: BatchSource, bar: Progbar | None = None) -> dict:
         """The logs of one pass over a generator or Sequence of (x, y[, w]) batches, each
         checked like array data (batch_sources.py says which batches a pass reads)."""
         return self._evaluate_batches(
-            self._standardize_data(*arguments.data_tuple(f"each batch of {source.what}", b))
-            for b in source.batches())
+            (self._standardize_data(*arguments.data_tuple(f"each batch of {source.what}", b))
+             for b in source.batches()), bar)
 
-    def _evaluate_batches(self, batches: Iterable) -> dict:
+    def _evaluate_batches(self, batches: Iterable, bar: Progbar | None = None) -> dict:
         """Loss and metrics in inference mode over standardized (xs, ys, sws) batches, the
-        loss weighted by batch size (the mean over all samples)."""
+        loss weighted by batch size (the mean over all samples); `bar` (evaluate's) shows
+        the running logs after each batch and the final ones at the end."""
         self._reset_metrics()
         plan = None
-        for bx, by, bsw in batches:
+        step = 0
+        for step, (bx, by, bsw) in enumerate(batches, 1):
             refresh_engine_threads()
             if plan is None:  # after the first batch (which builds an unbuilt model)
                 plan = self._plan_for_current_flags()
@@ -843,7 +845,12 @@ class TrainingMixin:
             loss, _, _ = self._compute_loss(by, y_preds, bsw, training=False)
             self._track_loss(loss, len(bx[0]))
             self._update_metrics(by, y_preds, bsw)
-        return self._logs()
+            if bar is not None and bar.shows_steps:
+                bar.update(step, self._logs())
+        logs = self._logs()
+        if bar is not None:
+            bar.finish(logs, step)
+        return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
@@ -864,12 +871,13 @@ class TrainingMixin:
                                      "`sample_weight`. Received: "
                                      f"y={arguments.shown(y)}, "
                                      f"sample_weight={arguments.shown(sample_weight)}")
-                logs = self._evaluate_source(BatchSource(x, steps, "x"))
+                source = BatchSource(x, steps, "x")
+                logs = self._evaluate_source(source, Progbar(source.count(), verbose))
             else:
                 xs, ys, sws = self._standardize_data(x, y, sample_weight)
-                logs = self._evaluate_arrays(xs, ys, sws, batch_size)
-            if verbose:
-                print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+                n = len(xs[0])
+                logs = self._evaluate_arrays(xs, ys, sws, batch_size,
+                                             Progbar(-(-n // batch_size), verbose))
             return self._format_results(logs, return_dict)
 
     def _format_results(self, logs: dict, return_dict: bool):
@@ -895,15 +903,20 @@ class TrainingMixin:
             return self._predict_generator(x, steps, verbose)
         batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
         with self._engine_scope(batch_size):
-            arguments.verbose(verbose)
+            verbose = arguments.verbose(verbose)
             xs = self._standardize_inputs(x)
             n = len(xs[0])
             chunks: list[list] = [[] for _ in self.outputs]
             plan = self._plan_for_current_flags()
-            for idx in self._batches(n, batch_size, False):
+            bar = Progbar(-(-n // batch_size), verbose)
+            step = 0
+            for step, idx in enumerate(self._batches(n, batch_size, False), 1):
                 refresh_engine_threads()
                 for c, out in zip(chunks, self._forward_list(plan, self._take(xs, idx), False)):
                     c.append(out)
+                if bar.shows_steps:
+                    bar.update(step, {})
+            bar.finish({}, step)
             outs = [np.concatenate(c) if c else np.zeros((0,) + tuple(
                 d or 0 for d in t.shape[1:]), self.dtype) for c, t in zip(chunks, self.outputs)]
             return outs if len(self.outputs) > 1 else outs[0]
@@ -911,7 +924,7 @@ class TrainingMixin:
     def _predict_generator(self, data, steps, verbose) -> np.ndarray | list:
         """`predict` on an iterator of batches: `steps` batches, or `len(data)` of them."""
         steps = arguments.optional_positive_int("steps", steps)
-        arguments.verbose(verbose)
+        verbose = arguments.verbose(verbose)
         if steps is None:
             if not hasattr(data, "__len__"):
                 raise ValueError("predict() on a generator needs `steps` (the number of "
@@ -919,6 +932,8 @@ class TrainingMixin:
             steps = len(data)
         iterator = iter(data)
         chunks: list[list] = [[] for _ in self.outputs]
+        bar = Progbar(steps, verbose)
+        done = 0
         for _ in range(steps):
             try:
                 batch = next(iterator)
@@ -928,6 +943,10 @@ class TrainingMixin:
             outs = self.predict_on_batch(x)
             for c, out in zip(chunks, outs if len(self.outputs) > 1 else [outs]):
                 c.append(out)
+            done += 1
+            if bar.shows_steps:
+                bar.update(done, {})
+        bar.finish({}, done)
         outs = [np.concatenate(c) if c else np.zeros((0,) + tuple(
             d or 0 for d in t.shape[1:]), self.dtype) for c, t in zip(chunks, self.outputs)]
         return outs if len(self.outputs) > 1 else outs[0]

@@ -15,15 +15,10 @@ from __future__ import annotations
 import os
 import warnings
 
-import numpy as np
-
-from ..callbacks import Callback
-
-# Metric names (without "val_") whose larger values are better, as Keras' `_direction="up"`.
-_UP = ("accuracy", "acc", "auc", "precision", "recall")
+from ..callbacks import MonitorCallback
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(MonitorCallback):
     """Save the model or its weights at the end of every epoch (or every `save_freq` batches).
 
     Args:
@@ -35,13 +30,14 @@ class ModelCheckpoint(Callback):
         verbose: 1 prints a line per save decision.
         save_best_only: save only when `monitor` improved on the best value seen so far.
         save_weights_only: save `model.save_weights(...)` instead of `model.save(...)`.
-        mode: "min", "max" or "auto" (max for accuracy-like names, min for losses and
-            errors; an unknown name raises, as in Keras).
+        mode: "min", "max" or "auto" (min for `loss`, else the direction of the compiled
+            metric of that name; one that has none raises, as in Keras: `MonitorCallback`).
         save_freq: "epoch" or an integer number of batches between saves.
         initial_value_threshold: the best value to beat at the start (None: any).
 
     Math:
-        improvement ⇔ monitor < best (mode "min") or monitor > best (mode "max").
+        improvement ⇔ monitor < best (mode "min") or monitor > best (mode "max"), compared
+        in floatx() as Keras' `ops.less` / `ops.greater`.
 
     Shapes:
         not applicable (a training callback).
@@ -54,20 +50,12 @@ class ModelCheckpoint(Callback):
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):
-        super().__init__()
+        super().__init__(monitor, mode, initial_value_threshold)
         self.filepath = os.fspath(filepath)
-        self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
-        if mode not in ("auto", "min", "max"):
-            warnings.warn(f"ModelCheckpoint mode '{mode}' is unknown, fallback to auto mode.",
-                          stacklevel=2)
-            mode = "auto"
-        self.mode = mode
-        self.best = initial_value_threshold
         self.save_freq = save_freq
-        self._monitor_op = None
         self._batches_seen_since_last_saving = 0
         self._last_batch_seen = None
         self._current_epoch = 0
@@ -85,37 +73,6 @@ class ModelCheckpoint(Callback):
         elif not self.filepath.endswith((".keras", ".h5")):
             raise ValueError("The filepath provided must end in `.keras` (Keras model "
                              f"format). Received: filepath={self.filepath}")
-
-    # ------------------------------------------------------------------ direction
-    def _set_monitor_op(self) -> None:
-        if self.mode == "min":
-            self._monitor_op = np.less
-            return
-        if self.mode == "max":
-            self._monitor_op = np.greater
-            return
-        name = self.monitor.removeprefix("val_")
-        if name == "loss" or name.endswith("_loss"):
-            self._monitor_op = np.less
-            return
-        for metric in self._compiled_metrics():
-            if metric.name == name:
-                cls = type(metric).__name__.lower()
-                up = any(k in cls or metric.name.endswith(k) for k in _UP)
-                self._monitor_op = np.greater if up else np.less
-                return
-        raise ValueError(
-            f"ModelCheckpoint callback received monitor={self.monitor}, but scratch isn't "
-            "able to automatically determine whether that metric should be maximized or "
-            "minimized. Pass `mode='max'` in order to monitor based on the highest metric "
-            "value, or pass `mode='min'` in order to use the lowest value."
-        )
-
-    def _compiled_metrics(self) -> list:
-        return [m for ms in (getattr(self.model, "_metrics", None) or []) for m in ms]
-
-    def _is_improvement(self, value) -> bool:
-        return self.best is None or bool(self._monitor_op(value, self.best))
 
     # ------------------------------------------------------------------ hooks
     def on_epoch_begin(self, epoch, logs=None):
@@ -135,7 +92,7 @@ class ModelCheckpoint(Callback):
             self._save(self._current_epoch, batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._monitor_op is None:
+        if self.monitor_op is None:
             self._set_monitor_op()
         if self.save_freq == "epoch":
             self._save(epoch, None, logs)
@@ -160,10 +117,10 @@ class ModelCheckpoint(Callback):
             warnings.warn(f"Can save best model only with {self.monitor} available.",
                           stacklevel=3)
             return True
-        if self._monitor_op is None:
+        if self.monitor_op is None:
             self._set_monitor_op()
         best = "None" if self.best is None else f"{self.best:.5f}"
-        if self._is_improvement(current):
+        if self._is_improvement(current, self.best):
             if self.verbose > 0:
                 print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to "
                       f"{current:.5f}, saving model to {filepath}")

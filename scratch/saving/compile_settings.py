@@ -9,8 +9,10 @@ setting at fault when scratch cannot rebuild it (load with ``compile=False`` to 
 
 from __future__ import annotations
 
+import types
+
 from .config_values import _keras_value, _received, _strip, class_and_config, expect
-from .registry import UnsupportedError
+from .registry import UnsupportedError, deserialization_settings
 
 # Optimizer config keys of Keras 2.11+ files that Keras 3 no longer has.
 _LEGACY_OPTIMIZER_KEYS = {"is_legacy_optimizer", "jit_compile"}
@@ -24,6 +26,10 @@ def _serialize_compile_object(obj, module: str, legacy: bool):
         out = {"module": module, "class_name": type(obj).__name__, "config": config,
                "registered_name": None}
         return {"class_name": out["class_name"], "config": config} if legacy else out
+    if isinstance(obj, types.FunctionType):  # a metric function of the user's own: its name
+        return obj.__name__ if legacy else {"module": "builtins", "class_name": "function",
+                                            "config": obj.__name__,
+                                            "registered_name": "function"}
     if isinstance(obj, (list, tuple)):
         return [_serialize_compile_object(o, module, legacy) for o in obj]
     if isinstance(obj, dict):
@@ -127,12 +133,17 @@ def _loss_from_config(config, where: str):
 
 
 def _metric_from_config(config, where: str):
-    if config is None or isinstance(config, str):
+    if isinstance(config, str):  # a metric's name; a legacy file names a function so too
+        function = (deserialization_settings()[1] or {}).get(config)
+        return function if callable(function) else config
+    if config is None:
         return config
     if isinstance(config, list):
         return [_metric_from_config(c, where) for c in config]
     if isinstance(config, dict) and "class_name" not in config:
         return {k: _metric_from_config(c, where) for k, c in config.items()}
+    if isinstance(config, dict) and config.get("class_name") == "function":
+        return _metric_function(config.get("config"), where)
     class_name, inner = class_and_config(_strip(config), where)
     if class_name == "MeanMetricWrapper" and isinstance(inner.get("fn"), str):
         # Keras 2 files: {"class_name": "MeanMetricWrapper", "config": {"name": "accuracy",
@@ -140,6 +151,19 @@ def _metric_from_config(config, where: str):
         name = inner.get("name")
         return name if name in ("accuracy", "acc") else inner["fn"]
     return {"class_name": class_name, "config": dict(inner)}
+
+
+def _metric_function(name, where: str):
+    """A metric function the file names (Keras writes a user's function by its name): only
+    one the caller passed in `custom_objects` is used; nothing the file names is imported."""
+    name = expect(name, str, f"{where}: function")
+    function = (deserialization_settings()[1] or {}).get(name)
+    if not callable(function):
+        raise UnsupportedError(
+            f"The file's metrics use the function '{name}', which is not in custom_objects "
+            f"(pass custom_objects={{'{name}': {name}}} to load_model, or load with "
+            "compile=False to skip the compile settings).")
+    return function
 
 
 def compile_from_config(model, config: dict, legacy: bool = False) -> None:
