@@ -21,7 +21,24 @@ from . import backend
 
 
 class Callback:
-    """Base class: every hook is a no-op; `self.model` and `self.params` are set by fit."""
+    """Base class: every hook is a no-op; `self.model` and `self.params` are set by fit,
+    evaluate and predict.
+
+    The hooks and what they receive are Keras 3's:
+
+        fit       on_train_begin(), on_epoch_begin(e), on_train_batch_begin(b),
+                  on_train_batch_end(b, running logs), [validation: the evaluate hooks],
+                  on_epoch_end(e, epoch logs with val_*), on_train_end(last epoch's logs)
+        evaluate  on_test_begin(), on_test_batch_begin(b), on_test_batch_end(b, running
+                  logs), on_test_end(final logs)
+        predict   on_predict_begin(), on_predict_batch_begin(b),
+                  on_predict_batch_end(b, {"outputs": the batch's outputs}), on_predict_end()
+
+    `on_batch_begin` / `on_batch_end` are Keras' older names: the default
+    `on_train_batch_begin` / `on_train_batch_end` call them, so a callback that overrides
+    either runs on every training batch. `model.stop_training` (in fit),
+    `stop_evaluating` and `stop_predicting` set by a hook end the loop after that batch.
+    """
 
     def __init__(self):
         self.model = None
@@ -37,8 +54,23 @@ class Callback:
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
     def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
+    def on_batch_begin(self, batch, logs=None): ...
+    def on_batch_end(self, batch, logs=None): ...
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)  # Keras' backwards-compatible alias
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
+    def on_test_begin(self, logs=None): ...
+    def on_test_end(self, logs=None): ...
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_begin(self, logs=None): ...
+    def on_predict_end(self, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
 
 
 class History(Callback):
@@ -401,11 +433,14 @@ class TerminateOnNaN(Callback):
 
 
 class LambdaCallback(Callback):
-    """Callback built from plain functions, e.g. `LambdaCallback(on_epoch_end=f)`."""
+    """Callback built from plain functions, e.g. `LambdaCallback(on_epoch_end=f)`; any
+    other hook by its name as a keyword (`on_test_end=g`, `on_batch_end=h`), as in Keras."""
 
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
-                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None):
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
+                 **kwargs):
         super().__init__()
+        self.__dict__.update(kwargs)
         for name, fn in dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
                              on_train_begin=on_train_begin, on_train_end=on_train_end,
                              on_train_batch_begin=on_train_batch_begin,
@@ -448,16 +483,33 @@ class CallbackList:
             cb.set_params(params or {})
 
     def _call(self, hook: str, *args) -> None:
+        """Every callback's `hook`; logs of None become {} (Keras' CallbackList hands every
+        hook a dict, the same one to all callbacks, so keys one adds reach the next)."""
+        if args[-1] is None:
+            args = args[:-1] + ({},)
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
 
+    def _overrides(self, *hooks: str) -> bool:
+        """Whether a callback has its own version of one of `hooks` (a method of its class,
+        or a function set on it, as LambdaCallback does)."""
+        return any(getattr(getattr(cb, hook), "__func__", None) is not getattr(Callback, hook)
+                   for cb in self.callbacks for hook in hooks)
+
     @property
     def has_batch_hooks(self) -> bool:
-        """Whether a callback overrides a train-batch hook (else fit need not build the
-        per-batch logs for them)."""
-        return any(getattr(getattr(cb, hook), "__func__", None) is not getattr(Callback, hook)
-                   for cb in self.callbacks
-                   for hook in ("on_train_batch_begin", "on_train_batch_end"))
+        """Whether a callback overrides a train-batch hook, or Keras' older names of them
+        (else fit need not build the per-batch logs for them)."""
+        return self._overrides("on_train_batch_begin", "on_train_batch_end",
+                               "on_batch_begin", "on_batch_end")
+
+    @property
+    def has_test_batch_hooks(self) -> bool:
+        return self._overrides("on_test_batch_begin", "on_test_batch_end")
+
+    @property
+    def has_predict_batch_hooks(self) -> bool:
+        return self._overrides("on_predict_batch_begin", "on_predict_batch_end")
 
     def on_train_begin(self, logs=None): self._call("on_train_begin", logs)
     def on_train_end(self, logs=None): self._call("on_train_end", logs)
@@ -465,6 +517,14 @@ class CallbackList:
     def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
     def on_train_batch_begin(self, b, logs=None): self._call("on_train_batch_begin", b, logs)
     def on_train_batch_end(self, b, logs=None): self._call("on_train_batch_end", b, logs)
+    def on_test_begin(self, logs=None): self._call("on_test_begin", logs)
+    def on_test_end(self, logs=None): self._call("on_test_end", logs)
+    def on_test_batch_begin(self, b, logs=None): self._call("on_test_batch_begin", b, logs)
+    def on_test_batch_end(self, b, logs=None): self._call("on_test_batch_end", b, logs)
+    def on_predict_begin(self, logs=None): self._call("on_predict_begin", logs)
+    def on_predict_end(self, logs=None): self._call("on_predict_end", logs)
+    def on_predict_batch_begin(self, b, logs=None): self._call("on_predict_batch_begin", b, logs)
+    def on_predict_batch_end(self, b, logs=None): self._call("on_predict_batch_end", b, logs)
 
 
 def __getattr__(name: str):

@@ -270,3 +270,93 @@ def test_monitoring_callbacks_share_keras_direction_rule(tf_keras, tmp_path):
         for name in ("stop", "plateau", "checkpoint"):
             assert direction(callbacks, model, name, monitor) == direction(
                 tf_keras.callbacks, kmodel, name, monitor), (monitor, name)
+
+
+# ------------------------------------------------------------------ hooks
+_HOOKS = ["on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_begin",
+          "on_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin",
+          "on_test_batch_end", "on_predict_begin", "on_predict_end", "on_predict_batch_begin",
+          "on_predict_batch_end"]
+
+
+def _recorder(module, seen: list, stop_at: dict | None = None):
+    """A callback of `module` (scratch.callbacks or tf.keras') that records every hook with
+    its batch or epoch number and the keys of its logs (the shape of predict's outputs);
+    it sets the model's stop flag named in `stop_at` at the given hook and batch."""
+
+    def hook(name):
+        def record(self, *args, **kwargs):
+            logs = kwargs.get("logs", args[-1] if args and not isinstance(args[-1], int)
+                              else None)
+            number = args[0] if args and isinstance(args[0], int) else None
+            if logs and "outputs" in logs:
+                logs = {"outputs": tuple(np.shape(logs["outputs"]))}
+            elif logs is not None:
+                logs = tuple(sorted(logs))
+            seen.append((name, number, logs))
+            for flag, (where, at) in (stop_at or {}).items():
+                if name == where and number == at:
+                    setattr(self.model, flag, True)
+        return record
+
+    # the old aliases only: on_train_batch_* must reach them through the base class
+    return type("Recorder", (module.Callback,), {h: hook(h) for h in _HOOKS})()
+
+
+def test_callback_hooks_are_called_as_keras_calls_them(tf_keras):
+    """fit (with validation: the test hooks run inside it), evaluate and predict call the
+    same hooks, in the same order, with the same batch numbers and the same log keys as
+    tf.keras: the old names on_batch_begin/on_batch_end reach every training batch through
+    on_train_batch_begin/end, and on_train_end gets the last epoch's logs. Before, scratch
+    had no test or predict hooks, ignored evaluate's and predict's callbacks, and never
+    called on_batch_end."""
+    import keras_ref
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((20, 3)).astype("float32")
+    y = x[:, :2] * 2
+    model = scratch.Sequential([scratch.Input((3,)), scratch.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    kmodel = keras_ref.to_keras(model)
+    kmodel.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    records = []
+    for module, m in ((callbacks, model), (tf_keras.callbacks, kmodel)):
+        seen: list = []
+        m.fit(x, y, batch_size=8, epochs=2, validation_split=0.25, verbose=0,
+              callbacks=[_recorder(module, seen)])
+        m.evaluate(x, y, batch_size=8, verbose=0, callbacks=[_recorder(module, seen)])
+        m.predict(x, batch_size=8, verbose=0, callbacks=_recorder(module, seen))
+        records.append(seen)
+    assert records[0] == records[1]
+    names = [r[0] for r in records[0]]
+    assert names.count("on_batch_end") == 4 and names.count("on_test_batch_end") == 1 + 1 + 3
+    assert records[0][-2] == ("on_predict_batch_end", 2, {"outputs": (4, 2)})
+    assert ("on_train_end", None, ("loss", "mae", "val_loss", "val_mae")) in records[0]
+
+
+def test_hooks_stop_evaluate_and_predict_early(tf_keras):
+    """`model.stop_evaluating` / `stop_predicting` set in a batch hook end the loop after
+    that batch, as in Keras: evaluate's logs cover the batches seen, predict returns their
+    rows."""
+    seen: list = []
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((20, 3)).astype("float32")
+    model = scratch.Sequential([scratch.Input((3,)), scratch.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    stop = _recorder(callbacks, seen, {"stop_evaluating": ("on_test_batch_end", 0),
+                                       "stop_predicting": ("on_predict_batch_end", 1)})
+    first = model.evaluate(x[:8], x[:8, 0], batch_size=8, verbose=0)
+    assert model.evaluate(x, x[:, 0], batch_size=8, verbose=0, callbacks=[stop]) == first
+    assert model.predict(x, batch_size=8, verbose=0, callbacks=[stop]).shape == (16, 1)
+    assert [r[0] for r in seen].count("on_test_batch_end") == 1
+
+
+def test_lambda_callback_takes_any_hook_by_name():
+    seen = []
+    cb = callbacks.LambdaCallback(on_batch_end=lambda batch, logs: seen.append(("b", batch)),
+                                  on_test_end=lambda logs: seen.append(("t", sorted(logs))))
+    model = scratch.Sequential([scratch.Input((2,)), scratch.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((4, 2), "float32")
+    model.fit(x, x[:, 0], batch_size=2, verbose=0, validation_data=(x, x[:, 0]), callbacks=[cb])
+    assert seen == [("b", 0), ("b", 1), ("t", ["loss"])]

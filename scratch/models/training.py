@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -728,16 +728,16 @@ class TrainingMixin:
                 self._validator(val, validation_freq, validation_batch_size))
 
     def _validator(self, val, validation_freq, batch_size: int):
-        """`validate(epoch)` for `_train_epochs`: the logs of the validation data `val` (the
-        standardized arrays, or a `BatchSource`) on the epochs `validation_freq` selects, else
-        None."""
+        """`validate(epoch, callbacks)` for `_train_epochs`: the logs of the validation data
+        `val` (the standardized arrays, or a `BatchSource`) on the epochs `validation_freq`
+        selects, else None."""
 
-        def validate(epoch: int):
+        def validate(epoch: int, cbs):
             if val is None or not _is_validation_epoch(epoch, validation_freq):
                 return None
             if isinstance(val, BatchSource):
-                return self._evaluate_source(val)
-            return self._evaluate_arrays(*val, batch_size)
+                return self._evaluate_source(val, cbs=cbs)
+            return self._evaluate_arrays(*val, batch_size, cbs=cbs)
 
         return validate
 
@@ -780,7 +780,7 @@ class TrainingMixin:
         """The epoch loop shared by array and generator data.
 
         `batches()` yields one epoch of standardized (xs, ys, sample_weights) batches;
-        `validate(epoch)` returns the validation logs of that epoch, or None.
+        `validate(epoch, callbacks)` returns the validation logs of that epoch, or None.
         """
         cbs = callbacks_module.CallbackList(
             callbacks, model=self, add_history=True,
@@ -788,6 +788,7 @@ class TrainingMixin:
         )
         self.stop_training = False
         hooks = cbs.has_batch_hooks
+        training_logs = None
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
@@ -807,47 +808,67 @@ class TrainingMixin:
                 if self.stop_training:
                     break
             logs = self._epoch_logs(step_logs)
-            vlogs = validate(epoch)
+            vlogs = validate(epoch, cbs)  # the callbacks' test hooks run, as in Keras
             if vlogs is not None:
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
             cbs.on_epoch_end(epoch, logs)
             bar.finish(logs)  # after the callbacks' keys, as Keras' ProgbarLogger runs last
+            training_logs = logs
             if self.stop_training:
                 break
-        cbs.on_train_end()
+        cbs.on_train_end(training_logs)
         return self.history
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate_arrays(self, xs, ys, sws, batch_size: int, bar: Progbar | None = None) -> dict:
+    def _evaluate_arrays(self, xs, ys, sws, batch_size: int, bar: Progbar | None = None,
+                         cbs=None) -> dict:
         return self._evaluate_batches(
             ((self._take(xs, idx), self._take(ys, idx), self._take(sws, idx))
-             for idx in self._batches(len(xs[0]), batch_size, False)), bar)
+             for idx in self._batches(len(xs[0]), batch_size, False)), bar, cbs)
 
-    def _evaluate_source(self, source: BatchSource, bar: Progbar | None = None) -> dict:
+    def _evaluate_source(self, source: BatchSource, bar: Progbar | None = None,
+                         cbs=None) -> dict:
         """The logs of one pass over a generator or Sequence of (x, y[, w]) batches, each
         checked like array data (batch_sources.py says which batches a pass reads)."""
         return self._evaluate_batches(
             (self._standardize_data(*arguments.data_tuple(f"each batch of {source.what}", b))
-             for b in source.batches()), bar)
+             for b in source.batches()), bar, cbs)
 
-    def _evaluate_batches(self, batches: Iterable, bar: Progbar | None = None) -> dict:
+    def _evaluate_batches(self, batches: Iterable, bar: Progbar | None = None,
+                          cbs=None) -> dict:
         """Loss and metrics in inference mode over standardized (xs, ys, sws) batches, the
         loss weighted by batch size (the mean over all samples); `bar` (evaluate's) shows
-        the running logs after each batch and the final ones at the end."""
+        the running logs after each batch and the final ones at the end; `cbs` (a
+        CallbackList) gets Keras' test hooks, and a hook that sets `stop_evaluating` ends
+        the pass after its batch."""
         self._reset_metrics()
         plan = None
         step = 0
+        hooks = cbs is not None and cbs.has_test_batch_hooks
+        self.stop_evaluating = False
+        if cbs is not None:
+            cbs.on_test_begin()
         for step, (bx, by, bsw) in enumerate(batches, 1):
             refresh_engine_threads()
+            if hooks:
+                cbs.on_test_batch_begin(step - 1)
             if plan is None:  # after the first batch (which builds an unbuilt model)
                 plan = self._plan_for_current_flags()
             y_preds = self._forward_list(plan, bx, training=False)
             loss, _, _ = self._compute_loss(by, y_preds, bsw, training=False)
             self._track_loss(loss, len(bx[0]))
             self._update_metrics(by, y_preds, bsw)
-            if bar is not None and bar.shows_steps:
-                bar.update(step, self._logs())
+            if hooks or (bar is not None and bar.shows_steps):
+                step_logs = self._logs()
+                if hooks:
+                    cbs.on_test_batch_end(step - 1, step_logs)
+                if bar is not None:  # after the callbacks, as Keras' ProgbarLogger runs last
+                    bar.update(step, step_logs)
+            if self.stop_evaluating:
+                break
         logs = self._logs()
+        if cbs is not None:
+            cbs.on_test_end(logs)
         if bar is not None:
             bar.finish(logs, step)
         return logs
@@ -863,6 +884,7 @@ class TrainingMixin:
         with self._engine_scope(batch_size):
             self._require_compiled()
             verbose = arguments.verbose(verbose)
+            callbacks = callbacks_module.as_callback_list(callbacks)
             if x is not None and not _is_array_data(x):  # a generator or Sequence of batches
                 steps = arguments.optional_positive_int("steps", steps)
                 if y is not None or sample_weight is not None:
@@ -872,13 +894,20 @@ class TrainingMixin:
                                      f"y={arguments.shown(y)}, "
                                      f"sample_weight={arguments.shown(sample_weight)}")
                 source = BatchSource(x, steps, "x")
-                logs = self._evaluate_source(source, Progbar(source.count(), verbose))
+                count = source.count()
+                logs = self._evaluate_source(source, Progbar(count, verbose),
+                                             self._callback_list(callbacks, count, verbose))
             else:
                 xs, ys, sws = self._standardize_data(x, y, sample_weight)
-                n = len(xs[0])
-                logs = self._evaluate_arrays(xs, ys, sws, batch_size,
-                                             Progbar(-(-n // batch_size), verbose))
+                count = -(-len(xs[0]) // batch_size)
+                logs = self._evaluate_arrays(xs, ys, sws, batch_size, Progbar(count, verbose),
+                                             self._callback_list(callbacks, count, verbose))
             return self._format_results(logs, return_dict)
+
+    def _callback_list(self, callbacks, steps: int | None, verbose: int):
+        """evaluate's and predict's CallbackList (Keras' params: one epoch of `steps`)."""
+        return callbacks_module.CallbackList(
+            callbacks, model=self, params={"epochs": 1, "steps": steps, "verbose": verbose})
 
     def _format_results(self, logs: dict, return_dict: bool):
         """A dict, or Keras' list order: loss, then the single output's metrics in compile
@@ -899,29 +928,21 @@ class TrainingMixin:
         `ImageDataGenerator.flow` gives): `steps` of them, or all of a finite one (its
         `len`), are predicted and concatenated, as in Keras.
         """
+        callbacks = callbacks_module.as_callback_list(callbacks)
         if x is not None and not _is_array_data(x):
-            return self._predict_generator(x, steps, verbose)
+            return self._predict_generator(x, steps, verbose, callbacks)
         batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
         with self._engine_scope(batch_size):
             verbose = arguments.verbose(verbose)
             xs = self._standardize_inputs(x)
             n = len(xs[0])
-            chunks: list[list] = [[] for _ in self.outputs]
             plan = self._plan_for_current_flags()
-            bar = Progbar(-(-n // batch_size), verbose)
-            step = 0
-            for step, idx in enumerate(self._batches(n, batch_size, False), 1):
-                refresh_engine_threads()
-                for c, out in zip(chunks, self._forward_list(plan, self._take(xs, idx), False)):
-                    c.append(out)
-                if bar.shows_steps:
-                    bar.update(step, {})
-            bar.finish({}, step)
-            outs = [np.concatenate(c) if c else np.zeros((0,) + tuple(
-                d or 0 for d in t.shape[1:]), self.dtype) for c, t in zip(chunks, self.outputs)]
-            return outs if len(self.outputs) > 1 else outs[0]
+            return self._predict_batches(
+                (self._take(xs, idx) for idx in self._batches(n, batch_size, False)),
+                lambda bx: self._forward_list(plan, bx, False), -(-n // batch_size), verbose,
+                callbacks)
 
-    def _predict_generator(self, data, steps, verbose) -> np.ndarray | list:
+    def _predict_generator(self, data, steps, verbose, callbacks) -> np.ndarray | list:
         """`predict` on an iterator of batches: `steps` batches, or `len(data)` of them."""
         steps = arguments.optional_positive_int("steps", steps)
         verbose = arguments.verbose(verbose)
@@ -930,23 +951,48 @@ class TrainingMixin:
                 raise ValueError("predict() on a generator needs `steps` (the number of "
                                  "batches to predict). Received: steps=None")
             steps = len(data)
-        iterator = iter(data)
-        chunks: list[list] = [[] for _ in self.outputs]
-        bar = Progbar(steps, verbose)
-        done = 0
-        for _ in range(steps):
-            try:
-                batch = next(iterator)
-            except StopIteration:
-                break
-            x = batch[0] if isinstance(batch, tuple) else batch
+
+        def inputs():
+            iterator = iter(data)
+            for _ in range(steps):
+                try:
+                    batch = next(iterator)
+                except StopIteration:
+                    return
+                yield batch[0] if isinstance(batch, tuple) else batch
+
+        def predict_one(x) -> list:
             outs = self.predict_on_batch(x)
-            for c, out in zip(chunks, outs if len(self.outputs) > 1 else [outs]):
+            return outs if len(self.outputs) > 1 else [outs]
+
+        return self._predict_batches(inputs(), predict_one, steps, verbose, callbacks)
+
+    def _predict_batches(self, inputs: Iterable, predict_one: Callable, steps: int,
+                         verbose: int, callbacks) -> np.ndarray | list:
+        """Each batch of `inputs` through `predict_one` (a list of outputs per batch), the
+        outputs concatenated; the progress bar and Keras' predict hooks around them, and a
+        hook that sets `stop_predicting` ends the loop after its batch."""
+        bar, cbs = Progbar(steps, verbose), self._callback_list(callbacks, steps, verbose)
+        hooks = cbs.has_predict_batch_hooks
+        self.stop_predicting = False
+        cbs.on_predict_begin()
+        chunks: list[list] = [[] for _ in self.outputs]
+        step = 0
+        for step, batch in enumerate(inputs, 1):
+            refresh_engine_threads()
+            if hooks:
+                cbs.on_predict_batch_begin(step - 1)
+            outs = predict_one(batch)
+            for c, out in zip(chunks, outs):
                 c.append(out)
-            done += 1
+            if hooks:
+                cbs.on_predict_batch_end(step - 1, {"outputs": outs if len(outs) > 1 else outs[0]})
             if bar.shows_steps:
-                bar.update(done, {})
-        bar.finish({}, done)
+                bar.update(step, {})
+            if self.stop_predicting:
+                break
+        cbs.on_predict_end()
+        bar.finish({}, step)
         outs = [np.concatenate(c) if c else np.zeros((0,) + tuple(
             d or 0 for d in t.shape[1:]), self.dtype) for c, t in zip(chunks, self.outputs)]
         return outs if len(self.outputs) > 1 else outs[0]
