@@ -347,7 +347,6 @@ def test_train_on_batch_with_an_empty_dict_is_a_clear_error():
     ({"optimizer": "foo", "loss": "mse"}, r"Could not interpret optimizer identifier: 'foo'"),
     ({"optimizer": None, "loss": "mse"}, r"compile\(\) needs an `optimizer`\. "
                                          r"Received: optimizer=None"),
-    ({"optimizer": "sgd"}, r"compile\(\) needs a `loss`\. Received: loss=None"),
     ({"optimizer": "sgd", "loss": "bar"}, r"Could not interpret loss identifier: 'bar'"),
     ({"optimizer": "sgd", "loss": "mse", "metrics": ["acurracy"]},
      r"Could not interpret metric identifier: 'acurracy'"),
@@ -370,6 +369,20 @@ def test_a_failed_compile_leaves_a_trained_model_as_it_was(kwargs, match):
     _raises(model, lambda: model.compile(**kwargs), ValueError, match)
     model.fit(X, Y, verbose=0)  # still compiled as before: same optimizer, same loss
     assert int(model.optimizer.iterations) == 2
+
+
+def test_without_a_loss_the_default_steps_say_so_before_anything_changes():
+    """compile() without a loss is accepted, as in Keras (a train_step of your own may
+    compute its own); the engine's own steps then raise Keras' "No loss to compute"
+    before any change (scratch refused the compile itself before)."""
+    model = _classifier()
+    model.compile(optimizer="sgd")
+    w0 = [w.copy() for w in model.get_weights()]
+    for call in (lambda: model.fit(X, Y, verbose=0), lambda: model.train_on_batch(X, Y),
+                 lambda: model.evaluate(X, Y, verbose=0), lambda: model.test_on_batch(X, Y)):
+        _raises(model, call, ValueError, r"No loss to compute\. Provide a `loss` argument")
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), w0))
+    assert int(model.optimizer.iterations) == 0
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -184,11 +184,10 @@ def resolve_compile(loss, loss_weights, metrics, output_names: list[str] | None)
         outputs are not known yet.
 
     Raises:
-        ValueError: for a missing or unknown loss, an unknown metric, a weight that is not a
-            finite number, or a structure that does not match the outputs.
+        ValueError: for an unknown loss, an unknown metric, a weight that is not a finite
+            number, or a structure that does not match the outputs. `loss=None` is accepted,
+            as in Keras (a `train_step(self, data)` of your own may compute its loss itself).
     """
-    if loss is None:
-        raise ValueError("compile() needs a `loss`. Received: loss=None")
     per_output_loss = isinstance(loss, (list, tuple)) or (
         isinstance(loss, dict) and not _is_config(loss))
     loss_leaves = list(loss.values() if isinstance(loss, dict) else loss) \
@@ -228,6 +227,8 @@ def resolve_compile(loss, loss_weights, metrics, output_names: list[str] | None)
             raise ValueError(f"`loss` needs one entry per model output: the outputs are "
                              f"{output_names}. Received: loss={shown(loss)}")
         losses = resolved_losses
+    elif loss is None:  # Keras compiles without a loss: a train_step of your own may not
+        losses = [None] * n_out  # need one; the default steps say so (`require_a_loss`)
     else:  # one loss for every output: an instance each (an "auto" loss resolves per shape)
         losses = [losses_module.get(loss) for _ in range(n_out)]
 

@@ -36,6 +36,7 @@ from .._threads import engine_threads, refresh_engine_threads
 from ..layers.base import as_list
 from . import arguments
 from .batch_sources import BatchSource
+from .custom_step import CustomStepMixin
 from .progress import Progbar
 
 if TYPE_CHECKING:
@@ -98,8 +99,9 @@ def _is_validation_epoch(epoch: int, validation_freq) -> bool:
     return (epoch + 1) % validation_freq == 0
 
 
-class TrainingMixin:
-    """Keras' `Model` training API on top of `forward` / `backward` / `grads_and_vars`."""
+class TrainingMixin(CustomStepMixin):
+    """Keras' `Model` training API on top of `forward` / `backward` / `grads_and_vars`
+    (and, from `CustomStepMixin`, Keras' API for a `train_step(self, data)` of your own)."""
 
     # ------------------------------------------------------------------ compile
     def _init_training(self) -> None:
@@ -169,11 +171,15 @@ class TrainingMixin:
         self._use_per_output(arguments.resolve_compile(
             self._loss_spec, self._loss_weights_spec, self._metric_spec, self._output_names()))
 
-    def _require_compiled(self) -> None:
+    def _require_compiled(self, default_step: bool = True) -> None:
+        """compile() was called; with `default_step` (the engine's own train and test
+        steps, which need the compiled loss), with a loss, as Keras' `compute_loss` needs."""
         if not self.compiled or self.optimizer is None:
             raise ValueError(
                 "You must call `compile()` before using the model for training or evaluation."
             )
+        if default_step and self._loss_spec is None:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
 
     def _ensure_metrics(self, ys: list, y_preds: list) -> None:
         if self._metrics is not None:
@@ -667,7 +673,7 @@ class TrainingMixin:
         """
         batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
         with self._engine_scope(batch_size):
-            self._require_compiled()
+            self._require_compiled(default_step=not self._keras_style_step())
             epochs = arguments.non_negative_int("epochs", epochs)
             initial_epoch = arguments.non_negative_int("initial_epoch", initial_epoch)
             verbose = arguments.verbose(verbose)
@@ -788,10 +794,13 @@ class TrainingMixin:
         )
         self.stop_training = False
         hooks = cbs.has_batch_hooks
+        keras_style = self._keras_style_step()
         training_logs = None
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
+            if keras_style:  # Keras resets every metric of `metrics` (a subclass' own too)
+                self.reset_metrics()
             cbs.on_epoch_begin(epoch)
             bar = Progbar(steps, verbose, epoch, epochs)
             batch_logs = hooks or bar.shows_steps  # else nobody reads the per-batch logs
@@ -800,14 +809,15 @@ class TrainingMixin:
                 refresh_engine_threads()  # follow the machine's load (scratch._threads)
                 if hooks:
                     cbs.on_train_batch_begin(step)
-                step_logs = self.train_step(*self._as_model_structure(bx, by, bsw))
+                step_logs = self._run_train_step(*self._as_model_structure(bx, by, bsw))
                 if batch_logs:
                     bar.update(step + 1, step_logs)
                     if hooks:
                         cbs.on_train_batch_end(step, step_logs)
                 if self.stop_training:
                     break
-            logs = self._epoch_logs(step_logs)
+            logs = self._custom_epoch_logs(step_logs) if keras_style \
+                else self._epoch_logs(step_logs)
             vlogs = validate(epoch, cbs)  # the callbacks' test hooks run, as in Keras
             if vlogs is not None:
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
@@ -1008,10 +1018,12 @@ class TrainingMixin:
         """One optimizer step on exactly this batch; returns the pre-update loss (and
         metrics, reset before the step). The data is checked before the step."""
         with self._engine_scope(_rows_in(x)):
-            self._require_compiled()
+            self._require_compiled(default_step=not self._keras_style_step())
             xs, ys, sws = self._standardize_data(x, y, sample_weight, class_weight)
             self._reset_metrics()
-            logs = self.train_step(*self._as_model_structure(xs, ys, sws))
+            if self._keras_style_step():
+                self.reset_metrics()
+            logs = self._run_train_step(*self._as_model_structure(xs, ys, sws), packed=False)
             return self._format_results(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):

@@ -1,0 +1,215 @@
+"""A `train_step(self, data)` of your own, as Keras 3 runs it (its "customizing fit" protocol).
+
+    class MyModel(keras.Model):
+        def train_step(self, data):
+            x, y = data                                  # what fit hands over, packed
+            with keras.GradientTape() as tape:           # tf.GradientTape in tf.keras
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(y=y, y_pred=y_pred)
+            grads = tape.gradient(loss, self.trainable_variables)
+            self.optimizer.apply(grads, self.trainable_variables)
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+`fit` and `train_on_batch` call an override that takes one argument with `data` as Keras
+hands it over: in `fit`, packed as `x` alone (no targets), `(x, y)` or `(x, y,
+sample_weight)`; in `train_on_batch`, always `(x, y, sample_weight)`, Nones included. Each epoch
+starts with `reset_metrics()` (every metric in `self.metrics`, the property a subclass may
+override), and the logs are what the step returns, flattened (a dict inside the dict, such as
+`compile_metrics`' results, gives its keys) into floats with sorted keys: Keras'
+`pythonify_logs`. An epoch's logs are `get_metrics_result()` when the step returned the
+same keys, else the last step's own.
+
+scratch's own `train_step(x, y, sample_weight)` (already checked and split data, one array
+per input and output) stays what the engine runs; an override with that signature is called
+as before.
+
+The parts (`TrainingMixin` inherits them):
+    metrics               the loss tracker, the compiled metrics as one `CompileMetrics`
+                          ("compile_metrics", whose result is a dict), each output's loss
+                          tracker (several outputs), then the `Metric`s the model holds as
+                          attributes (`self.d_loss_tracker = keras.metrics.Mean(...)`)
+    compute_loss(...)     Σ loss_weight · compiled loss(y, y_pred, sample_weight) + Σ
+                          model.losses, through the loss objects, so the tape records it
+    compute_metrics(...)  the compiled metrics updated, then `get_metrics_result()`
+    get_metrics_result()  every metric's result, dicts flattened
+    reset_metrics()       every metric in `metrics` reset
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+import numpy as np
+
+from .. import metrics as metrics_module
+from ..layers.base import as_list
+
+
+class CompileMetrics:
+    """The compiled metrics as Keras' one `compile_metrics` entry of `model.metrics`."""
+
+    name = "compile_metrics"
+
+    def __init__(self, model) -> None:
+        self._model = model
+
+    @property
+    def metrics(self) -> list:
+        return [m for ms in self._model._metrics or [] for m in ms]
+
+    def update_state(self, y, y_pred, sample_weight=None) -> None:
+        """Every compiled metric on (y, y_pred), one target and output per model output."""
+        model = self._model
+        multi = len(model.outputs) > 1
+        ys = [_plain(v) for v in (as_list(y) if multi else [y])]
+        y_preds = [_plain(v) for v in (as_list(y_pred) if multi else [y_pred])]
+        sws = [sample_weight] * len(ys) if sample_weight is None or not multi \
+            else as_list(sample_weight)
+        model._resolve_losses_if_built(len(model.outputs))
+        model._update_metrics(ys, y_preds, [_plain(w) for w in sws])
+
+    def result(self) -> dict:
+        return {m.name: m.result() for m in self.metrics}
+
+    def reset_state(self) -> None:
+        for m in self.metrics:
+            m.reset_state()
+
+
+def _plain(value):
+    """A recorded tape value as a plain array (metrics are not differentiated)."""
+    return None if value is None else np.asarray(value)
+
+
+def pythonify_logs(logs) -> dict:
+    """Keras' `pythonify_logs`: keys sorted, dicts flattened, values as floats where they
+    convert (others kept as they are)."""
+    result = {}
+    for key, value in sorted((logs or {}).items()):
+        if isinstance(value, dict):
+            result.update(pythonify_logs(value))
+            continue
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            pass
+        result[key] = value
+    return result
+
+
+@functools.cache
+def _takes_data(function) -> bool:
+    """Whether an overridden `train_step` is Keras' `train_step(self, data)`: one argument
+    besides self (scratch's own takes x, y and sample_weight)."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 1 and not any(p.kind == p.VAR_POSITIONAL for p in parameters)
+
+
+class CustomStepMixin:
+    """Keras 3's Trainer API for a step of your own (see the module docstring)."""
+
+    @property
+    def metrics(self) -> list:
+        """Keras' order: the loss tracker, the compiled metrics, each output's loss tracker,
+        then the metrics held as attributes."""
+        out = []
+        if getattr(self, "compiled", False):
+            if getattr(self, "_loss_tracker", None) is None:
+                self._reset_metrics()
+            out += [self._loss_tracker, CompileMetrics(self), *self._output_loss_trackers]
+        return out + self._attribute_metrics()
+
+    def _attribute_metrics(self) -> list:
+        return [v for k, v in vars(self).items()
+                if isinstance(v, metrics_module.Metric) and not k.startswith("_")]
+
+    def reset_metrics(self) -> None:
+        for m in self.metrics:
+            m.reset_state()
+
+    def get_metrics_result(self) -> dict:
+        out = {}
+        for m in self.metrics:
+            result = m.result()
+            if isinstance(result, dict):
+                out.update(result)
+            else:
+                out[m.name] = result
+        return out
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled losses (weighted, summed over the outputs) plus `model.losses`, each
+        computed by its loss object, so `GradientTape` records the total.
+
+        Raises:
+            ValueError: when there is no loss (compile without `loss` and no penalties).
+        """
+        del x, training  # as Keras' default: neither is used
+        self._resolve_losses_if_built(len(self.outputs))
+        multi = len(self.outputs) > 1
+        ys = as_list(y) if multi else [y]
+        y_preds = as_list(y_pred) if multi else [y_pred]
+        sws = [sample_weight] * len(ys) if sample_weight is None or not multi \
+            else as_list(sample_weight)
+        terms = []
+        for loss, w, yi, pi, swi in zip(self._losses, self._loss_weights, ys, y_preds, sws):
+            if loss is None or yi is None:
+                continue
+            value = loss(yi, pi, sample_weight=swi)
+            terms.append(value if w == 1.0 else value * np.asarray(w, self.dtype))
+        terms += list(self.losses)
+        if not terms:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
+        del x
+        CompileMetrics(self).update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def _keras_style_step(self) -> bool:
+        """Whether `train_step` is overridden as Keras' `train_step(self, data)`."""
+        return _takes_data(type(self).train_step)
+
+    def _run_train_step(self, x, y, sample_weight, packed: bool = True) -> dict:
+        """One step on a batch as the model takes it: scratch's `train_step(x, y,
+        sample_weight)`, or a Keras-style override with the batch packed as Keras' fit packs
+        it (`packed`; Keras' train_on_batch always hands over (x, y, sample_weight), Nones
+        included), its logs flattened into floats."""
+        if not self._keras_style_step():
+            return self.train_step(x, y, sample_weight)
+        if not packed:
+            data = (x, y, sample_weight)
+        elif y is None and sample_weight is None:
+            data = x if not isinstance(x, (list, tuple)) else (x,)
+        elif sample_weight is None:
+            data = (x, y)
+        else:
+            data = (x, y, sample_weight)
+        logs = self.train_step(data)
+        self._step_log_keys = set(logs or {})  # as returned: `_custom_epoch_logs` compares
+        return pythonify_logs(logs)
+
+    def _custom_epoch_logs(self, step_logs: dict | None) -> dict:
+        """Keras' `_get_metrics_result_or_logs` for a step of your own: the metrics' results
+        when the step returned exactly their keys (before flattening: a step that returns
+        `compile_metrics` as a dict gets its own logs), else the last step's logs; either
+        flattened and sorted as Keras' callbacks receive them."""
+        metric_logs = self.get_metrics_result()
+        if step_logs is None or self._step_log_keys == set(metric_logs):
+            return pythonify_logs(metric_logs)
+        return dict(step_logs)
