@@ -11,6 +11,17 @@ import scratch
 from scratch.testing import assert_close
 
 
+def _update_metrics(model, loss, y, y_pred) -> dict:
+    """The guide's loop over `model.metrics`: the loss tracker takes the loss, the others
+    (the compiled metrics) the targets and predictions; returns every result."""
+    for metric in model.metrics:
+        if metric.name == "loss":
+            metric.update_state(loss)
+        else:
+            metric.update_state(y, y_pred)
+    return {m.name: m.result() for m in model.metrics}
+
+
 def _guide_model(keras, tape):
     """The guide's first example: the compiled loss and metrics, driven by hand."""
 
@@ -22,12 +33,7 @@ def _guide_model(keras, tape):
                 loss = self.compute_loss(y=y, y_pred=y_pred)
             grads = t.gradient(loss, self.trainable_variables)
             self.optimizer.apply(grads, self.trainable_variables)
-            for metric in self.metrics:
-                if metric.name == "loss":
-                    metric.update_state(loss)
-                else:
-                    metric.update_state(y, y_pred)
-            return {m.name: m.result() for m in self.metrics}
+            return _update_metrics(self, loss, y, y_pred)
 
     inputs = keras.Input(shape=(6,))
     hidden = keras.layers.Dense(5, activation="tanh")(inputs)
@@ -128,3 +134,64 @@ def test_compute_loss_without_a_loss_says_so():
     model.compile()
     with pytest.raises(ValueError, match="No loss to compute"):
         model.compute_loss(y=np.zeros((1, 1)), y_pred=np.zeros((1, 1)))
+
+
+def _evaluating_model(keras):
+    """The guide's own evaluation step, and a predict step that doubles the outputs."""
+
+    class EvalModel(keras.Model):
+        def test_step(self, data):
+            x, y = data
+            y_pred = self(x, training=False)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+            return _update_metrics(self, loss, y, y_pred)
+
+        def predict_step(self, data):
+            x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+            return 2 * self(x, training=False)
+
+    inputs = keras.Input(shape=(6,))
+    return EvalModel(inputs, keras.layers.Dense(2)(inputs))
+
+
+def test_test_step_and_predict_step_of_your_own_follow_tf_keras(tf_keras):
+    """evaluate (and fit's validation) run a test_step(self, data) of your own, predict and
+    predict_on_batch a predict_step: the same logs, history and outputs as tf.keras (scratch
+    ignored both overrides before)."""
+    ours, theirs = _evaluating_model(scratch), _evaluating_model(tf_keras)
+    theirs.set_weights(ours.get_weights())
+    x, y, _ = _data()
+    y = np.concatenate([y, -y], axis=1)
+    results = []
+    for m, k in ((ours, scratch), (theirs, tf_keras)):
+        m.compile(optimizer=k.optimizers.SGD(0.01), loss="mse", metrics=["mae"])
+        h = m.fit(x, y, batch_size=8, epochs=2, shuffle=False, validation_data=(x[:16], y[:16]),
+                  verbose=0).history
+        results.append((h, m.evaluate(x, y, batch_size=16, verbose=0, return_dict=True),
+                        m.predict(x, batch_size=16, verbose=0), m.predict_on_batch(x[:4])))
+    (h, ev, pred, batch), (kh, kev, kpred, kbatch) = results
+    assert list(h) == list(kh) and list(ev) == list(kev)
+    for key in h:
+        assert_close(np.array(h[key]), np.array(kh[key]), kind="training", dtype="float32",
+                     msg=key)
+    for key in ev:
+        assert_close(np.float32(ev[key]), np.float32(kev[key]), kind="training",
+                     dtype="float32", msg=key)
+    assert_close(pred, np.asarray(kpred), kind="training", dtype="float32")
+    assert_close(batch, np.asarray(kbatch), kind="training", dtype="float32")
+    assert_close(pred[:4], 2 * ours(x[:4]).numpy(), kind="forward", dtype="float32")
+    data = scratch.utils.pack_x_y_sample_weight(x, y)
+    assert scratch.utils.unpack_x_y_sample_weight(data)[2] is None
+    assert scratch.utils.pack_x_y_sample_weight(x) is x
+
+
+def test_validation_without_a_loss_or_a_test_step_is_refused_before_training():
+    """A train_step of your own needs no compiled loss; validating with the default test
+    step does (Keras fails at the end of the first epoch; scratch before it starts)."""
+    model = _tracker_model(scratch, scratch.GradientTape, scratch.ops)
+    model.compile(optimizer="sgd")
+    x, y, w = _data()
+    w0 = [a.copy() for a in model.get_weights()]
+    with pytest.raises(ValueError, match="No loss to compute for the validation data"):
+        model.fit(x, y, sample_weight=w, validation_split=0.25, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), w0))

@@ -26,7 +26,9 @@ same keys, else the last step's own.
 
 scratch's own `train_step(x, y, sample_weight)` (already checked and split data, one array
 per input and output) stays what the engine runs; an override with that signature is called
-as before.
+as before. `evaluate`, `test_on_batch`, `predict` and `predict_on_batch` call a `test_step`
+/ `predict_step(self, data)` of your own the same way (the defaults here are Keras', for an
+override's `super()` call; the engine runs the same steps inline).
 
 The parts (`TrainingMixin` inherits them):
     metrics               the loss tracker, the compiled metrics as one `CompileMetrics`
@@ -101,6 +103,28 @@ def pythonify_logs(logs) -> dict:
             pass
         result[key] = value
     return result
+
+
+def pack_data(x, y=None, sample_weight=None):
+    """Keras' `pack_x_y_sample_weight` (`scratch.utils` has it by that name): `x` alone when
+    there are no targets (a list of inputs as a 1-tuple), else `(x, y)` or `(x, y,
+    sample_weight)`."""
+    if y is None:
+        return (x,) if isinstance(x, (list, tuple)) else x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
+def unpack_data(data) -> tuple:
+    """Keras' `unpack_x_y_sample_weight` (`scratch.utils` has it by that name): (x, y,
+    sample_weight), Nones where absent."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if not 1 <= len(data) <= 3:
+        raise ValueError("Data is expected to be in format `x`, `(x,)`, `(x, y)`, or "
+                         f"`(x, y, sample_weight)`, found: {data}")
+    return data + (None,) * (3 - len(data))
 
 
 @functools.cache
@@ -181,9 +205,41 @@ class CustomStepMixin:
         CompileMetrics(self).update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()
 
+    def test_step(self, data) -> dict:
+        """Keras' default test step on one batch, as `evaluate` runs it (what an override's
+        `super().test_step(data)` calls): the forward in inference mode, the loss into its
+        tracker, the compiled metrics; returns the running logs."""
+        xs, ys, sws = self._split_batch(*unpack_data(data))
+        self._test_batch(self._plan_for_current_flags(), xs, ys, sws)
+        return self._logs()
+
+    def predict_step(self, data):
+        """Keras' default predict step: the model on the batch's inputs, in inference mode."""
+        x, _, _ = unpack_data(data)
+        outs = self._forward_list(self._plan_for_current_flags(),
+                                  as_list(x) if len(self.inputs) > 1 else [x], False)
+        return outs if len(self.outputs) > 1 else outs[0]
+
+    def _outputs_as_list(self, outputs) -> list:
+        """A predict step's outputs, one plain array per model output."""
+        outs = as_list(outputs) if len(self.outputs) > 1 else [outputs]
+        return [np.asarray(o) for o in outs]
+
     def _keras_style_step(self) -> bool:
         """Whether `train_step` is overridden as Keras' `train_step(self, data)`."""
         return _takes_data(type(self).train_step)
+
+    def _custom_step(self, name: str) -> bool:
+        """Whether the model's class overrides `test_step` or `predict_step` (whose only
+        signature, Keras' and scratch's, is `(self, data)`)."""
+        return getattr(type(self), name) is not getattr(CustomStepMixin, name)
+
+    def _run_custom_step(self, name: str, data) -> dict:
+        """A step of your own on `data`; its logs flattened into floats (the logs as it
+        returned them kept for `_custom_epoch_logs`)."""
+        logs = getattr(self, name)(data)
+        self._raw_step_logs = dict(logs or {})
+        return pythonify_logs(logs)
 
     def _run_train_step(self, x, y, sample_weight, packed: bool = True) -> dict:
         """One step on a batch as the model takes it: scratch's `train_step(x, y,
@@ -192,24 +248,20 @@ class CustomStepMixin:
         included), its logs flattened into floats."""
         if not self._keras_style_step():
             return self.train_step(x, y, sample_weight)
-        if not packed:
-            data = (x, y, sample_weight)
-        elif y is None and sample_weight is None:
-            data = x if not isinstance(x, (list, tuple)) else (x,)
-        elif sample_weight is None:
-            data = (x, y)
-        else:
-            data = (x, y, sample_weight)
-        logs = self.train_step(data)
-        self._step_log_keys = set(logs or {})  # as returned: `_custom_epoch_logs` compares
-        return pythonify_logs(logs)
+        data = pack_data(x, y, sample_weight) if packed else (x, y, sample_weight)
+        return self._run_custom_step("train_step", data)
 
     def _custom_epoch_logs(self, step_logs: dict | None) -> dict:
         """Keras' `_get_metrics_result_or_logs` for a step of your own: the metrics' results
-        when the step returned exactly their keys (before flattening: a step that returns
-        `compile_metrics` as a dict gets its own logs), else the last step's logs; either
-        flattened and sorted as Keras' callbacks receive them."""
+        when the step returned exactly their keys (a step that returns `compile_metrics` as
+        a dict does not), else the last step's logs as it returned them. Not yet flattened:
+        Keras sorts the keys before it flattens a dict among them (`pythonify_logs`), so
+        "compile_metrics"' entries come before "loss"."""
         metric_logs = self.get_metrics_result()
-        if step_logs is None or self._step_log_keys == set(metric_logs):
-            return pythonify_logs(metric_logs)
-        return dict(step_logs)
+        if step_logs is None or set(self._raw_step_logs) == set(metric_logs):
+            return metric_logs
+        return dict(self._raw_step_logs)
+
+
+pack_x_y_sample_weight = pack_data  # Keras' names, as `keras.utils` exports them
+unpack_x_y_sample_weight = unpack_data

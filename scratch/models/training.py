@@ -36,7 +36,7 @@ from .._threads import engine_threads, refresh_engine_threads
 from ..layers.base import as_list
 from . import arguments
 from .batch_sources import BatchSource
-from .custom_step import CustomStepMixin
+from .custom_step import CustomStepMixin, pack_data, pythonify_logs
 from .progress import Progbar
 
 if TYPE_CHECKING:
@@ -513,11 +513,7 @@ class TrainingMixin(CustomStepMixin):
         the current ones back afterwards (nothing to swap in the usual case where none
         changed).
         """
-        n_out = len(self.outputs)
-        xs = as_list(x) if len(self.inputs) > 1 else [x]
-        ys = as_list(y) if n_out > 1 else [y]
-        sws = [sample_weight] * n_out if sample_weight is None or n_out == 1 \
-            else as_list(sample_weight)
+        xs, ys, sws = self._split_batch(x, y, sample_weight)
         plan = self._plan_for_training()
         changed = [(layer, layer._trainable, flag) for layer, flag in plan.trainable_flags
                    if layer._trainable != flag]
@@ -531,6 +527,24 @@ class TrainingMixin(CustomStepMixin):
         self._track_loss(loss, len(xs[0]))
         self._update_metrics(ys, y_preds, sws)
         return self._logs()
+
+    def _split_batch(self, x, y, sample_weight) -> tuple[list, list, list]:
+        """A batch as the model takes it (see `train_step`) → one array per input, one
+        target and one weight per output (the inverse of `_as_model_structure`)."""
+        n_out = len(self.outputs)
+        xs = as_list(x) if len(self.inputs) > 1 else [x]
+        ys = as_list(y) if n_out > 1 else [y]
+        sws = [sample_weight] * n_out if sample_weight is None or n_out == 1 \
+            else as_list(sample_weight)
+        return xs, ys, sws
+
+    def _test_batch(self, plan: StepPlan, xs: list, ys: list, sws: list) -> None:
+        """One batch of `evaluate` (Keras' default test step): forward in inference mode,
+        the loss into its tracker (weighted by the batch size), the metrics."""
+        y_preds = self._forward_list(plan, xs, training=False)
+        loss, _, _ = self._compute_loss(ys, y_preds, sws, training=False)
+        self._track_loss(loss, len(xs[0]))
+        self._update_metrics(ys, y_preds, sws)
 
     def _plan_for_training(self) -> StepPlan:
         """The plan every train step runs until the next `compile()`: made (or found among
@@ -693,6 +707,11 @@ class TrainingMixin(CustomStepMixin):
                                                               steps_per_epoch)
             shuffle = arguments.shuffle(shuffle)
             class_weight = arguments.class_weight(class_weight)
+            if (self._loss_spec is None and not self._custom_step("test_step") and (
+                    validation_data is not None or val_source is not None or validation_split)):
+                raise ValueError("No loss to compute for the validation data (the default "
+                                 "test step needs one). Provide a `loss` argument in "
+                                 "`compile()`, or a `test_step` of your own.")
             if x is None:
                 raise arguments.no_data_error("fit")
             if not _is_array_data(x):
@@ -821,6 +840,7 @@ class TrainingMixin(CustomStepMixin):
             vlogs = validate(epoch, cbs)  # the callbacks' test hooks run, as in Keras
             if vlogs is not None:
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
+            logs = pythonify_logs(logs)  # flattened and sorted, as Keras' callbacks get them
             cbs.on_epoch_end(epoch, logs)
             bar.finish(logs)  # after the callbacks' keys, as Keras' ProgbarLogger runs last
             training_logs = logs
@@ -852,8 +872,12 @@ class TrainingMixin(CustomStepMixin):
         CallbackList) gets Keras' test hooks, and a hook that sets `stop_evaluating` ends
         the pass after its batch."""
         self._reset_metrics()
+        custom = self._custom_step("test_step")
+        if custom:  # Keras resets every metric of `metrics` (a subclass' own too)
+            self.reset_metrics()
         plan = None
         step = 0
+        step_logs = None
         hooks = cbs is not None and cbs.has_test_batch_hooks
         self.stop_evaluating = False
         if cbs is not None:
@@ -862,21 +886,23 @@ class TrainingMixin(CustomStepMixin):
             refresh_engine_threads()
             if hooks:
                 cbs.on_test_batch_begin(step - 1)
-            if plan is None:  # after the first batch (which builds an unbuilt model)
-                plan = self._plan_for_current_flags()
-            y_preds = self._forward_list(plan, bx, training=False)
-            loss, _, _ = self._compute_loss(by, y_preds, bsw, training=False)
-            self._track_loss(loss, len(bx[0]))
-            self._update_metrics(by, y_preds, bsw)
+            if custom:  # a test_step(self, data) of your own
+                step_logs = self._run_custom_step(
+                    "test_step", pack_data(*self._as_model_structure(bx, by, bsw)))
+            else:
+                if plan is None:  # after the first batch (which builds an unbuilt model)
+                    plan = self._plan_for_current_flags()
+                self._test_batch(plan, bx, by, bsw)
             if hooks or (bar is not None and bar.shows_steps):
-                step_logs = self._logs()
+                if not custom:
+                    step_logs = self._logs()
                 if hooks:
                     cbs.on_test_batch_end(step - 1, step_logs)
                 if bar is not None:  # after the callbacks, as Keras' ProgbarLogger runs last
                     bar.update(step, step_logs)
             if self.stop_evaluating:
                 break
-        logs = self._logs()
+        logs = pythonify_logs(self._custom_epoch_logs(step_logs)) if custom else self._logs()
         if cbs is not None:
             cbs.on_test_end(logs)
         if bar is not None:
@@ -892,7 +918,7 @@ class TrainingMixin(CustomStepMixin):
         """
         batch_size = arguments.batch_size(batch_size)  # first: it sizes the threads
         with self._engine_scope(batch_size):
-            self._require_compiled()
+            self._require_compiled(default_step=not self._custom_step("test_step"))
             verbose = arguments.verbose(verbose)
             callbacks = callbacks_module.as_callback_list(callbacks)
             if x is not None and not _is_array_data(x):  # a generator or Sequence of batches
@@ -947,10 +973,16 @@ class TrainingMixin(CustomStepMixin):
             xs = self._standardize_inputs(x)
             n = len(xs[0])
             plan = self._plan_for_current_flags()
+            if self._custom_step("predict_step"):  # a predict_step(self, data) of your own
+                def predict_one(bx: list) -> list:
+                    return self._outputs_as_list(self.predict_step(
+                        pack_data(bx[0] if len(self.inputs) == 1 else bx, None, None)))
+            else:
+                def predict_one(bx: list) -> list:
+                    return self._forward_list(plan, bx, False)
             return self._predict_batches(
                 (self._take(xs, idx) for idx in self._batches(n, batch_size, False)),
-                lambda bx: self._forward_list(plan, bx, False), -(-n // batch_size), verbose,
-                callbacks)
+                predict_one, -(-n // batch_size), verbose, callbacks)
 
     def _predict_generator(self, data, steps, verbose, callbacks) -> np.ndarray | list:
         """`predict` on an iterator of batches: `steps` batches, or `len(data)` of them."""
@@ -972,8 +1004,7 @@ class TrainingMixin(CustomStepMixin):
                 yield batch[0] if isinstance(batch, tuple) else batch
 
         def predict_one(x) -> list:
-            outs = self.predict_on_batch(x)
-            return outs if len(self.outputs) > 1 else [outs]
+            return self._predict_on_batch(x, packed=True)
 
         return self._predict_batches(inputs(), predict_one, steps, verbose, callbacks)
 
@@ -1008,10 +1039,20 @@ class TrainingMixin(CustomStepMixin):
         return outs if len(self.outputs) > 1 else outs[0]
 
     def predict_on_batch(self, x):
+        outs = self._predict_on_batch(x, packed=False)
+        return outs if len(self.outputs) > 1 else outs[0]
+
+    def _predict_on_batch(self, x, packed: bool) -> list:
+        """The outputs (a list) for one batch; a predict_step of your own gets it as Keras
+        hands it over: from predict, packed (`x`, or `(x,)` for a list of inputs), from
+        predict_on_batch always `(x,)`."""
         with self._engine_scope(_rows_in(x)):
             xs = self._standardize_inputs(x)
-            outs = self._forward_list(self._plan_for_current_flags(), xs, False)
-            return outs if len(self.outputs) > 1 else outs[0]
+            if not self._custom_step("predict_step"):
+                return self._forward_list(self._plan_for_current_flags(), xs, False)
+            x = xs[0] if len(self.inputs) == 1 else xs
+            return self._outputs_as_list(self.predict_step(
+                pack_data(x, None, None) if packed else (x,)))
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
@@ -1028,10 +1069,16 @@ class TrainingMixin(CustomStepMixin):
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         with self._engine_scope(_rows_in(x)):
-            self._require_compiled()
+            custom = self._custom_step("test_step")
+            self._require_compiled(default_step=not custom)
             xs, ys, sws = self._standardize_data(x, y, sample_weight)
             self._reset_metrics()
-            logs = self._evaluate_arrays(xs, ys, sws, len(xs[0]))
+            if custom:  # Keras hands a test_step of your own (x, y, sample_weight)
+                self.reset_metrics()
+                logs = self._run_custom_step("test_step", self._as_model_structure(xs, ys, sws))
+                logs = pythonify_logs(self._raw_step_logs)
+            else:
+                logs = self._evaluate_arrays(xs, ys, sws, len(xs[0]))
             return self._format_results(logs, return_dict)
 
     # ------------------------------------------------------------------ summary

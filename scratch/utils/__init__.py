@@ -20,6 +20,8 @@ _LAZY = {
     "img_to_array": "scratch.preprocessing.image_files",
     "array_to_img": "scratch.preprocessing.image_files",
     "save_img": "scratch.preprocessing.image_files",
+    "pack_x_y_sample_weight": "scratch.models.custom_step",
+    "unpack_x_y_sample_weight": "scratch.models.custom_step",
 }
 
 
@@ -50,4 +52,5 @@ def to_categorical(x, num_classes=None):
 
 
 __all__ = ["set_random_seed", "to_categorical", "pad_sequences", "get_file",
-           "image_dataset_from_directory", "load_img", "img_to_array", "array_to_img", "save_img"]
+           "image_dataset_from_directory", "load_img", "img_to_array", "array_to_img", "save_img",
+           "pack_x_y_sample_weight", "unpack_x_y_sample_weight"]
