@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import functools
 import inspect
 import os
 import warnings
@@ -496,18 +497,19 @@ class CallbackList:
         return any(getattr(getattr(cb, hook), "__func__", None) is not getattr(Callback, hook)
                    for cb in self.callbacks for hook in hooks)
 
-    @property
+    @functools.cached_property
     def has_batch_hooks(self) -> bool:
         """Whether a callback overrides a train-batch hook, or Keras' older names of them
-        (else fit need not build the per-batch logs for them)."""
+        (else fit need not build the per-batch logs for them). Worked out once per list,
+        as the batch flags below: fit validates with the same list every epoch."""
         return self._overrides("on_train_batch_begin", "on_train_batch_end",
                                "on_batch_begin", "on_batch_end")
 
-    @property
+    @functools.cached_property
     def has_test_batch_hooks(self) -> bool:
         return self._overrides("on_test_batch_begin", "on_test_batch_end")
 
-    @property
+    @functools.cached_property
     def has_predict_batch_hooks(self) -> bool:
         return self._overrides("on_predict_batch_begin", "on_predict_batch_end")
 

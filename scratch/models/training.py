@@ -828,7 +828,9 @@ class TrainingMixin(CustomStepMixin):
                 refresh_engine_threads()  # follow the machine's load (scratch._threads)
                 if hooks:
                     cbs.on_train_batch_begin(step)
-                step_logs = self._run_train_step(*self._as_model_structure(bx, by, bsw))
+                batch = self._as_model_structure(bx, by, bsw)
+                step_logs = self._run_train_step(*batch) if keras_style \
+                    else self.train_step(*batch)
                 if batch_logs:
                     bar.update(step + 1, step_logs)
                     if hooks:
