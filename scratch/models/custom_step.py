@@ -68,13 +68,10 @@ class CompileMetrics:
     def update_state(self, y, y_pred, sample_weight=None) -> None:
         """Every compiled metric on (y, y_pred), one target and output per model output."""
         model = self._model
-        multi = len(model.outputs) > 1
-        ys = [_plain(v) for v in (as_list(y) if multi else [y])]
-        y_preds = [_plain(v) for v in (as_list(y_pred) if multi else [y_pred])]
-        sws = [sample_weight] * len(ys) if sample_weight is None or not multi \
-            else as_list(sample_weight)
+        y_preds, ys, sws = model._split_batch(y_pred, y, sample_weight, per_output=True)
         model._resolve_losses_if_built(len(model.outputs))
-        model._update_metrics(ys, y_preds, [_plain(w) for w in sws])
+        model._update_metrics([_plain(v) for v in ys], [_plain(v) for v in y_preds],
+                              [_plain(w) for w in sws])
 
     def result(self) -> dict:
         return {m.name: m.result() for m in self.metrics}
@@ -181,11 +178,7 @@ class CustomStepMixin:
         """
         del x, training  # as Keras' default: neither is used
         self._resolve_losses_if_built(len(self.outputs))
-        multi = len(self.outputs) > 1
-        ys = as_list(y) if multi else [y]
-        y_preds = as_list(y_pred) if multi else [y_pred]
-        sws = [sample_weight] * len(ys) if sample_weight is None or not multi \
-            else as_list(sample_weight)
+        y_preds, ys, sws = self._split_batch(y_pred, y, sample_weight, per_output=True)
         terms = []
         for loss, w, yi, pi, swi in zip(self._losses, self._loss_weights, ys, y_preds, sws):
             if loss is None or yi is None:
@@ -220,8 +213,12 @@ class CustomStepMixin:
                                   as_list(x) if len(self.inputs) > 1 else [x], False)
         return outs if len(self.outputs) > 1 else outs[0]
 
-    def _outputs_as_list(self, outputs) -> list:
-        """A predict step's outputs, one plain array per model output."""
+    def _run_predict_step(self, xs: list, packed: bool) -> list:
+        """A predict_step of your own on one batch (one array per input), handed it as
+        Keras hands it: from predict packed (`x`, or `(x,)` for a list of inputs), from
+        predict_on_batch always `(x,)`; its outputs as one plain array per model output."""
+        x = xs[0] if len(self.inputs) == 1 else xs
+        outputs = self.predict_step(pack_data(x) if packed else (x,))
         outs = as_list(outputs) if len(self.outputs) > 1 else [outputs]
         return [np.asarray(o) for o in outs]
 

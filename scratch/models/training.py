@@ -528,11 +528,13 @@ class TrainingMixin(CustomStepMixin):
         self._update_metrics(ys, y_preds, sws)
         return self._logs()
 
-    def _split_batch(self, x, y, sample_weight) -> tuple[list, list, list]:
+    def _split_batch(self, x, y, sample_weight,
+                     per_output: bool = False) -> tuple[list, list, list]:
         """A batch as the model takes it (see `train_step`) → one array per input, one
-        target and one weight per output (the inverse of `_as_model_structure`)."""
+        target and one weight per output (the inverse of `_as_model_structure`); with
+        `per_output`, `x` is split per output too (predictions: `compute_loss`)."""
         n_out = len(self.outputs)
-        xs = as_list(x) if len(self.inputs) > 1 else [x]
+        xs = as_list(x) if (n_out if per_output else len(self.inputs)) > 1 else [x]
         ys = as_list(y) if n_out > 1 else [y]
         sws = [sample_weight] * n_out if sample_weight is None or n_out == 1 \
             else as_list(sample_weight)
@@ -977,8 +979,7 @@ class TrainingMixin(CustomStepMixin):
             plan = self._plan_for_current_flags()
             if self._custom_step("predict_step"):  # a predict_step(self, data) of your own
                 def predict_one(bx: list) -> list:
-                    return self._outputs_as_list(self.predict_step(
-                        pack_data(bx[0] if len(self.inputs) == 1 else bx, None, None)))
+                    return self._run_predict_step(bx, packed=True)
             else:
                 def predict_one(bx: list) -> list:
                     return self._forward_list(plan, bx, False)
@@ -1045,16 +1046,12 @@ class TrainingMixin(CustomStepMixin):
         return outs if len(self.outputs) > 1 else outs[0]
 
     def _predict_on_batch(self, x, packed: bool) -> list:
-        """The outputs (a list) for one batch; a predict_step of your own gets it as Keras
-        hands it over: from predict, packed (`x`, or `(x,)` for a list of inputs), from
-        predict_on_batch always `(x,)`."""
+        """The outputs (a list) for one batch (`packed`: see `_run_predict_step`)."""
         with self._engine_scope(_rows_in(x)):
             xs = self._standardize_inputs(x)
             if not self._custom_step("predict_step"):
                 return self._forward_list(self._plan_for_current_flags(), xs, False)
-            x = xs[0] if len(self.inputs) == 1 else xs
-            return self._outputs_as_list(self.predict_step(
-                pack_data(x, None, None) if packed else (x,)))
+            return self._run_predict_step(xs, packed)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
